@@ -99,10 +99,11 @@ def build_image(
         dockerfile_path = scratch / "Dockerfile"
         dockerfile_path.write_text(dockerfile)
         iidfile = scratch / "iid"
+        # --force-rm: a failed classic build would otherwise leave its container behind.
         progress = ["--progress=plain"] if buildkit else []
         proc = subprocess.run(
-            [DOCKER_CLI, "build", "--network", "host", *progress, "-f", str(dockerfile_path),
-             "--iidfile", str(iidfile), "-t", tag, str(context_dir)],
+            [DOCKER_CLI, "build", "--network", "host", "--force-rm", *progress,
+             "-f", str(dockerfile_path), "--iidfile", str(iidfile), "-t", tag, str(context_dir)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
