@@ -52,9 +52,9 @@ def test_build_copies_the_context_and_reports_failures(engine, image_tag):
                                    remove=True)
     assert output == b"hello\n"
 
-    with pytest.raises(BuildError, match="exit-code-from-the-build-37"):
-        build_image(engine, {}, "FROM busybox:latest\nRUN echo exit-code-from-the-build-37; exit 37\n",
-                    image_tag, buildkit=False)
+    failing = "FROM busybox:latest\nRUN echo output-of-the-failed-step; exit 37\n"
+    with pytest.raises(BuildError, match="output-of-the-failed-step"):
+        build_image(engine, {}, failing, image_tag, buildkit=False)
 
 
 def test_connect_reports_an_unreachable_engine(tmp_path):
