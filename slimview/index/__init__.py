@@ -1,0 +1,176 @@
+"""Stage 2, index: map every file to the layer that added, changed or deleted it.
+
+``build_index(reference)`` opens the image (stage 1), indexes each layer once (from the
+cache when possible, in parallel processes when several large layers are cold), verifies
+each layer against the config's diff_id, merges them, and computes the waste figures.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+import multiprocessing
+
+from slimview.errors import InputError
+from slimview.index.cache import LayerCache
+from slimview.index.layer import DEFAULT_MAX_ENTRIES, Entry, LayerFiles, index_layer_stream
+from slimview.index.merge import merge_layers
+from slimview.index.model import Change, DiveEfficiency, Hidden, ImageIndex, LayerIndex, LayerStats
+from slimview.index.waste import dive_efficiency
+from slimview.source import open_image
+from slimview.source.model import BlobRef, Progress, SourceImage, no_progress
+from slimview.source.tarstream import EntryType, RangeReader
+
+__all__ = [
+    "Change",
+    "DiveEfficiency",
+    "Entry",
+    "EntryType",
+    "Hidden",
+    "ImageIndex",
+    "IndexOptions",
+    "LayerFiles",
+    "LayerIndex",
+    "LayerStats",
+    "build_index",
+    "index_source",
+]
+
+# Layers smaller than this are indexed in-process: a worker would cost more than it saves.
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+@dataclass
+class IndexOptions:
+    tag: str | None = None
+    platform: str | None = None
+    use_cache: bool = True
+    cache_dir: str | None = None
+    verify: bool = True  # digest layers to check them against rootfs.diff_ids
+    workers: int = 0  # 0: one per CPU
+    max_entries: int = DEFAULT_MAX_ENTRIES
+
+
+def _index_blob(blob: BlobRef, where: str, verify: bool, max_entries: int) -> LayerFiles:
+    reader = RangeReader(blob.path, blob.offset, blob.size)
+    try:
+        return index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
+    finally:
+        reader.close()
+
+
+def _where(source_label: str, i: int, diff_id: str) -> str:
+    short = diff_id[7:19] if diff_id.startswith("sha256:") else "?"
+    return f"{source_label}: layer {i} ({short})"
+
+
+def build_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
+    """Open ``reference`` and index it completely."""
+    options = options or IndexOptions()
+    cache = LayerCache(options.cache_dir) if options.use_cache else None
+    streamed_count = [0]
+
+    def sink(name, stream):
+        streamed_count[0] += 1
+        progress("index", streamed_count[0], None)
+        return index_layer_stream(stream, where=f"{reference}: {name}", verify=True, max_entries=options.max_entries)
+
+    source = open_image(
+        reference,
+        sink=sink,
+        tag=options.tag,
+        platform=options.platform,
+        progress=progress,
+        cached_config=cache.get_config if cache else (lambda d: None),
+        layer_cached=cache.has_layer if cache else (lambda d: False),
+    )
+    return index_source(source, options, progress, cache)
+
+
+def index_source(
+    source: SourceImage, options: IndexOptions, progress: Progress = no_progress, cache: LayerCache | None = None
+) -> ImageIndex:
+    total_layers = len(source.layers)
+    files: list[LayerFiles | None] = [None] * total_layers
+    cold: list[int] = []
+    for layer in source.layers:
+        if layer.index in source.streamed:
+            files[layer.index] = source.streamed[layer.index]
+        elif cache is not None and layer.blob is not None:
+            files[layer.index] = cache.layer_for_blob(layer.blob, layer.diff_id)
+        elif cache is not None and source.kind == "engine":
+            files[layer.index] = cache.get_layer(layer.diff_id)
+        if files[layer.index] is None:
+            if layer.blob is None:
+                raise InputError(f"{source.reference}: layer {layer.index} is neither in the archive stream nor in the cache")
+            cold.append(layer.index)
+    progress("layers", total_layers - len(cold), total_layers)
+
+    if cold:
+        _index_cold(source, cold, files, options, progress, total_layers)
+
+    for layer in source.layers:
+        got = files[layer.index]
+        if options.verify and got.tar_digest and layer.diff_id and got.tar_digest != layer.diff_id:
+            raise InputError(
+                f"{source.reference}: layer {layer.index} does not match the image config: its content is "
+                f"{got.tar_digest} but rootfs.diff_ids[{layer.index}] is {layer.diff_id} (archive corrupt or altered)"
+            )
+    if cache is not None:
+        for i in cold:
+            cache.put_layer(files[i])
+            cache.remember_blob(source.layers[i].blob, source.layers[i].diff_id)
+        for i in source.streamed:
+            if files[i].tar_digest:
+                cache.put_layer(files[i])
+        if source.config_bytes:
+            cache.put_config(source.config_digest, source.config_bytes)
+
+    return assemble(source, files)
+
+
+def assemble(source: SourceImage, files: list[LayerFiles]) -> ImageIndex:
+    """Merge indexed layers into the final view and compute the waste figures."""
+    histories = source.layer_history()
+    layers = [LayerIndex(ref.index, ref, histories[ref.index], files[ref.index]) for ref in source.layers]
+    final, hidden, notes = merge_layers(layers)
+    dive = dive_efficiency(files)
+    notes = list(source.warnings) + notes
+    for layer in layers:
+        notes.extend(f"layer {layer.index}: {n}" for n in layer.files.notes)
+    return ImageIndex(source, layers, final, hidden, dive, notes)
+
+
+def _index_cold(source, cold, files, options, progress, total_layers) -> None:
+    jobs = sorted(cold, key=lambda i: source.layers[i].blob.size, reverse=True)
+    big = [i for i in jobs if source.layers[i].blob.size >= PARALLEL_MIN_BYTES]
+    workers = options.workers or os.cpu_count() or 1
+    workers = min(workers, len(big))
+    done = total_layers - len(cold)
+
+    def args(i):
+        layer = source.layers[i]
+        return layer.blob, _where(source.reference, i, layer.diff_id), options.verify, options.max_entries
+
+    if workers >= 2:
+        # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        context = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {i: pool.submit(_index_blob, *args(i)) for i in big}
+            for i in jobs:
+                if i not in futures:
+                    files[i] = _index_blob(*args(i))
+                    done += 1
+                    progress("layers", done, total_layers)
+            for i in big:
+                files[i] = futures[i].result()
+                done += 1
+                progress("layers", done, total_layers)
+    else:
+        for i in jobs:
+            files[i] = _index_blob(*args(i))
+            done += 1
+            progress("layers", done, total_layers)

@@ -1,0 +1,258 @@
+"""On-disk cache of layer indexes, keyed by layer diff_id, shared by every image using the layer.
+
+Trust rules: an entry is used only if its checksum verifies and it names the diff_id we
+look for; a blob seen in an archive maps to a diff_id only after a full read verified
+that the blob decompresses to exactly that diff_id (the mapping is keyed by a fingerprint
+of the stored blob: size, first and last 64 KiB). Anything else is rebuilt. Writes go to
+a temporary file that is renamed into place, so concurrent runs and kills mid-write never
+leave a half-written entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+
+import xxhash
+
+from slimview.index.layer import LayerFiles
+from slimview.source.model import BlobRef
+
+FORMAT = 1
+MAGIC = b"SLIMVIEW-LAYER\x00"
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+STALE_TEMP_SECONDS = 3600
+FINGERPRINT_SPAN = 64 << 10
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "slimview")
+
+
+def blob_fingerprint(blob: BlobRef) -> str:
+    """Cheap identity of stored bytes: size plus first and last 64 KiB."""
+    h = hashlib.sha256(f"{blob.size}:".encode())
+    fd = os.open(blob.path, os.O_RDONLY)
+    try:
+        h.update(os.pread(fd, min(FINGERPRINT_SPAN, blob.size), blob.offset))
+        tail = max(0, blob.size - FINGERPRINT_SPAN)
+        h.update(os.pread(fd, blob.size - tail, blob.offset + tail))
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def _hex(digest: str) -> str | None:
+    value = digest.split(":", 1)[1] if digest.startswith("sha256:") else ""
+    return value if HEX64.match(value) else None
+
+
+class LayerCache:
+    def __init__(self, root: str | None = None):
+        self.root = os.path.join(root or default_cache_dir(), f"index-v{FORMAT}")
+        self._ok = True
+        self.hits = 0
+        self.misses = 0
+
+    # -- paths -----------------------------------------------------------------------------
+    def _path(self, kind: str, name: str) -> str:
+        return os.path.join(self.root, kind, name[:2], name)
+
+    def _write(self, kind: str, name: str, data: bytes) -> None:
+        if not self._ok:
+            return
+        path = self._path(kind, name)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            self._ok = False  # read-only or full disk: run without caching rather than fail
+
+    def _read(self, kind: str, name: str) -> bytes | None:
+        try:
+            with open(self._path(kind, name), "rb") as fh:
+                return fh.read()
+        except OSError:
+            return None
+
+    def _drop(self, kind: str, name: str) -> None:
+        try:
+            os.unlink(self._path(kind, name))
+        except OSError:
+            pass
+
+    # -- configs ---------------------------------------------------------------------------
+    def get_config(self, digest: str) -> bytes | None:
+        name = _hex(digest)
+        data = self._read("configs", name) if name else None
+        if data is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            return None
+        return data
+
+    def put_config(self, digest: str, data: bytes) -> None:
+        name = _hex(digest)
+        if name and "sha256:" + hashlib.sha256(data).hexdigest() == digest:
+            self._write("configs", name, data)
+
+    # -- layers ----------------------------------------------------------------------------
+    def has_layer(self, diff_id: str) -> bool:
+        name = _hex(diff_id)
+        return bool(name) and os.path.exists(self._path("layers", name))
+
+    def get_layer(self, diff_id: str) -> LayerFiles | None:
+        name = _hex(diff_id)
+        if not name:
+            return None
+        data = self._read("layers", name)
+        if data is None:
+            self.misses += 1
+            return None
+        files = decode_layer(data, diff_id)
+        if files is None:
+            self._drop("layers", name)  # corrupt or stale: rebuild
+            self.misses += 1
+            return None
+        self.hits += 1
+        return files
+
+    def put_layer(self, files: LayerFiles) -> None:
+        name = _hex(files.tar_digest)
+        if name:
+            self._write("layers", name, encode_layer(files))
+
+    def layer_for_blob(self, blob: BlobRef, diff_id: str) -> LayerFiles | None:
+        """The cached index of ``blob`` if this exact blob was verified to be ``diff_id``."""
+        if not _hex(diff_id):
+            return None
+        try:
+            fingerprint = blob_fingerprint(blob)
+        except OSError:
+            return None
+        known = self._read("blobs", fingerprint)
+        if known is None or known.decode("ascii", "replace") != diff_id:
+            self.misses += 1
+            return None
+        return self.get_layer(diff_id)
+
+    def remember_blob(self, blob: BlobRef, diff_id: str) -> None:
+        if _hex(diff_id):
+            try:
+                self._write("blobs", blob_fingerprint(blob), diff_id.encode("ascii"))
+            except OSError:
+                pass
+
+    def sweep_temporaries(self) -> None:
+        """Remove temp files left by runs that were killed mid-write."""
+        now = time.time()
+        for root, _dirs, files in os.walk(self.root):
+            for f in files:
+                if f.startswith(".tmp-"):
+                    path = os.path.join(root, f)
+                    try:
+                        if now - os.path.getmtime(path) > STALE_TEMP_SECONDS:
+                            os.unlink(path)
+                    except OSError:
+                        pass
+
+
+# -- serialisation ---------------------------------------------------------------------------
+
+
+def _join(strings: list[str]) -> bytes:
+    return "\0".join(strings).encode("utf-8", "surrogateescape")
+
+
+def _split(data: bytes, n: int) -> list[str]:
+    if n == 0:
+        return []
+    return data.decode("utf-8", "surrogateescape").split("\0")
+
+
+def encode_layer(files: LayerFiles) -> bytes:
+    sections = [
+        _join(files.paths),
+        bytes(files.types),
+        files.sizes.tobytes(),
+        files.modes.tobytes(),
+        files.uids.tobytes(),
+        files.gids.tobytes(),
+        bytes(files.hashes),
+        json.dumps({str(k): v for k, v in files.links.items()}, ensure_ascii=False).encode("utf-8", "surrogateescape"),
+        _join(files.whiteouts),
+        _join(files.opaque_dirs),
+    ]
+    header = json.dumps(
+        {
+            "format": FORMAT,
+            "byteorder": sys.byteorder,
+            "diff_id": files.tar_digest,
+            "tar_bytes": files.tar_bytes,
+            "compression": files.compression,
+            "entries": len(files.paths),
+            "whiteouts": len(files.whiteouts),
+            "opaque_dirs": len(files.opaque_dirs),
+            "notes": files.notes,
+            "sections": [len(s) for s in sections],
+        }
+    ).encode()
+    body = MAGIC + len(header).to_bytes(4, "little") + header + b"".join(sections)
+    return body + xxhash.xxh3_128_digest(body)
+
+
+def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
+    """Decode a cache entry; None if it is corrupt, stale, or for another layer."""
+    try:
+        if len(data) < len(MAGIC) + 20 or not data.startswith(MAGIC):
+            return None
+        body, check = data[:-16], data[-16:]
+        if xxhash.xxh3_128_digest(body) != check:
+            return None
+        pos = len(MAGIC)
+        hlen = int.from_bytes(body[pos : pos + 4], "little")
+        pos += 4
+        header = json.loads(body[pos : pos + hlen])
+        pos += hlen
+        if header.get("format") != FORMAT or header.get("byteorder") != sys.byteorder or header.get("diff_id") != diff_id:
+            return None
+        sections = []
+        for length in header["sections"]:
+            sections.append(body[pos : pos + length])
+            pos += length
+        if pos != len(body):
+            return None
+        n = header["entries"]
+        files = LayerFiles()
+        files.paths = _split(sections[0], n)
+        files.types = bytearray(sections[1])
+        for column, raw in zip((files.sizes, files.modes, files.uids, files.gids), sections[2:6]):
+            column.frombytes(raw)
+        files.hashes = bytearray(sections[6])
+        files.links = {int(k): v for k, v in json.loads(sections[7].decode("utf-8", "surrogateescape")).items()}
+        files.whiteouts = _split(sections[8], header["whiteouts"])
+        files.opaque_dirs = _split(sections[9], header["opaque_dirs"])
+        files.tar_digest = header["diff_id"]
+        files.tar_bytes = header["tar_bytes"]
+        files.compression = header["compression"]
+        files.notes = list(header["notes"])
+        if not (len(files.paths) == len(files.types) == len(files.sizes) == len(files.modes) == n and len(files.hashes) == 16 * n):
+            return None
+        return files
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
+        return None
+

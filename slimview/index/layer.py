@@ -1,0 +1,222 @@
+"""Index one layer: every entry of its tar, columnar, with content hashes.
+
+A layer is read exactly once, front to back. Columns (``array``/``bytearray``) rather
+than one object per entry keep a million-entry image well under a gigabyte and make the
+on-disk cache a handful of ``tobytes()`` calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from array import array
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, NamedTuple
+
+import xxhash
+
+from slimview.errors import InputError, LimitExceeded
+from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
+from slimview.source.tarstream import EntryType, TarReader
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+MAX_PATH_BYTES = 4096
+DEFAULT_MAX_ENTRIES = 5_000_000
+ZERO_HASH = bytes(16)
+
+
+class Entry(NamedTuple):
+    """A view of one layer entry (made on demand from the columns)."""
+
+    path: str
+    type: int
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    hash: bytes
+    link: str
+
+    @property
+    def type_name(self) -> str:
+        return EntryType.NAMES[self.type]
+
+    @property
+    def is_dir(self) -> bool:
+        return self.type == EntryType.DIR
+
+
+@dataclass
+class LayerFiles:
+    """Everything one layer tar holds, in tar order."""
+
+    paths: list[str] = field(default_factory=list)
+    types: bytearray = field(default_factory=bytearray)
+    sizes: array = field(default_factory=lambda: array("q"))
+    modes: array = field(default_factory=lambda: array("l"))
+    uids: array = field(default_factory=lambda: array("q"))
+    gids: array = field(default_factory=lambda: array("q"))
+    hashes: bytearray = field(default_factory=bytearray)  # 16 bytes per entry
+    links: dict[int, str] = field(default_factory=dict)  # entry → symlink/hardlink target
+    whiteouts: list[str] = field(default_factory=list)  # paths a ``.wh.`` entry deletes
+    opaque_dirs: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
+    tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id)
+    tar_bytes: int = 0  # length of the uncompressed tar
+    compression: str = "none"
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def entry(self, i: int) -> Entry:
+        return Entry(
+            self.paths[i],
+            self.types[i],
+            self.sizes[i],
+            self.modes[i],
+            self.uids[i],
+            self.gids[i],
+            bytes(self.hashes[16 * i : 16 * i + 16]),
+            self.links.get(i, ""),
+        )
+
+    def __iter__(self) -> Iterator[Entry]:
+        return (self.entry(i) for i in range(len(self.paths)))
+
+    def hash_at(self, i: int) -> bytes:
+        return bytes(self.hashes[16 * i : 16 * i + 16])
+
+    @property
+    def file_bytes(self) -> int:
+        """Sum of regular file sizes (the layer's size, as dive reports it)."""
+        return sum(self.sizes)
+
+
+def normalise_path(name: str, where: str) -> str:
+    """A tar entry name as a clean relative path; '' for the root. Escapes are errors."""
+    if "\0" in name:
+        raise InputError(f"{where}: entry name {name[:80]!r} contains a NUL byte")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        raise LimitExceeded(f"{where}: entry name is {len(name)} characters, over the {MAX_PATH_BYTES}-byte path limit")
+    if name.startswith("/"):
+        raise InputError(f"{where}: entry {shown(name)} has an absolute path (layers hold relative paths; archive corrupt or crafted)")
+    path = posixpath.normpath(name) if name else "."
+    if path == "." or path == "":
+        return ""
+    if path == ".." or path.startswith("../"):
+        raise InputError(f"{where}: entry {shown(name)} escapes the image root with '..' (archive corrupt or crafted)")
+    return path
+
+
+def shown(path: str) -> str:
+    """A path safe to print: invalid UTF-8 bytes and control characters escaped."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        text = text.encode("unicode_escape").decode("ascii")
+    return "'" + text + "'"
+
+
+def index_layer_stream(
+    raw: BinaryIO,
+    *,
+    where: str,
+    verify: bool = True,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+) -> LayerFiles:
+    """Read one (possibly compressed) layer stream into a :class:`LayerFiles`.
+
+    ``verify`` digests the whole uncompressed tar with sha256 so it can be checked
+    against the config's diff_id.
+    """
+    peek = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
+    try:
+        stream, compression = open_decompressed(peek)
+        sha = hashlib.sha256() if verify else None
+        counter = _Counter()
+        on_chunk = (lambda data: (sha.update(data), counter.add(data))) if sha else counter.add
+        reader = TarReader(stream, on_chunk=on_chunk)
+        files = _read_entries(reader, where, max_entries)
+        reader.drain()
+    except DECOMPRESSION_ERRORS as exc:
+        raise InputError(f"{where}: corrupt or truncated layer data ({str(exc).splitlines()[0][:100] if str(exc) else exc.__class__.__name__})") from None
+    files.compression = compression
+    files.tar_bytes = counter.n
+    files.tar_digest = "sha256:" + sha.hexdigest() if sha else ""
+    return files
+
+
+class _Counter:
+    __slots__ = ("n",)
+
+    def __init__(self):
+        self.n = 0
+
+    def add(self, data: bytes) -> None:
+        self.n += len(data)
+
+
+def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles:
+    files = LayerFiles()
+    paths = files.paths
+    types = files.types
+    sizes = files.sizes
+    modes = files.modes
+    uids = files.uids
+    gids = files.gids
+    hashes = files.hashes
+    links = files.links
+    seen: dict[str, int] = {}
+    duplicates = 0
+    for tar_entry in reader:
+        path = normalise_path(tar_entry.name, where)
+        if not path:
+            continue  # the root directory itself
+        base = posixpath.basename(path)
+        if base.startswith(WHITEOUT_PREFIX):
+            parent = posixpath.dirname(path)
+            if base == OPAQUE_MARKER:
+                files.opaque_dirs.append(parent)
+            elif base == WHITEOUT_PREFIX:
+                files.notes.append(f"bare whiteout {shown(path)} ignored")
+            else:
+                files.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+            continue
+        if len(paths) >= max_entries:
+            raise LimitExceeded(f"{where}: more than {max_entries:,} entries (raise --max-entries if this image is real)")
+        type_ = tar_entry.type
+        link = ""
+        if type_ == EntryType.FILE:
+            digest = reader.hash_data()
+            size = tar_entry.size
+        else:
+            size = 0
+            if type_ == EntryType.SYMLINK:
+                link = tar_entry.linkname
+                digest = xxhash.xxh3_128_digest(link.encode("utf-8", "surrogateescape"))
+            elif type_ == EntryType.HARDLINK:
+                link = normalise_path(tar_entry.linkname, where)
+                if not link:
+                    raise InputError(f"{where}: hard link {shown(path)} has an empty or root target")
+                target = seen.get(link)
+                # Hard links share their target's bytes: size 0 here (as in the tar), same hash.
+                digest = hashes[16 * target : 16 * target + 16] if target is not None else ZERO_HASH
+                if tar_entry.stored:
+                    reader.hash_data()  # some writers store the body again; it is not new content
+            else:
+                digest = ZERO_HASH
+        if path in seen:
+            duplicates += 1
+        seen[path] = len(paths)
+        paths.append(path)
+        types.append(type_)
+        sizes.append(size)
+        modes.append(tar_entry.mode)
+        uids.append(tar_entry.uid)
+        gids.append(tar_entry.gid)
+        hashes += digest
+        if link:
+            links[len(paths) - 1] = link
+    if duplicates:
+        files.notes.append(f"{duplicates} path(s) appear more than once; the last copy wins")
+    return files

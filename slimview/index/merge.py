@@ -1,0 +1,179 @@
+"""Apply layers in order, the way overlayfs and ``docker load`` do, and record every change.
+
+Rules (OCI image spec, "Representing Changes"):
+- ``dir/.wh.name`` deletes ``dir/name`` (and its whole subtree) from the layers below;
+- ``dir/.wh..wh..opq`` hides every lower child of ``dir`` (the directory itself stays);
+- whiteouts only ever apply to lower layers, never to entries of their own layer;
+- a non-directory replacing a directory hides the directory's subtree; an entry below a
+  lower non-directory replaces it with a directory;
+- a re-emitted entry with the same type, content, mode and owner is *unchanged*.
+
+Each stored regular file is visible in the final image or hidden exactly once, by the
+layer that deleted or overwrote it, so hidden bytes = stored bytes − visible bytes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from slimview.index.layer import LayerFiles, shown
+from slimview.index.model import Change, Hidden, LayerIndex, LayerStats, pack, unpack
+from slimview.source.tarstream import EntryType
+
+FILE = EntryType.FILE
+DIR = EntryType.DIR
+
+
+class _Merger:
+    def __init__(self, layers: list[LayerIndex]):
+        self.layers = layers
+        self.final: dict[str, int] = {}
+        self.children: dict[str, set[str]] = {}
+        self.hidden: list[Hidden] = []
+        self.notes: list[str] = []
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _files(self, ref: int) -> tuple[LayerFiles, int]:
+        layer, i = unpack(ref)
+        return self.layers[layer].files, i
+
+    def _hide(self, path: str, ref: int, by: int, how: str, stats: LayerStats) -> None:
+        files, i = self._files(ref)
+        if files.types[i] == FILE:
+            size = files.sizes[i]
+            if size:
+                stored_in = ref >> 32
+                self.hidden.append(Hidden(path, size, stored_in, by, how))
+                self.layers[stored_in].stats.hidden_stored += size
+                if how == "deleted":
+                    stats.bytes_deleted += size
+                else:
+                    stats.bytes_overwritten += size
+
+    def _remove(self, path: str, by: LayerIndex) -> None:
+        """Remove ``path`` and everything below it from the merged view."""
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            kids = self.children.pop(p, None)
+            if kids:
+                stack.extend(kids)
+            ref = self.final.pop(p, None)
+            if ref is not None:
+                self._hide(p, ref, by.index, "deleted", by.stats)
+                by.deleted_paths.append((p, ref))
+                by.stats.deleted += 1
+        parent = posixpath.dirname(path)
+        siblings = self.children.get(parent)
+        if siblings is not None:
+            siblings.discard(path)
+
+    def _exists(self, path: str) -> bool:
+        return path in self.final or path in self.children
+
+    # -- one layer -----------------------------------------------------------------------------
+    def apply(self, layer: LayerIndex) -> None:
+        files = layer.files
+        stats = layer.stats
+        final = self.final
+        children = self.children
+        n = len(files)
+        changes = bytearray(n)
+        layer.changes = changes
+        stats.entries = n
+
+        # 1. Deletions act on the layers below only, so they go first.
+        absent = 0
+        for path in files.whiteouts:
+            if self._exists(path):
+                self._remove(path, layer)
+            else:
+                absent += 1
+        for path in files.opaque_dirs:
+            for child in list(children.get(path, ())):
+                self._remove(child, layer)
+        if absent:
+            self.notes.append(f"layer {layer.index}: {absent} whiteout(s) name paths that no lower layer has")
+
+        # 2. Entries, in tar order.
+        types, sizes, modes, uids, gids, hashes, links = (
+            files.types, files.sizes, files.modes, files.uids, files.gids, files.hashes, files.links,
+        )
+        me = layer.index
+        checked_parent = None
+        layer_size = 0
+        for i in range(n):
+            path = files.paths[i]
+            parent = posixpath.dirname(path)
+            if parent != checked_parent:
+                self._ensure_dirs(parent, layer)
+                checked_parent = parent
+            type_ = types[i]
+            size = sizes[i]
+            if type_ == FILE:
+                layer_size += size
+            prev = final.get(path)
+            if prev is None:
+                change = Change.ADDED
+                stats.added += 1
+                stats.bytes_added += size
+            else:
+                pfiles, j = self._files(prev)
+                ptype = pfiles.types[j]
+                same = (
+                    ptype == type_
+                    and pfiles.modes[j] == modes[i]
+                    and pfiles.uids[j] == uids[i]
+                    and pfiles.gids[j] == gids[i]
+                    and (type_ == DIR or (pfiles.hashes[16 * j : 16 * j + 16] == hashes[16 * i : 16 * i + 16]
+                                          and pfiles.links.get(j, "") == links.get(i, "")))
+                )
+                if same:
+                    change = Change.UNCHANGED
+                    stats.unchanged += 1
+                    stats.bytes_unchanged += size
+                else:
+                    change = Change.MODIFIED
+                    stats.modified += 1
+                    stats.bytes_modified += size
+                if ptype == DIR and type_ != DIR:
+                    for child in list(children.get(path, ())):
+                        self._remove(child, layer)
+                    children.pop(path, None)
+                self._hide(path, prev, me, "overwritten", stats)
+            changes[i] = change
+            final[path] = pack(me, i)
+            kids = children.get(parent)
+            if kids is None:
+                children[parent] = {path}
+            else:
+                kids.add(path)
+        stats.size = layer_size
+
+    def _ensure_dirs(self, parent: str, layer: LayerIndex) -> None:
+        """Every ancestor of a new entry must be a directory; lower non-directories give way."""
+        p = parent
+        while p:
+            ref = self.final.get(p)
+            if ref is not None:
+                files, i = self._files(ref)
+                if files.types[i] != DIR:
+                    self._remove(p, layer)
+                    self.notes.append(f"layer {layer.index}: {shown(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
+                else:
+                    return  # an existing directory: its ancestors were checked when it was added
+            grand = posixpath.dirname(p)
+            kids = self.children.get(grand)
+            if kids is None:
+                self.children[grand] = {p}
+            else:
+                kids.add(p)
+            p = grand
+
+
+def merge_layers(layers: list[LayerIndex]) -> tuple[dict[str, int], list[Hidden], list[str]]:
+    """Apply ``layers`` bottom-up; fills each layer's changes and stats."""
+    merger = _Merger(layers)
+    for layer in layers:
+        merger.apply(layer)
+    return merger.final, merger.hidden, merger.notes

@@ -1,0 +1,165 @@
+"""dive-compatible efficiency, computed exactly the way dive 0.13 computes it.
+
+Users compare tools, so slimview reports dive's score and "inefficient bytes" too — with
+dive's semantics, quirks included (documented here because they explain why dive's
+number differs from slimview's hidden bytes):
+
+- dive visits only the *leaves* of each layer's tree; a directory that has children in a
+  layer never counts, so ``rm -rf dir`` costs nothing in dive's maths unless ``dir`` was a
+  leaf somewhere;
+- a whiteout of a file counts 0 bytes; a whiteout of a directory counts the sizes of the
+  directory's subtree in the tree stacked so far;
+- opaque whiteouts (``.wh..wh..opq``) are ignored entirely;
+- a whiteout naming a path that does not exist stops dive's visit of the rest of that
+  layer (leaves are visited child-first, children sorted byte-wise);
+- a parent directory implied by a deeper entry, with no entry of its own, stacks as a
+  zero-size non-directory.
+
+slimview's own measure, hidden bytes (see merge.py), has none of these blind spots.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from slimview.index.layer import WHITEOUT_PREFIX, LayerFiles
+from slimview.index.model import DiveEfficiency
+from slimview.source.tarstream import EntryType
+
+_IMPLIED = (False, 0)
+
+
+class _Tree:
+    """Just enough of dive's FileTree: node payloads (is_dir, size) and children."""
+
+    __slots__ = ("nodes", "kids")
+
+    def __init__(self):
+        self.nodes: dict[str, tuple[bool, int]] = {}
+        self.kids: dict[str, set[str]] = {}
+
+    def add(self, path: str, payload: tuple[bool, int] | None) -> None:
+        """dive's AddPath: create missing ancestors (empty payload), then set the payload."""
+        nodes = self.nodes
+        if path not in nodes:
+            child = path
+            parent = posixpath.dirname(child)
+            while True:
+                kids = self.kids.get(parent)
+                if kids is None:
+                    self.kids[parent] = {child}
+                else:
+                    kids.add(child)
+                if not parent or parent in nodes:
+                    break
+                nodes[parent] = _IMPLIED
+                child, parent = parent, posixpath.dirname(parent)
+            nodes[path] = _IMPLIED
+        if payload is not None:
+            nodes[path] = payload
+
+    def remove(self, path: str) -> bool:
+        if path not in self.nodes:
+            return False
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            self.nodes.pop(p, None)
+            stack.extend(self.kids.pop(p, ()))
+        siblings = self.kids.get(posixpath.dirname(path))
+        if siblings is not None:
+            siblings.discard(path)
+        return True
+
+    def subtree_size(self, path: str) -> int:
+        total = 0
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            total += self.nodes.get(p, _IMPLIED)[1]
+            stack.extend(self.kids.get(p, ()))
+        return total
+
+
+def _whiteout_node(path: str) -> str:
+    parent, name = posixpath.split(path)
+    return posixpath.join(parent, WHITEOUT_PREFIX + name)
+
+
+def _layer_tree(files: LayerFiles) -> tuple[_Tree, dict[str, str]]:
+    """dive's tree of one layer, plus its whiteout nodes (node path → path it deletes)."""
+    tree = _Tree()
+    for i, path in enumerate(files.paths):
+        tree.add(path, (files.types[i] == EntryType.DIR, files.sizes[i]))
+    whiteouts = {}
+    for target in files.whiteouts:
+        node = _whiteout_node(target)
+        tree.add(node, (False, 0))
+        whiteouts[node] = target
+    for opaque in files.opaque_dirs:
+        if opaque:
+            tree.add(opaque, None)  # the marker is never added, but its ancestors are
+    return tree, whiteouts
+
+
+def _visit_order(paths) -> list[str]:
+    return sorted(paths, key=lambda p: [c.encode("utf-8", "surrogateescape") for c in p.split("/")])
+
+
+def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
+    cumulative: dict[str, int] = {}
+    minimum: dict[str, int] = {}
+    count: dict[str, int] = {}
+    stacked: _Tree | None = None
+
+    def record(path: str, size: int) -> None:
+        if path in cumulative:
+            cumulative[path] += size
+            if size < minimum[path]:
+                minimum[path] = size
+            count[path] += 1
+        else:
+            cumulative[path] = size
+            minimum[path] = size
+            count[path] = 1
+
+    for k, files in enumerate(layers):
+        tree, whiteouts = _layer_tree(files)
+        lookup = tree if k == 0 else stacked
+        leaves = [p for p in tree.nodes if p not in tree.kids]
+        if any(lookup is None or target not in lookup.nodes for target in whiteouts.values()):
+            # dive stops visiting this layer at the first whiteout it cannot resolve.
+            leaves = _visit_order(leaves)
+        for leaf in leaves:
+            target = whiteouts.get(leaf)
+            if target is None:
+                record(leaf, tree.nodes[leaf][1])
+                continue
+            node = lookup.nodes.get(target) if lookup is not None else None
+            if node is None:
+                break
+            record(target, lookup.subtree_size(target) if node[0] else 0)
+        if k == 0:
+            stacked = tree  # dive stacks onto a copy of the first tree
+        # dive's Stack: whiteouts remove, every other node (implied ones too) sets its payload.
+        for target in whiteouts.values():
+            stacked.remove(target)
+        if k > 0:
+            for path, payload in tree.nodes.items():
+                if path not in whiteouts:
+                    stacked.add(path, payload)
+
+    total = sum(cumulative.values())
+    score = sum(minimum.values()) / total if total else 1.0
+    inefficient = [(p, cumulative[p], count[p]) for p in cumulative if count[p] >= 2]
+    inefficient.sort(key=lambda t: t[1], reverse=True)
+    wasted = sum(c for _p, c, _n in inefficient)
+    sizes = [f.file_bytes for f in layers]
+    user_size = sum(sizes[1:])
+    return DiveEfficiency(
+        score=score,
+        wasted_bytes=wasted,
+        user_size=user_size,
+        wasted_user_percent=(wasted / user_size) if user_size else 0.0,
+        inefficient_paths=inefficient,
+    )

@@ -1,0 +1,571 @@
+"""Images on disk: docker-archive (legacy and Docker 25+), oci-archive and OCI layout directories.
+
+An uncompressed archive is scanned once for member offsets (headers only, bodies are
+skipped by seeking) and every blob is then read in place by byte range: nothing is
+extracted. A compressed archive (``docker save | gzip``) cannot be seeked, so it is read
+as one stream and each layer is handed to the index as it passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterable
+
+from slimview.errors import InputError, LimitExceeded
+from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed, sniff
+from slimview.source.model import BlobRef, LayerRef, LayerSink, Progress, SourceImage, no_progress
+from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
+from slimview.source.tarstream import EntryType, RangeReader, TarReader
+
+MAX_JSON_BYTES = 16 << 20
+MAX_INDEX_DEPTH = 4
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = {MT_OCI_INDEX, MT_DOCKER_LIST}
+REF_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
+
+
+@dataclass
+class Member:
+    name: str
+    type: int
+    offset: int
+    size: int
+    linkname: str
+
+
+def _clean_member(name: str) -> str:
+    cleaned = posixpath.normpath("/" + name).lstrip("/")
+    return cleaned
+
+
+def _digest_path(digest: str) -> str:
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        raise InputError(f"malformed digest {digest!r} (expected sha256:<64 hex>)")
+    return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
+def _load_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{what} is not valid JSON ({exc.__class__.__name__})") from None
+
+
+class _Store:
+    """Blob access common to archives and layout directories."""
+
+    label: str
+
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def read(self, name: str, what: str) -> bytes:
+        raise NotImplementedError
+
+    def blob_ref(self, name: str) -> BlobRef | None:
+        raise NotImplementedError
+
+    def names(self) -> Iterable[str]:
+        raise NotImplementedError
+
+
+class ArchiveStore(_Store):
+    """Members of an uncompressed tar on disk, located by one header-only scan."""
+
+    def __init__(self, path: str, progress: Progress):
+        self.path = path
+        self.label = path
+        self.members: dict[str, Member] = {}
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            reader = TarReader(fh, seekable=True)
+            for entry in reader:
+                name = _clean_member(entry.name)
+                self.members[name] = Member(name, entry.type, entry.offset, entry.stored, entry.linkname)
+                progress("scan", reader.offset, size)
+                if len(self.members) > 1_000_000:
+                    raise LimitExceeded(f"{path}: more than 1,000,000 members; not an image archive")
+
+    def _resolve(self, name: str, what: str) -> Member:
+        seen = 0
+        name = _clean_member(name)
+        while True:
+            member = self.members.get(name)
+            if member is None:
+                raise InputError(f"{self.label}: {what} '{name}' is missing from the archive")
+            if member.type == EntryType.SYMLINK:
+                # skopeo and podman write repeated layers as symlinks to the first copy.
+                name = _clean_member(posixpath.join(posixpath.dirname(name), member.linkname))
+            elif member.type == EntryType.HARDLINK:
+                name = _clean_member(member.linkname)
+            else:
+                return member
+            seen += 1
+            if seen > 16:
+                raise InputError(f"{self.label}: {what} '{name}' is a link loop")
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._resolve(name, "member")
+        except InputError:
+            return False
+        return True
+
+    def read(self, name: str, what: str) -> bytes:
+        member = self._resolve(name, what)
+        if member.size > MAX_JSON_BYTES:
+            raise LimitExceeded(f"{self.label}: {what} is {member.size} bytes, over the 16 MiB limit")
+        with open(self.path, "rb") as fh:
+            fh.seek(member.offset)
+            data = fh.read(member.size)
+        if len(data) != member.size:
+            raise InputError(f"{self.label}: archive is truncated inside {what}")
+        return data
+
+    def blob_ref(self, name: str) -> BlobRef:
+        member = self._resolve(name, "layer")
+        if member.type != EntryType.FILE:
+            raise InputError(f"{self.label}: layer '{name}' is not a regular file in the archive")
+        return BlobRef(self.path, member.offset, member.size)
+
+    def names(self) -> Iterable[str]:
+        return self.members.keys()
+
+
+class LayoutStore(_Store):
+    """An OCI image layout directory; blob names are validated digests, never free paths."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.label = path
+
+    def _file(self, name: str) -> str:
+        name = _clean_member(name)
+        full = os.path.join(self.path, name)
+        # Never follow a symlink out of the layout.
+        real = os.path.realpath(full)
+        root = os.path.realpath(self.path)
+        if os.path.commonpath([real, root]) != root:
+            raise InputError(f"{self.label}: '{name}' points outside the layout directory")
+        return full
+
+    def exists(self, name: str) -> bool:
+        return os.path.isfile(self._file(name))
+
+    def read(self, name: str, what: str) -> bytes:
+        full = self._file(name)
+        try:
+            size = os.path.getsize(full)
+            if size > MAX_JSON_BYTES:
+                raise LimitExceeded(f"{self.label}: {what} is {size} bytes, over the 16 MiB limit")
+            with open(full, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise InputError(f"{self.label}: {what} '{name}' is missing") from None
+        except IsADirectoryError:
+            raise InputError(f"{self.label}: {what} '{name}' is a directory") from None
+        except PermissionError:
+            raise InputError(f"{self.label}: {what} '{name}' is not readable (permission denied)") from None
+
+    def blob_ref(self, name: str) -> BlobRef:
+        full = self._file(name)
+        try:
+            size = os.path.getsize(full)
+        except FileNotFoundError:
+            raise InputError(f"{self.label}: layer blob '{name}' is missing") from None
+        if not os.access(full, os.R_OK):
+            raise InputError(f"{self.label}: layer blob '{name}' is not readable (permission denied)")
+        return BlobRef(full, 0, size)
+
+    def names(self) -> Iterable[str]:
+        for root, _dirs, files in os.walk(self.path):
+            for f in files:
+                yield os.path.relpath(os.path.join(root, f), self.path).replace(os.sep, "/")
+
+
+class StreamStore(_Store):
+    """What a one-pass read of a compressed archive kept: JSON members and layer results."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.json: dict[str, bytes] = {}
+        self.layers: dict[str, Any] = {}
+        self.links: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+
+    def _resolve(self, name: str) -> str:
+        name = _clean_member(name)
+        for _ in range(16):
+            if name not in self.links:
+                return name
+            name = self.links[name]
+        raise InputError(f"{self.label}: '{name}' is a link loop")
+
+    def exists(self, name: str) -> bool:
+        name = self._resolve(name)
+        return name in self.json or name in self.layers
+
+    def read(self, name: str, what: str) -> bytes:
+        name = self._resolve(name)
+        if name not in self.json:
+            raise InputError(f"{self.label}: {what} '{name}' is missing from the archive")
+        return self.json[name]
+
+    def blob_ref(self, name: str) -> None:
+        return None
+
+    def names(self) -> Iterable[str]:
+        return list(self.json) + list(self.layers)
+
+
+def stream_archive(raw: BinaryIO, label: str, sink: LayerSink, progress: Progress, total: int | None) -> StreamStore:
+    """Read a (decompressed) outer tar once, keeping JSON and indexing layers as they pass."""
+    store = StreamStore(label)
+    reader = TarReader(raw)
+    count = 0
+    for entry in reader:
+        count += 1
+        if count > 1_000_000:
+            raise LimitExceeded(f"{label}: more than 1,000,000 members; not an image archive")
+        name = _clean_member(entry.name)
+        if entry.type in (EntryType.SYMLINK, EntryType.HARDLINK):
+            target = entry.linkname
+            if entry.type == EntryType.SYMLINK:
+                target = posixpath.join(posixpath.dirname(name), target)
+            store.links[name] = _clean_member(target)
+            continue
+        if entry.type != EntryType.FILE:
+            continue
+        data = reader.open_data()
+        peek = PeekableReader(data)
+        head = peek.peek(512)
+        if head[:1] in (b"{", b"[") and entry.stored <= MAX_JSON_BYTES:
+            store.json[name] = peek.read()
+        elif sniff(head) != "none" or _looks_like_tar(head):
+            store.layers[name] = sink(name, peek)
+            store.sizes[name] = entry.stored
+        data.skip_rest()
+        progress("read", reader.offset, total)
+    return store
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    if len(head) < 512:
+        return False
+    if head.count(0) == 512:
+        return True  # an empty layer: just the end-of-archive blocks
+    try:
+        stored = int(head[148:156].strip(b" \0"), 8)
+    except ValueError:
+        return False
+    return stored == sum(head) - sum(head[148:156]) + 256
+
+
+# ---------------------------------------------------------------------------------------
+# Selecting the image: docker manifest.json or OCI index.json
+
+
+def _select_docker_manifest(manifest: Any, store: _Store, tag: str | None) -> dict:
+    if not isinstance(manifest, list) or not manifest:
+        raise InputError(f"{store.label}: manifest.json is not a non-empty list of images")
+    for item in manifest:
+        if not isinstance(item, dict) or not isinstance(item.get("Config"), str) or not isinstance(item.get("Layers"), list):
+            raise InputError(f"{store.label}: manifest.json entry lacks Config or Layers")
+    if tag is None:
+        if len(manifest) == 1:
+            return manifest[0]
+        choices = ", ".join(_describe_entry(m, i) for i, m in enumerate(manifest))
+        raise InputError(f"{store.label} holds {len(manifest)} images; pick one with ARCHIVE:TAG or --tag ({choices})")
+    for item in manifest:
+        tags = item.get("RepoTags") or []
+        if tag in tags or _normalise_tag(tag) in [_normalise_tag(t) for t in tags]:
+            return item
+        if tag.startswith("sha256:") and item["Config"].replace("blobs/sha256/", "sha256:").startswith(tag):
+            return item
+    choices = ", ".join(_describe_entry(m, i) for i, m in enumerate(manifest))
+    raise InputError(f"{store.label} has no image tagged {tag!r} (it holds: {choices})")
+
+
+def _describe_entry(item: dict, i: int) -> str:
+    tags = item.get("RepoTags") or []
+    if tags:
+        return " ".join(tags)
+    return f"untagged #{i + 1} ({item.get('Config', '?')[:24]})"
+
+
+def _normalise_tag(tag: str) -> str:
+    name, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+    for prefix in ("docker.io/library/", "docker.io/", "library/"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    return f"{name}:{version or 'latest'}"
+
+
+def _oci_manifests(store: _Store, index: Any, depth: int = 0) -> list[tuple[dict, dict]]:
+    """Flatten an OCI index into (descriptor of an image manifest, annotations of the top entry)."""
+    if depth > MAX_INDEX_DEPTH:
+        raise InputError(f"{store.label}: image indexes nest deeper than {MAX_INDEX_DEPTH}")
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        raise InputError(f"{store.label}: index.json lacks a manifests list")
+    out = []
+    for desc in index["manifests"]:
+        if not isinstance(desc, dict) or "digest" not in desc:
+            raise InputError(f"{store.label}: index.json has a malformed descriptor")
+        if desc.get("mediaType") in INDEX_TYPES:
+            path = _digest_path(desc["digest"])
+            if not store.exists(path):
+                continue
+            nested = _load_json(store.read(path, "image index"), f"image index {desc['digest']}")
+            for inner, _ann in _oci_manifests(store, nested, depth + 1):
+                out.append((inner, desc.get("annotations") or {}))
+        else:
+            out.append((desc, desc.get("annotations") or {}))
+    return out
+
+
+def _ref_name(annotations: dict) -> str:
+    for key in REF_ANNOTATIONS:
+        if annotations.get(key):
+            return str(annotations[key])
+    return ""
+
+
+def _select_oci(store: _Store, tag: str | None, platform: str | None) -> tuple[dict, str, str]:
+    index = _load_json(store.read("index.json", "index.json"), f"{store.label}: index.json")
+    candidates = _oci_manifests(store, index)
+    # Attestation manifests (BuildKit provenance) are not images.
+    candidates = [
+        (d, a)
+        for d, a in candidates
+        if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
+        and (d.get("platform") or {}).get("os") != "unknown"
+    ]
+    if not candidates:
+        raise InputError(f"{store.label}: index.json lists no image manifests")
+    if tag is not None:
+        tagged = [(d, a) for d, a in candidates if _tag_matches(tag, _ref_name(d.get("annotations") or {}) or _ref_name(a))]
+        if not tagged:
+            names = sorted({_ref_name(d.get("annotations") or {}) or _ref_name(a) or "untagged" for d, a in candidates})
+            raise InputError(f"{store.label} has no image tagged {tag!r} (it holds: {', '.join(names)})")
+        candidates = tagged
+    present = [(d, a) for d, a in candidates if store.exists(_digest_path(d["digest"]))]
+    if not present:
+        raise InputError(f"{store.label}: none of the listed image manifests is present in the layout")
+    platformed = [(d, a) for d, a in present if d.get("platform")]
+    if len(present) > 1 and platformed:
+        wanted = parse_platform(platform) if platform else host_platform()
+        matching = [(d, a) for d, a in platformed if platform_matches(d["platform"], wanted)]
+        if not matching:
+            have = ", ".join(sorted({platform_text(d["platform"]) for d, _ in platformed}))
+            raise InputError(f"{store.label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
+        present = matching
+    names = {(_ref_name(d.get("annotations") or {}) or _ref_name(a)) for d, a in present}
+    if len(present) > 1 and tag is None and len(names) > 1:
+        raise InputError(
+            f"{store.label} holds {len(present)} images; pick one with ARCHIVE:TAG or --tag ({', '.join(sorted(n or 'untagged' for n in names))})"
+        )
+    desc, ann = present[0]
+    return desc, _ref_name(desc.get("annotations") or {}) or _ref_name(ann), platform_text(desc.get("platform") or {})
+
+
+def _tag_matches(wanted: str, ref: str) -> bool:
+    if not ref:
+        return False
+    if wanted == ref:
+        return True
+    # OCI layouts often name images by tag only ("latest"), containerd by full reference.
+    if ":" not in ref and "/" not in ref:
+        return wanted.rsplit(":", 1)[-1] == ref
+    return _normalise_tag(wanted) == _normalise_tag(ref)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _config_and_layers_docker(store: _Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str]]:
+    manifest = _load_json(store.read("manifest.json", "manifest.json"), f"{store.label}: manifest.json")
+    item = _select_docker_manifest(manifest, store, tag)
+    config_name = item["Config"]
+    config_bytes = store.read(config_name, "image config")
+    layers = []
+    for name in item["Layers"]:
+        if not isinstance(name, str):
+            raise InputError(f"{store.label}: manifest.json lists a layer that is not a path")
+        _check_member_path(name, store.label)
+        digest = ""
+        base = posixpath.basename(name)
+        if name.startswith("blobs/sha256/"):
+            digest = "sha256:" + base
+        elif re.fullmatch(r"[0-9a-f]{64}\.tar", base):
+            digest = "sha256:" + base[:-4]  # skopeo names layers by their diff_id
+        layers.append((name, digest, "", -1))
+    return config_bytes, config_name, layers, list(item.get("RepoTags") or [])
+
+
+def _check_member_path(name: str, label: str) -> None:
+    if name.startswith("/") or ".." in name.split("/"):
+        raise InputError(f"{label}: manifest names a layer outside the archive: {name!r}")
+
+
+def _config_and_layers_oci(store: _Store, tag: str | None, platform: str | None):
+    desc, ref, plat = _select_oci(store, tag, platform)
+    manifest = _load_json(store.read(_digest_path(desc["digest"]), "image manifest"), "image manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or not isinstance(manifest.get("layers"), list):
+        raise InputError(f"{store.label}: image manifest {desc['digest']} lacks config or layers")
+    cfg_desc = manifest["config"]
+    config_bytes = store.read(_digest_path(cfg_desc.get("digest", "")), "image config")
+    layers = []
+    for layer in manifest["layers"]:
+        if not isinstance(layer, dict):
+            raise InputError(f"{store.label}: image manifest has a malformed layer descriptor")
+        digest = layer.get("digest", "")
+        size = layer.get("size", -1)
+        layers.append((_digest_path(digest), digest, str(layer.get("mediaType", "")), size if isinstance(size, int) else -1))
+    return config_bytes, cfg_desc.get("digest", ""), layers, [ref] if ref else [], plat
+
+
+def build_source(
+    store: _Store, reference: str, kind: str, tag: str | None, platform: str | None, *, stored_layers: dict | None = None
+) -> SourceImage:
+    """Pick the image in ``store`` and describe its config and ordered layers."""
+    plat = ""
+    if store.exists("manifest.json"):
+        config_bytes, config_name, layer_specs, tags = _config_and_layers_docker(store, tag)
+        if kind == "docker-archive" and store.exists("index.json"):
+            kind = "docker-archive-oci"
+    elif store.exists("index.json"):
+        config_bytes, config_name, layer_specs, tags, plat = _config_and_layers_oci(store, tag, platform)
+    else:
+        raise InputError(f"{store.label}: no manifest.json or index.json: not a docker save or OCI image")
+    config = _load_json(config_bytes, f"{store.label}: image config")
+    if not isinstance(config, dict):
+        raise InputError(f"{store.label}: image config is not a JSON object")
+    config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+    named = config_name.replace("blobs/sha256/", "sha256:")
+    if DIGEST_RE.match(named) and named != config_digest:
+        raise InputError(f"{store.label}: image config does not match its digest {named} (archive corrupt or altered)")
+    if re.fullmatch(r"[0-9a-f]{64}\.json", posixpath.basename(config_name)) and "sha256:" + posixpath.basename(config_name)[:-5] != config_digest:
+        raise InputError(f"{store.label}: image config does not match its name {config_name} (archive corrupt or altered)")
+    rootfs = config.get("rootfs") or {}
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+        raise InputError(f"{store.label}: image config has no rootfs.diff_ids list")
+    if len(diff_ids) != len(layer_specs):
+        raise InputError(
+            f"{store.label}: the manifest lists {len(layer_specs)} layers but the config's rootfs.diff_ids has {len(diff_ids)}"
+        )
+    layers = []
+    for i, ((name, digest, media_type, size), diff_id) in enumerate(zip(layer_specs, diff_ids)):
+        blob = store.blob_ref(name)
+        stored_size = blob.size if blob else (stored_layers or {}).get(name, size)
+        if digest and blob is not None and digest != diff_id and _blob_is_uncompressed(blob):
+            raise InputError(
+                f"{store.label}: layer {i} is stored uncompressed as {digest} but the config says its diff_id is {diff_id}"
+            )
+        if blob is None and not store.exists(name):
+            raise InputError(f"{store.label}: layer {i} ('{name}') is listed in the manifest but absent from the archive")
+        layers.append(LayerRef(i, diff_id, digest, media_type, stored_size, name, blob))
+    name = tags[0] if tags else config_digest[7:19]
+    return SourceImage(
+        reference, kind, name, tags, config, config_digest, layers,
+        platform=plat or _config_platform(config), config_bytes=config_bytes,
+    )
+
+
+def _blob_is_uncompressed(blob: BlobRef) -> bool:
+    reader = RangeReader(blob.path, blob.offset, min(blob.size, 8))
+    try:
+        return sniff(reader.read(8)) == "none"
+    finally:
+        reader.close()
+
+
+def _config_platform(config: dict) -> str:
+    return platform_text({"os": config.get("os", ""), "architecture": config.get("architecture", ""), "variant": config.get("variant", "")})
+
+
+def open_archive_file(path: str, reference: str, tag: str | None, platform: str | None, sink: LayerSink, progress: Progress = no_progress) -> SourceImage:
+    """Open a save tarball or oci-archive (plain, gzip or zstd compressed) at ``path``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory without an OCI layout (no index.json / oci-layout)") from None
+    except PermissionError:
+        raise InputError(f"{path}: not readable (permission denied)") from None
+    if not head:
+        raise InputError(f"{path}: is empty")
+    compression = sniff(head)
+    if compression == "none":
+        if not _looks_like_tar(head):
+            raise InputError(f"{path}: not a tar archive, OCI layout or compressed save")
+        store = ArchiveStore(path, progress)
+        kind = "oci-archive" if store.exists("oci-layout") and not store.exists("manifest.json") else "docker-archive"
+        return build_source(store, reference, kind, tag, platform)
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        counting = _CountingReader(fh, lambda n: progress("read", n, size))
+        try:
+            stream, _kind = open_decompressed(counting)
+            peek = PeekableReader(stream)
+            if not _looks_like_tar(peek.peek(512)):
+                raise InputError(f"{path}: a {compression} stream that does not hold a tar archive")
+            store = stream_archive(peek, path, sink, no_progress, None)
+        except DECOMPRESSION_ERRORS as exc:
+            raise InputError(f"{path}: corrupt or truncated {compression} data ({_short(exc)})") from None
+    kind = "oci-archive" if store.exists("oci-layout") and not store.exists("manifest.json") else "docker-archive"
+    image = build_source(store, reference, kind, tag, platform, stored_layers=store.sizes)
+    _attach_streamed(image, store)
+    return image
+
+
+def _attach_streamed(image: SourceImage, store: StreamStore) -> None:
+    for layer in image.layers:
+        name = store._resolve(layer.member)
+        if name not in store.layers:
+            raise InputError(f"{store.label}: layer {layer.index} ('{layer.member}') is listed in the manifest but absent")
+        image.streamed[layer.index] = store.layers[name]
+
+
+def open_layout_dir(path: str, reference: str, tag: str | None, platform: str | None) -> SourceImage:
+    if not os.path.isfile(os.path.join(path, "index.json")):
+        raise InputError(f"{path}: is a directory without an OCI layout (no index.json)")
+    store = LayoutStore(path)
+    return build_source(store, reference, "oci-layout", tag, platform)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.splitlines()[0][:120]
+
+
+class _CountingReader:
+    def __init__(self, raw: BinaryIO, report):
+        self._raw = raw
+        self._done = 0
+        self._report = report
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._done += len(data)
+        self._report(self._done)
+        return data
+
+    def readinto(self, buffer) -> int:
+        n = self._raw.readinto(buffer)
+        self._done += n
+        self._report(self._done)
+        return n
+
+    def readable(self) -> bool:
+        return True

@@ -1,0 +1,100 @@
+"""What the source stage hands to the index: an image's config, history and ordered layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Callable, Protocol
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A byte range of a file on disk holding one blob (possibly compressed)."""
+
+    path: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """One layer of the selected image, in manifest order (bottom first)."""
+
+    index: int
+    diff_id: str  # "sha256:…" of the uncompressed tar, from the config's rootfs.diff_ids
+    digest: str  # digest of the stored blob when the format names it, else ""
+    media_type: str
+    stored_size: int  # bytes as stored (compressed or not); -1 when unknown
+    member: str  # archive member or blob path, for messages
+    blob: BlobRef | None = None  # random access; None when the layer only came as a stream
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    created_by: str
+    created: str = ""
+    comment: str = ""
+    author: str = ""
+    empty_layer: bool = False
+
+
+class Progress(Protocol):
+    def __call__(self, stage: str, done: int, total: int | None) -> None: ...
+
+
+def no_progress(stage: str, done: int, total: int | None) -> None:
+    """The default progress callback: ignore it."""
+
+
+# Called for every layer met while streaming: (member name, decompressed-or-not stream) → result.
+LayerSink = Callable[[str, BinaryIO], Any]
+
+
+@dataclass
+class SourceImage:
+    """An image ready for indexing: parsed config, history and its layers in order."""
+
+    reference: str  # what the user asked for
+    kind: str  # docker-archive, docker-archive-oci, oci-layout, oci-archive, engine
+    name: str  # a repo tag, or the short config digest
+    repo_tags: list[str]
+    config: dict
+    config_digest: str
+    layers: list[LayerRef]
+    platform: str = ""
+    config_bytes: bytes = b""
+    warnings: list[str] = field(default_factory=list)
+    # Layer indexes made while the source streamed (layer position → sink result).
+    streamed: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def history(self) -> list[HistoryEntry]:
+        entries = []
+        for item in self.config.get("history") or []:
+            if not isinstance(item, dict):
+                continue
+            entries.append(
+                HistoryEntry(
+                    created_by=str(item.get("created_by", "")),
+                    created=str(item.get("created", "")),
+                    comment=str(item.get("comment", "")),
+                    author=str(item.get("author", "")),
+                    empty_layer=bool(item.get("empty_layer", False)),
+                )
+            )
+        return entries
+
+    def layer_history(self) -> list[HistoryEntry | None]:
+        """The history entry that made each layer, aligned by skipping ``empty_layer`` items."""
+        out: list[HistoryEntry | None] = []
+        non_empty = [h for h in self.history if not h.empty_layer]
+        # When history has fewer non-empty entries than layers (squashed or hand-made
+        # images), align from the top: the newest entries describe the newest layers.
+        offset = len(self.layers) - len(non_empty)
+        for i in range(len(self.layers)):
+            j = i - offset
+            out.append(non_empty[j] if 0 <= j < len(non_empty) else None)
+        return out
+
+    @property
+    def image_config(self) -> dict:
+        return self.config.get("config") or {}

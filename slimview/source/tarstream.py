@@ -1,0 +1,482 @@
+"""A forward-only tar reader built for speed and for hostile input.
+
+``tarfile`` is general but slow per entry and raises a zoo of exceptions on bad input.
+This reader parses ustar, GNU (long names, base-256 numbers, old sparse) and PAX
+(long names, large sizes, sparse 0.x/1.0) headers straight out of a large read buffer,
+hashes file bodies without copying them, and turns every malformation into one
+:class:`~slimview.errors.InputError`. It never writes anything to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO, Callable, Iterator
+
+import xxhash
+
+from slimview.errors import InputError, LimitExceeded
+
+BLOCK = 512
+CHUNK = 1 << 20
+# Largest GNU long-name or PAX block accepted; real ones are a few hundred bytes.
+MAX_META_BYTES = 1 << 20
+
+
+class EntryType:
+    """Entry types, numbered like tar's typeflag digits."""
+
+    FILE = 0
+    HARDLINK = 1
+    SYMLINK = 2
+    CHAR = 3
+    BLOCK = 4
+    DIR = 5
+    FIFO = 6
+
+    NAMES = ("file", "hardlink", "symlink", "char", "block", "dir", "fifo")
+
+
+_TYPEFLAGS = {
+    b"0": EntryType.FILE,
+    b"\0": EntryType.FILE,
+    b"7": EntryType.FILE,
+    b"1": EntryType.HARDLINK,
+    b"2": EntryType.SYMLINK,
+    b"3": EntryType.CHAR,
+    b"4": EntryType.BLOCK,
+    b"5": EntryType.DIR,
+    b"D": EntryType.DIR,
+    b"6": EntryType.FIFO,
+    b"S": EntryType.FILE,
+}
+
+
+class TruncatedError(InputError):
+    """The stream ended inside a header or an entry's data."""
+
+
+class TarEntry:
+    """One member: metadata plus where its data starts in the (decompressed) stream."""
+
+    __slots__ = ("name", "type", "size", "mode", "uid", "gid", "linkname", "offset", "stored", "sparse", "xattrs")
+
+    def __init__(self, name, type_, size, mode, uid, gid, linkname, offset, stored, sparse, xattrs):
+        self.name: str = name
+        self.type: int = type_
+        self.size: int = size  # logical size (a sparse file's apparent size)
+        self.mode: int = mode
+        self.uid: int = uid
+        self.gid: int = gid
+        self.linkname: str = linkname
+        self.offset: int = offset  # where the stored data begins
+        self.stored: int = stored  # bytes of data stored in the archive
+        self.sparse: bool = sparse
+        self.xattrs: tuple[str, ...] = xattrs
+
+    def __repr__(self) -> str:
+        return f"TarEntry({self.name!r}, {EntryType.NAMES[self.type]}, size={self.size})"
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _cstr(field: bytes) -> bytes:
+    end = field.find(b"\0")
+    return field if end < 0 else field[:end]
+
+
+def _number(field: bytes, what: str) -> int:
+    if field and field[0] & 0x80:
+        # GNU base-256: 0x80 marks a positive, 0xff a negative two's-complement number.
+        value = int.from_bytes(field[1:], "big")
+        if field[0] == 0xFF:
+            value -= 1 << (8 * (len(field) - 1))
+        return value
+    text = _cstr(field).strip(b" \0")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise InputError(f"tar header has a malformed {what} field {field!r}") from None
+
+
+def _parse_pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0:
+            break  # some writers pad the block with NULs
+        space = data.find(b" ", pos)
+        if space < 0:
+            raise InputError("tar has a malformed PAX header (no length)")
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise InputError("tar has a malformed PAX header (bad length)") from None
+        end = pos + length
+        if length <= 0 or end > len(data) or data[end - 1 : end] != b"\n":
+            raise InputError("tar has a malformed PAX header (record overruns)")
+        key, eq, value = data[space + 1 : end - 1].partition(b"=")
+        if not eq:
+            raise InputError("tar has a malformed PAX header (no '=')")
+        records[_decode(key)] = _decode(value)
+        pos = end
+    return records
+
+
+class TarReader:
+    """Iterate the members of a tar stream, reading it exactly once, front to back.
+
+    ``on_chunk`` sees every byte read from ``raw`` (used to digest a whole layer while
+    indexing it). With ``seekable=True`` large skips seek instead of reading.
+    """
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        *,
+        on_chunk: Callable[[bytes], object] | None = None,
+        seekable: bool = False,
+        chunk_size: int = CHUNK,
+        start_offset: int = 0,
+    ):
+        self._raw = raw
+        self._on_chunk = on_chunk
+        self._seekable = seekable and on_chunk is None
+        self._chunk = chunk_size
+        self._buf = b""
+        self._pos = 0
+        self.offset = start_offset  # stream offset of the next unread byte
+        self._pending: TarEntry | None = None  # entry whose data is not consumed yet
+        self._pending_left = 0
+        self._global_pax: dict[str, str] = {}
+        self.ended_cleanly = False
+
+    # -- buffer ---------------------------------------------------------------------------
+    def _fill(self) -> bool:
+        data = self._raw.read(self._chunk)
+        if not data:
+            return False
+        if self._on_chunk is not None:
+            self._on_chunk(data)
+        if self._pos >= len(self._buf):
+            self._buf = data
+        else:
+            self._buf = self._buf[self._pos :] + data
+        self._pos = 0
+        return True
+
+    def _take(self, n: int) -> bytes:
+        while len(self._buf) - self._pos < n:
+            if not self._fill():
+                raise TruncatedError("archive is truncated (ended inside a tar header or entry)")
+        data = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        self.offset += n
+        return data
+
+    def _skip(self, n: int) -> None:
+        avail = len(self._buf) - self._pos
+        if n <= avail:
+            self._pos += n
+            self.offset += n
+            return
+        self._pos = len(self._buf)
+        self.offset += avail
+        n -= avail
+        if self._seekable and n > self._chunk:
+            here = self._raw.tell()
+            end = self._raw.seek(0, io.SEEK_END)
+            if here + n > end:
+                raise TruncatedError("archive is truncated (an entry's data runs past the end)")
+            self._raw.seek(here + n)
+            self.offset += n
+            return
+        while n > 0:
+            data = self._raw.read(min(n, self._chunk))
+            if not data:
+                raise TruncatedError("archive is truncated (an entry's data runs past the end)")
+            if self._on_chunk is not None:
+                self._on_chunk(data)
+            n -= len(data)
+            self.offset += len(data)
+
+    def _padding(self, size: int) -> int:
+        return -size % BLOCK
+
+    # -- data access for the current entry --------------------------------------------------
+    def read_data(self, limit: int) -> bytes:
+        """Read the current entry's whole data (at most ``limit`` bytes, else LimitExceeded)."""
+        entry = self._pending
+        if entry is None:
+            raise RuntimeError("no current entry")
+        if entry.stored > limit:
+            raise LimitExceeded(f"archive member {entry.name!r} is {entry.stored} bytes, over the {limit}-byte limit")
+        data = self._take(entry.stored)
+        self._skip(self._padding(entry.stored))
+        self._pending = None
+        return data
+
+    def hash_data(self) -> bytes:
+        """Consume the current entry's data, returning its 128-bit xxh3 digest."""
+        entry = self._pending
+        if entry is None:
+            raise RuntimeError("no current entry")
+        self._pending = None
+        n = entry.stored
+        avail = len(self._buf) - self._pos
+        if n <= avail:
+            digest = xxhash.xxh3_128_digest(memoryview(self._buf)[self._pos : self._pos + n])
+            self._pos += n
+            self.offset += n
+        else:
+            hasher = xxhash.xxh3_128()
+            hasher.update(memoryview(self._buf)[self._pos :])
+            self.offset += avail
+            self._pos = len(self._buf)
+            left = n - avail
+            while left > 0:
+                data = self._raw.read(self._chunk)
+                if not data:
+                    raise TruncatedError(f"archive is truncated (inside the data of {entry.name!r})")
+                if self._on_chunk is not None:
+                    self._on_chunk(data)
+                if len(data) > left:
+                    # Read past this entry: keep the rest buffered for the next header.
+                    hasher.update(memoryview(data)[:left])
+                    self._buf = data
+                    self._pos = left
+                    self.offset += left
+                    left = 0
+                else:
+                    hasher.update(data)
+                    self.offset += len(data)
+                    left -= len(data)
+            digest = hasher.digest()
+        self._skip(self._padding(n))
+        return digest
+
+    def open_data(self) -> BinaryIO:
+        """A reader over the current entry's data (for nested archives read in stream)."""
+        entry = self._pending
+        if entry is None:
+            raise RuntimeError("no current entry")
+        self._pending = None
+        return _EntryReader(self, entry.stored)
+
+    def _finish_pending(self) -> None:
+        if self._pending is not None:
+            entry, self._pending = self._pending, None
+            self._skip(entry.stored + self._padding(entry.stored))
+
+    def drain(self) -> None:
+        """Read to the end of the stream (so ``on_chunk`` sees every byte)."""
+        self._finish_pending()
+        self._pos = len(self._buf)
+        while True:
+            data = self._raw.read(self._chunk)
+            if not data:
+                return
+            if self._on_chunk is not None:
+                self._on_chunk(data)
+
+    # -- headers -----------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[TarEntry]:
+        return self
+
+    def __next__(self) -> TarEntry:
+        self._finish_pending()
+        long_name: str | None = None
+        long_link: str | None = None
+        pax: dict[str, str] = {}
+        while True:
+            start = self.offset
+            if len(self._buf) - self._pos < BLOCK and not self._fill_to(BLOCK):
+                if len(self._buf) - self._pos == 0 and long_name is None and not pax:
+                    raise StopIteration  # EOF on a block boundary without end markers
+                raise TruncatedError("archive is truncated (ended inside a tar header)")
+            block = self._take(BLOCK)
+            if block.count(0) == BLOCK:
+                self.ended_cleanly = True
+                raise StopIteration
+            self._check_sum(block, start)
+            flag = block[156:157]
+            size = _number(block[124:136], "size")
+            if size < 0:
+                raise InputError(f"tar header at byte {start} has a negative size")
+            if flag in (b"L", b"K", b"x", b"g"):
+                if size > MAX_META_BYTES:
+                    raise LimitExceeded(f"tar metadata block at byte {start} is {size} bytes, over the 1 MiB limit")
+                data = self._take(size)
+                self._skip(self._padding(size))
+                if flag == b"L":
+                    long_name = _decode(_cstr(data))
+                elif flag == b"K":
+                    long_link = _decode(_cstr(data))
+                elif flag == b"x":
+                    pax.update(_parse_pax(data))
+                else:
+                    self._global_pax.update(_parse_pax(data))
+                continue
+            if flag in (b"V", b"M"):
+                self._skip(size + self._padding(size))
+                continue
+            return self._entry(block, flag, size, long_name, long_link, pax)
+
+    def _fill_to(self, n: int) -> bool:
+        while len(self._buf) - self._pos < n:
+            if not self._fill():
+                return False
+        return True
+
+    @staticmethod
+    def _check_sum(block: bytes, start: int) -> None:
+        stored = _cstr(block[148:156]).strip(b" \0")
+        try:
+            expected = int(stored, 8)
+        except ValueError:
+            raise InputError(f"not a tar archive (bad header checksum at byte {start})") from None
+        unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
+        if expected != unsigned:
+            # Some old writers summed the header as signed chars.
+            high = sum(1 for b in block[:148] + block[156:] if b > 127)
+            if expected != unsigned - 256 * high:
+                raise InputError(f"not a tar archive (bad header checksum at byte {start})")
+
+    def _entry(self, block, flag, size, long_name, long_link, pax) -> TarEntry:
+        if self._global_pax:
+            pax = {**self._global_pax, **pax}
+        magic = block[257:263]
+        name_raw = _cstr(block[0:100])
+        if magic == b"ustar\x00":
+            prefix = _cstr(block[345:500])
+            if prefix:
+                name_raw = prefix + b"/" + name_raw
+        name = long_name if long_name is not None else _decode(name_raw)
+        linkname = long_link if long_link is not None else _decode(_cstr(block[157:257]))
+        mode = _number(block[100:108], "mode")
+        uid = _number(block[108:116], "uid")
+        gid = _number(block[116:124], "gid")
+        type_ = _TYPEFLAGS.get(flag, EntryType.FILE)
+        if type_ == EntryType.FILE and flag in (b"0", b"\0") and name.endswith("/"):
+            type_ = EntryType.DIR  # old V7 archives mark directories by a trailing slash
+        stored = size
+        sparse = False
+        xattrs: tuple[str, ...] = ()
+        logical = size
+        if pax:
+            name = pax.get("path", name)
+            linkname = pax.get("linkpath", linkname)
+            try:
+                if "size" in pax:
+                    stored = logical = int(pax["size"])
+                if "uid" in pax:
+                    uid = int(pax["uid"])
+                if "gid" in pax:
+                    gid = int(pax["gid"])
+                if "GNU.sparse.realsize" in pax or "GNU.sparse.size" in pax:
+                    sparse = True
+                    logical = int(pax.get("GNU.sparse.realsize") or pax["GNU.sparse.size"])
+                    name = pax.get("GNU.sparse.name", name)
+            except ValueError:
+                raise InputError(f"tar entry {name!r} has a malformed PAX number") from None
+            if stored < 0 or logical < 0:
+                raise InputError(f"tar entry {name!r} has a negative size")
+            xattrs = tuple(k[len("SCHILY.xattr.") :] for k in pax if k.startswith("SCHILY.xattr."))
+        if flag == b"S":
+            sparse = True
+            logical = _number(block[483:495], "sparse realsize")
+            if block[482]:
+                self._skip_gnu_sparse_extensions()
+        if type_ in (EntryType.DIR, EntryType.SYMLINK, EntryType.HARDLINK, EntryType.CHAR, EntryType.BLOCK, EntryType.FIFO):
+            # Only regular files carry data, but a hostile header may claim a size anyway:
+            # the bytes are still there and must be skipped, yet they are not file content.
+            logical = 0
+        entry = TarEntry(name, type_, logical, mode & 0o7777, uid, gid, linkname, self.offset, stored, sparse, xattrs)
+        self._pending = entry
+        return entry
+
+    def _skip_gnu_sparse_extensions(self) -> None:
+        for _ in range(1 << 16):
+            ext = self._take(BLOCK)
+            if not ext[504]:
+                return
+        raise LimitExceeded("GNU sparse header has too many extension blocks")
+
+
+class _EntryReader(io.RawIOBase):
+    """Read one entry's data from a TarReader, then skip its padding."""
+
+    def __init__(self, reader: TarReader, size: int):
+        self._reader = reader
+        self._left = size
+        self._size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        r = self._reader
+        if n < 0 or n > self._left:
+            n = self._left
+        avail = len(r._buf) - r._pos
+        if avail == 0:
+            if not r._fill():
+                raise TruncatedError("archive is truncated (inside a nested archive)")
+            avail = len(r._buf) - r._pos
+        n = min(n, avail)
+        data = r._buf[r._pos : r._pos + n]
+        r._pos += n
+        r.offset += n
+        self._left -= n
+        if self._left == 0:
+            r._skip(r._padding(self._size))
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def skip_rest(self) -> None:
+        if self._left > 0:
+            left, self._left = self._left, 0
+            self._reader._skip(left + self._reader._padding(self._size))
+
+
+class RangeReader(io.RawIOBase):
+    """A byte range of a file, read through its own descriptor (safe across processes)."""
+
+    def __init__(self, path: str, offset: int, size: int):
+        self._fd = os.open(path, os.O_RDONLY)
+        self._pos = offset
+        self._end = offset + size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._end - self._pos
+        if left <= 0:
+            return b""
+        if n < 0 or n > left:
+            n = left
+        data = os.pread(self._fd, n, self._pos)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        super().close()
