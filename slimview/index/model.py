@@ -71,7 +71,10 @@ class LayerIndex:
 
     @property
     def instruction(self) -> str:
-        return self.history.created_by if self.history else ""
+        """The history line that made the layer (its comment when it has none, e.g. an import)."""
+        if self.history is None:
+            return ""
+        return self.history.created_by or (f"({self.history.comment})" if self.history.comment else "")
 
     @property
     def digest(self) -> str:

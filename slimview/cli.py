@@ -1,0 +1,190 @@
+"""The command line: ``slimview [IMAGE]`` opens the TUI; subcommands report, ci, rewrite, verify.
+
+Exit status: 0 ok, 1 a gate or verification failed, 2 usage or input error. Every error a
+user can cause is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from slimview import __version__
+from slimview.errors import SlimviewError
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class _DefaultToTui(click.Group):
+    """``slimview IMAGE`` (or bare ``slimview``) means ``slimview tui IMAGE``."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["tui", *args]
+        return super().parse_args(ctx, args)
+
+
+def image_options(f):
+    f = click.option("--tag", help="Pick this image from an archive or layout that holds several.")(f)
+    f = click.option("--platform", help="Pick this platform (os/arch[/variant]) from a multi-platform index.")(f)
+    f = click.option("--no-cache", is_flag=True, help="Do not read or write the index cache.")(f)
+    f = click.option(
+        "--max-entries", type=click.IntRange(min=1), default=None, help="Refuse images with more entries (default 5,000,000)."
+    )(f)
+    return f
+
+
+def _options(tag, platform, no_cache, max_entries):
+    from slimview.index import IndexOptions
+    from slimview.index.layer import DEFAULT_MAX_ENTRIES
+
+    return IndexOptions(tag=tag, platform=platform, use_cache=not no_cache, max_entries=max_entries or DEFAULT_MAX_ENTRIES)
+
+
+def _stderr_progress():
+    """A one-line progress display on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        from slimview.source.model import no_progress
+
+        return no_progress
+    from slimview.report.format import human_bytes
+
+    def show(stage: str, done: int, total: int | None) -> None:
+        if stage in ("read", "save", "scan"):
+            text = f"{stage}: {human_bytes(done)}" + (f" of {human_bytes(total)}" if total else "")
+        else:
+            text = f"{stage}: {done}" + (f"/{total}" if total else "")
+        sys.stderr.write("\r\033[K" + text)
+        sys.stderr.flush()
+
+    return show
+
+
+def load_report(image: str, options):
+    from slimview.index import build_index
+    from slimview.report import build_report
+
+    progress = _stderr_progress()
+    try:
+        index = build_index(image, options, progress)
+    finally:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\033[K")
+    return build_report(index)
+
+
+def emit(text: str, output: str | None, force: bool) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from slimview.fsutil import write_atomic
+
+    write_atomic(output, text, force=force)
+
+
+@click.group(cls=_DefaultToTui, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="slimview")
+def cli():
+    """Show why a container image is fat, and hand over a smaller, working Dockerfile.
+
+    IMAGE is an engine reference (name:tag, id) or a path to a docker save tarball
+    (optionally gzipped; PATH:TAG picks one image), an oci-archive, or an OCI layout
+    directory. With no command, slimview opens the interactive explorer (on the bundled
+    sample when no IMAGE is given).
+    """
+
+
+@cli.command()
+@click.argument("image", required=False)
+@image_options
+def tui(image, tag, platform, no_cache, max_entries):
+    """Explore layers, files and findings interactively (the default command)."""
+    options = _options(tag, platform, no_cache, max_entries)
+    if image is None:
+        from slimview.sample import bundled_sample_path
+
+        image = bundled_sample_path()
+    try:
+        from slimview.ui.app import make_app
+    except ImportError as exc:
+        raise SlimviewError(f"the interactive explorer needs Textual ({exc}); `slimview report IMAGE` works without it") from None
+    app = make_app(image, options)
+    app.run()
+    sys.exit(app.return_code or 0)
+
+
+@cli.command()
+@click.argument("image", required=False)
+@image_options
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default=None, help="Output format (default text).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@click.option("--no-files", is_flag=True, help="JSON: leave out the per-layer file lists.")
+def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, force, no_files):
+    """Print layers, totals, waste and findings (text, JSON or Markdown)."""
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError("--json conflicts with --format " + fmt)
+    fmt = "json" if as_json else (fmt or "text")
+    if output and os.path.lexists(output) and not force:
+        raise SlimviewError(f"{output} exists; pass --force to overwrite it")
+    if image is None:
+        from slimview.sample import bundled_sample_path
+
+        image = bundled_sample_path()
+    rep = load_report(image, _options(tag, platform, no_cache, max_entries))
+    if fmt == "json":
+        from slimview.report.jsondoc import render_json
+
+        text = render_json(rep, include_files=not no_files)
+    elif fmt == "markdown":
+        from slimview.report.markdown import render_markdown
+
+        text = render_markdown(rep)
+    else:
+        from slimview.report.text import render_text
+
+        text = render_text(rep)
+    emit(text, output, force)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: maps every error to one line and an exit status."""
+    try:
+        cli.main(args=argv, prog_name="slimview", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("slimview: interrupted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except SlimviewError as exc:
+        sys.stderr.write(f"slimview: error: {exc}\n")
+        sys.exit(exc.exit_status)
+    except KeyboardInterrupt:
+        sys.stderr.write("slimview: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error worth a message.
+        try:
+            sys.stdout = None
+        finally:
+            os._exit(0)
+    except MemoryError:
+        sys.stderr.write("slimview: error: out of memory (try --max-entries to refuse huge images)\n")
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # a bug: still one line, with a way to get the traceback
+        if os.environ.get("SLIMVIEW_DEBUG"):
+            raise
+        sys.stderr.write(f"slimview: internal error: {exc.__class__.__name__}: {str(exc)[:300]} (set SLIMVIEW_DEBUG=1 for a traceback)\n")
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
