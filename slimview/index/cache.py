@@ -196,6 +196,8 @@ def encode_layer(files: LayerFiles) -> bytes:
         json.dumps({str(k): v for k, v in files.links.items()}, ensure_ascii=False).encode("utf-8", "surrogateescape"),
         _join(files.whiteouts),
         _join(files.opaque_dirs),
+        json.dumps([[k, len(v)] for k, v in files.captured.items()]).encode(),
+        b"".join(files.captured.values()),
     ]
     header = json.dumps(
         {
@@ -246,6 +248,12 @@ def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
         files.links = {int(k): v for k, v in json.loads(sections[7].decode("utf-8", "surrogateescape")).items()}
         files.whiteouts = _split(sections[8], header["whiteouts"])
         files.opaque_dirs = _split(sections[9], header["opaque_dirs"])
+        at = 0
+        for k, length in json.loads(sections[10]):
+            files.captured[int(k)] = sections[11][at : at + length]
+            at += length
+        if at != len(sections[11]):
+            return None
         files.tar_digest = header["diff_id"]
         files.tar_bytes = header["tar_bytes"]
         files.compression = header["compression"]

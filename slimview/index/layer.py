@@ -16,6 +16,7 @@ from typing import BinaryIO, Iterator, NamedTuple
 import xxhash
 
 from slimview.errors import InputError, LimitExceeded
+from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
 from slimview.source.tarstream import EntryType, TarReader
 
@@ -61,6 +62,7 @@ class LayerFiles:
     links: dict[int, str] = field(default_factory=dict)  # entry → symlink/hardlink target
     whiteouts: list[str] = field(default_factory=list)  # paths a ``.wh.`` entry deletes
     opaque_dirs: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
+    captured: dict[int, bytes] = field(default_factory=dict)  # entry → body kept (see capture.py)
     tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id)
     tar_bytes: int = 0  # length of the uncompressed tar
     compression: str = "none"
@@ -187,8 +189,18 @@ def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles
         type_ = tar_entry.type
         link = ""
         if type_ == EntryType.FILE:
-            digest = reader.hash_data()
             size = tar_entry.size
+            limit = capture_limit(path, size)
+            if limit and tar_entry.stored <= limit and not tar_entry.sparse:
+                body = reader.read_data(limit)
+                digest = xxhash.xxh3_128_digest(body)
+                files.captured[len(paths)] = body
+            elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
+                digest, body = reader.hash_and_find(KEY_MARKER)
+                if body is not None:
+                    files.captured[len(paths)] = body
+            else:
+                digest = reader.hash_data()
         else:
             size = 0
             if type_ == EntryType.SYMLINK:

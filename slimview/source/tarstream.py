@@ -259,6 +259,23 @@ class TarReader:
         self._skip(self._padding(n))
         return digest
 
+    def hash_and_find(self, marker: bytes) -> tuple[bytes, bytes | None]:
+        """Digest the current (small) entry; also return its body if it contains ``marker``."""
+        entry = self._pending
+        if entry is None:
+            raise RuntimeError("no current entry")
+        n = entry.stored
+        if not self._fill_to(n):
+            raise TruncatedError(f"archive is truncated (inside the data of {entry.name!r})")
+        self._pending = None
+        start = self._pos
+        digest = xxhash.xxh3_128_digest(memoryview(self._buf)[start : start + n])
+        body = self._buf[start : start + n] if self._buf.find(marker, start, start + n) >= 0 else None
+        self._pos += n
+        self.offset += n
+        self._skip(self._padding(n))
+        return digest, body
+
     def open_data(self) -> BinaryIO:
         """A reader over the current entry's data (for nested archives read in stream)."""
         entry = self._pending

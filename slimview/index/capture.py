@@ -1,0 +1,77 @@
+"""Which file bodies the index keeps while it streams a layer past.
+
+Findings need a few file contents (the package database, candidate secrets) and streams
+(an engine save, a gzipped tarball) cannot be re-read cheaply, so the index keeps those
+bodies as it passes them. The check runs once per file in the hot loop: keep it to set
+and suffix lookups on the path.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+# Package databases, kept whole up to this size.
+PACKAGE_DB_MAX = 16 << 20
+# Candidate secret and config files, kept up to this size.
+SMALL_FILE_MAX = 256 << 10
+# Files up to this size are also searched for a private key header, whatever their name.
+KEY_SCAN_MAX = 1 << 20
+KEY_MARKER = b"PRIVATE KEY-----"
+
+PACKAGE_DBS = frozenset(
+    {
+        "var/lib/dpkg/status",
+        "lib/apk/db/installed",
+        "etc/os-release",
+        "usr/lib/os-release",
+        "etc/alpine-release",
+        "etc/debian_version",
+    }
+)
+DPKG_INFO = "var/lib/dpkg/info/"
+DPKG_STATUS_D = "var/lib/dpkg/status.d/"  # distroless keeps one stanza per package here
+
+SECRET_NAMES = frozenset(
+    {
+        ".env",
+        "id_rsa",
+        "id_dsa",
+        "id_ecdsa",
+        "id_ed25519",
+        ".npmrc",
+        ".pypirc",
+        ".netrc",
+        ".git-credentials",
+        "credentials",
+        ".dockercfg",
+        ".htpasswd",
+        ".pgpass",
+        ".boto",
+        "secrets.yaml",
+        "secrets.yml",
+        "secrets.json",
+        "terraform.tfvars",
+        "config.json",
+    }
+)
+SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".tfvars", ".env")
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".toml", ".properties", ".env", ".xml", ".sh", ".py")
+# Trees full of config-like files that ship with distributions and language runtimes.
+QUIET_PREFIXES = ("usr/share/", "usr/lib/python3", "usr/local/lib/python3", "usr/lib/node_modules/", "etc/ssl/", "usr/include/")
+QUIET_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
+
+
+def capture_limit(path: str, size: int) -> int:
+    """Bytes of this file's body to keep (0: none). Called for every regular file."""
+    if path in PACKAGE_DBS or path.startswith(DPKG_STATUS_D):
+        return PACKAGE_DB_MAX
+    if path.startswith(DPKG_INFO):
+        return PACKAGE_DB_MAX if path.endswith(".list") else 0
+    if size > SMALL_FILE_MAX:
+        return 0
+    base = posixpath.basename(path)
+    if base in SECRET_NAMES or base.startswith(".env") or base.endswith(SECRET_SUFFIXES):
+        return SMALL_FILE_MAX
+    if base.endswith(CONFIG_SUFFIXES) and not path.startswith(QUIET_PREFIXES) and not any(p in path for p in QUIET_PARTS):
+        return SMALL_FILE_MAX
+    return 0
