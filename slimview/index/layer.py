@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import queue
+import threading
 from array import array
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, NamedTuple
@@ -132,20 +134,57 @@ def index_layer_stream(
     against the config's diff_id.
     """
     peek = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
+    digester = _BackgroundDigest() if verify else None
+    counter = _Counter()
     try:
         stream, compression = open_decompressed(peek)
-        sha = hashlib.sha256() if verify else None
-        counter = _Counter()
-        on_chunk = (lambda data: (sha.update(data), counter.add(data))) if sha else counter.add
+        on_chunk = digester.update if digester else counter.add
         reader = TarReader(stream, on_chunk=on_chunk)
         files = _read_entries(reader, where, max_entries)
         reader.drain()
     except DECOMPRESSION_ERRORS as exc:
         raise InputError(f"{where}: corrupt or truncated layer data ({str(exc).splitlines()[0][:100] if str(exc) else exc.__class__.__name__})") from None
+    finally:
+        digest = digester.finish() if digester else None
     files.compression = compression
-    files.tar_bytes = counter.n
-    files.tar_digest = "sha256:" + sha.hexdigest() if sha else ""
+    if digester:
+        files.tar_digest, files.tar_bytes = digest
+    else:
+        files.tar_bytes = counter.n
     return files
+
+
+class _BackgroundDigest:
+    """sha256 of the whole stream, computed on another thread.
+
+    hashlib releases the GIL on large updates, so digesting overlaps with parsing; the
+    bounded queue caps the memory held when the digest falls behind (8 chunks).
+    """
+
+    def __init__(self):
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self._thread = threading.Thread(target=self._run, name="layer-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        sha = self._sha
+        get = self._queue.get
+        while True:
+            chunk = get()
+            if chunk is None:
+                return
+            sha.update(chunk)
+            self._bytes += len(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def finish(self) -> tuple[str, int]:
+        self._queue.put(None)
+        self._thread.join()
+        return "sha256:" + self._sha.hexdigest(), self._bytes
 
 
 class _Counter:
