@@ -7,11 +7,11 @@ each layer against the config's diff_id, merges them, and computes the waste fig
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from array import array
 from dataclasses import dataclass
-import multiprocessing
 
 from slimview.errors import InputError
 from slimview.index.cache import LayerCache
@@ -128,19 +128,79 @@ def index_source(
         if source.config_bytes:
             cache.put_config(source.config_digest, source.config_bytes)
 
-    return assemble(source, files)
+    return assemble(source, files, cache)
 
 
-def assemble(source: SourceImage, files: list[LayerFiles]) -> ImageIndex:
-    """Merge indexed layers into the final view and compute the waste figures."""
+def assemble(source: SourceImage, files: list[LayerFiles], cache: LayerCache | None = None) -> ImageIndex:
+    """Merge indexed layers into the final view and compute the waste figures.
+
+    The merge depends only on the layers' contents and order, so its results are cached
+    under the chain of layer digests: reopening an image skips the merge entirely.
+    """
     histories = source.layer_history()
     layers = [LayerIndex(ref.index, ref, histories[ref.index], files[ref.index]) for ref in source.layers]
-    final, hidden, notes = merge_layers(layers)
-    dive = dive_efficiency(files)
-    notes = list(source.warnings) + notes
+    key = merged_key(files)
+    cached = cache.get_merged(key) if cache is not None and key else None
+    restored = cached is not None and _restore_merged(layers, cached)
+    if restored:
+        final, hidden, merge_notes, dive = restored
+    else:
+        final, hidden, merge_notes = merge_layers(layers)
+        dive = dive_efficiency(files)
+        if cache is not None and key:
+            cache.put_merged(key, _freeze_merged(layers, final, hidden, merge_notes, dive))
+    notes = list(source.warnings) + merge_notes
     for layer in layers:
         notes.extend(f"layer {layer.index}: {n}" for n in layer.files.notes)
     return ImageIndex(source, layers, final, hidden, dive, notes)
+
+
+MERGED_FORMAT = 1
+
+
+def merged_key(files: list[LayerFiles]) -> str:
+    digests = [f.tar_digest for f in files]
+    if not all(digests):
+        return ""
+    return hashlib.sha256(f"merged-v{MERGED_FORMAT}:".encode() + "\n".join(digests).encode()).hexdigest()
+
+
+def _freeze_merged(layers, final, hidden, notes, dive) -> tuple:
+    return (
+        MERGED_FORMAT,
+        [(bytes(layer.changes), layer.deleted_paths, tuple(vars(layer.stats).values())) for layer in layers],
+        array("q", final.values()).tobytes(),
+        [tuple(h) for h in hidden],
+        notes,
+        (dive.score, dive.wasted_bytes, dive.user_size, dive.wasted_user_percent, dive.inefficient_paths),
+    )
+
+
+def _restore_merged(layers, frozen):
+    """Rebuild merge results from the cache; None when they do not fit these layers."""
+    try:
+        fmt, per_layer, final_refs, hidden, notes, dive = frozen
+        if fmt != MERGED_FORMAT or len(per_layer) != len(layers):
+            return None
+        for layer, (changes, deleted, stats) in zip(layers, per_layer):
+            if len(changes) != len(layer.files):
+                return None
+            layer.changes = bytearray(changes)
+            layer.deleted_paths = [tuple(d) for d in deleted]
+            layer.stats = LayerStats(*stats)
+        refs = array("q")
+        refs.frombytes(final_refs)
+        paths = [layer.files.paths for layer in layers]
+        final = {paths[r >> 32][r & 0xFFFFFFFF]: r for r in refs}
+        score, wasted, user_size, percent, inefficient = dive
+        return (
+            final,
+            [Hidden(*h) for h in hidden],
+            list(notes),
+            DiveEfficiency(score, wasted, user_size, percent, [tuple(p) for p in inefficient]),
+        )
+    except (ValueError, TypeError, IndexError):
+        return None
 
 
 def _index_cold(source, cold, files, options, progress, total_layers) -> None:
@@ -155,6 +215,9 @@ def _index_cold(source, cold, files, options, progress, total_layers) -> None:
         return layer.blob, _where(source.reference, i, layer.diff_id), options.verify, options.max_entries
 
     if workers >= 2:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
         method = "fork" if threading.active_count() == 1 else "forkserver"
         context = multiprocessing.get_context(method)
