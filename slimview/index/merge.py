@@ -9,7 +9,9 @@ Rules (OCI image spec, "Representing Changes"):
 - a re-emitted entry with the same type, content, mode and owner is *unchanged*.
 
 Each stored regular file is visible in the final image or hidden exactly once, by the
-layer that deleted or overwrote it, so hidden bytes = stored bytes − visible bytes.
+layer that deleted or overwrote it, so hidden bytes = stored bytes − visible bytes. A file
+body with hard links stays visible while any of its names does (``rm a`` keeps the bytes
+that ``a``'s hard link ``b`` still names); it is hidden by the layer that removes the last.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from slimview.index.model import Change, Hidden, LayerIndex, LayerStats, pack, u
 from slimview.source.tarstream import EntryType
 
 FILE = EntryType.FILE
+HARDLINK = EntryType.HARDLINK
 DIR = EntryType.DIR
 
 
@@ -31,6 +34,7 @@ class _Merger:
         self.children: dict[str, set[str]] = {}
         self.hidden: list[Hidden] = []
         self.notes: list[str] = []
+        self._links_to: dict[int, dict[str, list[int]]] = {}  # layer → target path → its hard links
 
     # -- helpers -------------------------------------------------------------------------------
     def _files(self, ref: int) -> tuple[LayerFiles, int]:
@@ -38,17 +42,44 @@ class _Merger:
         return self.layers[layer].files, i
 
     def _hide(self, path: str, ref: int, by: int, how: str, stats: LayerStats) -> None:
+        """``path`` (what ``ref`` names) leaves the view: hide its bytes unless another name keeps them."""
         files, i = self._files(ref)
-        if files.types[i] == FILE:
+        stored_in = ref >> 32
+        type_ = files.types[i]
+        if type_ == FILE:
             size = files.sizes[i]
-            if size:
-                stored_in = ref >> 32
-                self.hidden.append(Hidden(path, size, stored_in, by, how))
-                self.layers[stored_in].stats.hidden_stored += size
-                if how == "deleted":
-                    stats.bytes_deleted += size
-                else:
-                    stats.bytes_overwritten += size
+            if not size or files.links and self._linked(stored_in, path, skip=i):
+                return
+        elif type_ == HARDLINK:
+            # Removing a hard link hides its target's bytes if it was their last visible name.
+            body = self.layers[stored_in].find(files.links[i])
+            if body is None or files.types[body] != FILE or not files.sizes[body]:
+                return
+            target = files.paths[body]
+            if self.final.get(target) == pack(stored_in, body) or self._linked(stored_in, target, skip=i):
+                return
+            size = files.sizes[body]
+        else:
+            return
+        self.hidden.append(Hidden(path, size, stored_in, by, how))
+        self.layers[stored_in].stats.hidden_stored += size
+        if how == "deleted":
+            stats.bytes_deleted += size
+        else:
+            stats.bytes_overwritten += size
+
+    def _linked(self, layer_no: int, target: str, skip: int) -> bool:
+        """Is a hard link to ``target`` in layer ``layer_no`` (other than entry ``skip``) still visible?"""
+        by_target = self._links_to.get(layer_no)
+        if by_target is None:
+            files = self.layers[layer_no].files
+            by_target = {}
+            for j, link in files.links.items():
+                if files.types[j] == HARDLINK:
+                    by_target.setdefault(link, []).append(j)
+            self._links_to[layer_no] = by_target
+        paths = self.layers[layer_no].files.paths
+        return any(j != skip and self.final.get(paths[j]) == pack(layer_no, j) for j in by_target.get(target, ()))
 
     def _remove(self, path: str, by: LayerIndex) -> None:
         """Remove ``path`` and everything below it from the merged view."""

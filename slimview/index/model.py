@@ -121,13 +121,32 @@ class ImageIndex:
 
     @property
     def visible_bytes(self) -> int:
-        total = 0
-        for ref in self.final.values():
+        return sum(size for _path, size in self.visible_bodies())
+
+    def visible_bodies(self) -> Iterator[tuple[str, int]]:
+        """(path, bytes) of every file body visible in the final image, each counted once.
+
+        A body whose own name was deleted or overwritten stays visible through a remaining
+        hard link to it; it is listed once, under the first such link.
+        """
+        orphans: dict[int, str] = {}
+        for path, ref in self.final.items():
             layer, i = unpack(ref)
             files = self.layers[layer].files
-            if files.types[i] == EntryType.FILE:
-                total += files.sizes[i]
-        return total
+            type_ = files.types[i]
+            if type_ == EntryType.FILE:
+                if files.sizes[i]:
+                    yield path, files.sizes[i]
+            elif type_ == EntryType.HARDLINK:
+                body = self.layers[layer].find(files.links[i])
+                if body is None or files.types[body] != EntryType.FILE or not files.sizes[body]:
+                    continue
+                body_ref = pack(layer, body)
+                if self.final.get(files.paths[body]) != body_ref and (body_ref not in orphans or path < orphans[body_ref]):
+                    orphans[body_ref] = path
+        for body_ref, path in orphans.items():
+            layer, i = unpack(body_ref)
+            yield path, self.layers[layer].files.sizes[i]
 
     @property
     def hidden_bytes(self) -> int:
@@ -151,16 +170,26 @@ class ImageIndex:
         return self.layers[layer].files.entry(i), layer
 
     def content_entry(self, path: str) -> Entry | None:
-        """The visible entry at ``path``, following hard links to the entry that holds the bytes."""
+        """The visible entry at ``path``, following hard links to the entry that holds the bytes.
+
+        A hard link names an earlier entry of its own layer's tar, so it is resolved there:
+        the target path may since have been deleted or replaced by a later layer.
+        """
         found = self.final_entry(path)
-        for _ in range(8):
-            if found is None:
-                return None
-            entry, _layer = found
-            if entry.type != EntryType.HARDLINK:
-                return entry
+        if found is None:
+            return None
+        entry, layer_no = found
+        if entry.type != EntryType.HARDLINK:
+            return entry
+        layer = self.layers[layer_no]
+        body = layer.find(entry.link)
+        if body is not None:
+            target = layer.files.entry(body)
+        else:
+            # Not in its own layer (a hand-made tar): whatever the path holds now.
             found = self.final_entry(entry.link)
-        return None
+            target = found[0] if found else None
+        return target if target is not None and target.type != EntryType.HARDLINK else None
 
     def path_history(self, path: str) -> list[tuple[int, int]]:
         """Every layer that touched ``path``: (layer index, Change)."""
@@ -190,13 +219,10 @@ class ImageIndex:
     def directory_sizes(self) -> dict[str, int]:
         """Visible bytes under each directory of the final filesystem ('' is the root)."""
         sizes: dict[str, int] = {}
-        for path, ref in self.final.items():
-            entry = self.entry_at(ref)
-            if entry.type != EntryType.FILE or not entry.size:
-                continue
+        for path, size in self.visible_bodies():
             parent = posixpath.dirname(path)
             while True:
-                sizes[parent] = sizes.get(parent, 0) + entry.size
+                sizes[parent] = sizes.get(parent, 0) + size
                 if not parent:
                     break
                 parent = posixpath.dirname(parent)
