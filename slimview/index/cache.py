@@ -22,6 +22,7 @@ import time
 import xxhash
 
 from slimview.index.layer import LayerFiles
+from slimview.source.compression import sniff
 from slimview.source.model import BlobRef
 
 FORMAT = 1
@@ -49,6 +50,14 @@ def blob_fingerprint(blob: BlobRef) -> str:
     return h.hexdigest()
 
 
+def _stored_compression(blob: BlobRef) -> str:
+    fd = os.open(blob.path, os.O_RDONLY)
+    try:
+        return sniff(os.pread(fd, min(8, blob.size), blob.offset))
+    finally:
+        os.close(fd)
+
+
 def _hex(digest: str) -> str | None:
     value = digest.split(":", 1)[1] if digest.startswith("sha256:") else ""
     return value if HEX64.match(value) else None
@@ -60,6 +69,7 @@ class LayerCache:
         self._ok = True
         self.hits = 0
         self.misses = 0
+        self._checked: dict[str, LayerFiles] = {}  # validated by has_layer, awaiting get_layer
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, kind: str, name: str) -> str:
@@ -113,10 +123,22 @@ class LayerCache:
 
     # -- layers ----------------------------------------------------------------------------
     def has_layer(self, diff_id: str) -> bool:
-        name = _hex(diff_id)
-        return bool(name) and os.path.exists(self._path("layers", name))
+        """Does the cache hold a *valid* index of ``diff_id``? A corrupt entry is dropped and
+        answers no, so an engine image is saved again rather than left without the layer.
+        The decoded entry is kept for the get_layer call that follows."""
+        files = self.get_layer(diff_id)
+        if files is None:
+            return False
+        self._checked[diff_id] = files
+        return True
 
-    def get_layer(self, diff_id: str) -> LayerFiles | None:
+    def get_layer(self, diff_id: str, compression: str = "none") -> LayerFiles | None:
+        """The cached index of ``diff_id``; ``compression`` is how the caller's copy is stored
+        (the same layer may be cached from a zstd blob and reopened from a plain save)."""
+        checked = self._checked.pop(diff_id, None)
+        if checked is not None:
+            checked.compression = compression
+            return checked
         name = _hex(diff_id)
         if not name:
             return None
@@ -130,6 +152,7 @@ class LayerCache:
             self.misses += 1
             return None
         self.hits += 1
+        files.compression = compression
         return files
 
     def put_layer(self, files: LayerFiles) -> None:
@@ -149,7 +172,7 @@ class LayerCache:
         if known is None or known.decode("ascii", "replace") != diff_id:
             self.misses += 1
             return None
-        return self.get_layer(diff_id)
+        return self.get_layer(diff_id, _stored_compression(blob))
 
     def remember_blob(self, blob: BlobRef, diff_id: str) -> None:
         if _hex(diff_id):
