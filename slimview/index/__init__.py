@@ -121,7 +121,8 @@ def index_source(
     if cache is not None:
         for i in cold:
             cache.put_layer(files[i])
-            cache.remember_blob(source.layers[i].blob, source.layers[i].diff_id)
+            if files[i].tar_digest == source.layers[i].diff_id:  # only a digested blob vouches for its diff_id
+                cache.remember_blob(source.layers[i].blob, source.layers[i].diff_id)
         for i in source.streamed:
             if files[i].tar_digest:
                 cache.put_layer(files[i])
