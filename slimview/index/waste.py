@@ -115,7 +115,7 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
     def record(path: str, size: int) -> None:
         if path in cumulative:
             cumulative[path] += size
-            if size < minimum[path]:
+            if size < minimum[path] or minimum[path] < 0:
                 minimum[path] = size
             count[path] += 1
         else:
@@ -137,6 +137,10 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
                 continue
             node = lookup.nodes.get(target) if lookup is not None else None
             if node is None:
+                # dive registers the path (minimum size -1, nothing cumulative) before its
+                # lookup fails, so the -1 lowers its score; then it stops the visit.
+                if target not in cumulative:
+                    cumulative[target], minimum[target], count[target] = 0, -1, 0
                 break
             record(target, lookup.subtree_size(target) if node[0] else 0)
         if k == 0:
