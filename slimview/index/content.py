@@ -6,7 +6,7 @@ from slimview.errors import InputError
 from slimview.index.layer import normalise_path
 from slimview.index.model import ImageIndex
 from slimview.source.compression import DECOMPRESSION_ERRORS, open_decompressed
-from slimview.source.tarstream import EntryType, RangeReader, TarReader
+from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, located
 
 VIEW_LIMIT = 1 << 20
 
@@ -42,6 +42,8 @@ def read_body(index: ImageIndex, layer_no: int, path: str, limit: int = VIEW_LIM
         if body is None:
             raise InputError(f"{path!r} not found when re-reading layer {layer_no}")
         return body[:limit]
+    except TarError as exc:
+        raise located(exc, f"layer {layer_no}") from None
     except DECOMPRESSION_ERRORS as exc:
         raise InputError(f"layer {layer_no} could not be re-read ({exc.__class__.__name__})") from None
     finally:

@@ -20,7 +20,7 @@ import xxhash
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
-from slimview.source.tarstream import EntryType, TarReader
+from slimview.source.tarstream import EntryType, TarError, TarReader, located
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -142,6 +142,8 @@ def index_layer_stream(
         reader = TarReader(stream, on_chunk=on_chunk)
         files = _read_entries(reader, where, max_entries)
         reader.drain()
+    except TarError as exc:
+        raise located(exc, where) from None
     except DECOMPRESSION_ERRORS as exc:
         raise InputError(f"{where}: corrupt or truncated layer data ({str(exc).splitlines()[0][:100] if str(exc) else exc.__class__.__name__})") from None
     finally:
@@ -209,13 +211,28 @@ def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles
     links = files.links
     seen: dict[str, int] = {}
     duplicates = 0
+    # What the entry limit counts besides entries, so that memory stays bounded whatever
+    # the shape: whiteouts, directories only implied by deeper paths (a path 2,000 levels
+    # deep implies 2,000 of them), and one more for every 256 bytes of a long path.
+    extra = 0
+    implied: set[str] = set()
+    last_parent = None
     for tar_entry in reader:
         path = normalise_path(tar_entry.name, where)
         if not path:
             continue  # the root directory itself
-        base = posixpath.basename(path)
+        if len(paths) + extra >= max_entries:
+            raise LimitExceeded(_too_many(where, max_entries))
+        extra += len(path) >> 8
+        parent, _, base = path.rpartition("/")
+        if parent != last_parent:
+            last_parent = d = parent
+            while d and d not in seen and d not in implied:
+                implied.add(d)
+                extra += 1 + (len(d) >> 8)
+                d = d.rpartition("/")[0]
         if base.startswith(WHITEOUT_PREFIX):
-            parent = posixpath.dirname(path)
+            extra += 1
             if base == OPAQUE_MARKER:
                 files.opaque_dirs.append(parent)
             elif base == WHITEOUT_PREFIX:
@@ -223,8 +240,6 @@ def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles
             else:
                 files.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
             continue
-        if len(paths) >= max_entries:
-            raise LimitExceeded(f"{where}: more than {max_entries:,} entries (raise --max-entries if this image is real)")
         type_ = tar_entry.type
         link = ""
         if type_ == EntryType.FILE:
@@ -246,7 +261,7 @@ def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles
                 link = tar_entry.linkname
                 digest = xxhash.xxh3_128_digest(link.encode("utf-8", "surrogateescape"))
             elif type_ == EntryType.HARDLINK:
-                link = normalise_path(tar_entry.linkname, where)
+                link = normalise_path(tar_entry.linkname, f"{where}: hard link {shown(path)}")
                 if not link:
                     raise InputError(f"{where}: hard link {shown(path)} has an empty or root target")
                 target = seen.get(link)
@@ -268,6 +283,15 @@ def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles
         hashes += digest
         if link:
             links[len(paths) - 1] = link
+    if len(paths) + extra > max_entries:
+        raise LimitExceeded(_too_many(where, max_entries))
     if duplicates:
         files.notes.append(f"{duplicates} path(s) appear more than once; the last copy wins")
     return files
+
+
+def _too_many(where: str, max_entries: int) -> str:
+    return (
+        f"{where}: more than {max_entries:,} entries, counting whiteouts, implied directories and long paths "
+        "(raise --max-entries if this image is real)"
+    )

@@ -20,7 +20,7 @@ from slimview.errors import InputError, LimitExceeded
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed, sniff
 from slimview.source.model import BlobRef, LayerRef, LayerSink, Progress, SourceImage, no_progress
 from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
-from slimview.source.tarstream import EntryType, RangeReader, TarReader
+from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, located
 
 MAX_JSON_BYTES = 16 << 20
 MAX_INDEX_DEPTH = 4
@@ -89,12 +89,15 @@ class ArchiveStore(_Store):
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
             reader = TarReader(fh, seekable=True)
-            for entry in reader:
-                name = _clean_member(entry.name)
-                self.members[name] = Member(name, entry.type, entry.offset, entry.stored, entry.linkname)
-                progress("scan", reader.offset, size)
-                if len(self.members) > 1_000_000:
-                    raise LimitExceeded(f"{path}: more than 1,000,000 members; not an image archive")
+            try:
+                for entry in reader:
+                    name = _clean_member(entry.name)
+                    self.members[name] = Member(name, entry.type, entry.offset, entry.stored, entry.linkname)
+                    progress("scan", reader.offset, size)
+                    if len(self.members) > 1_000_000:
+                        raise LimitExceeded(f"{path}: more than 1,000,000 members; not an image archive")
+            except TarError as exc:
+                raise located(exc, path) from None
 
     def _resolve(self, name: str, what: str) -> Member:
         seen = 0
@@ -231,7 +234,15 @@ class StreamStore(_Store):
 def stream_archive(raw: BinaryIO, label: str, sink: LayerSink, progress: Progress, total: int | None) -> StreamStore:
     """Read a (decompressed) outer tar once, keeping JSON and indexing layers as they pass."""
     store = StreamStore(label)
-    reader = TarReader(raw)
+    try:
+        _stream_members(TarReader(raw), store, sink, progress, total)
+    except TarError as exc:
+        raise located(exc, label) from None
+    return store
+
+
+def _stream_members(reader: TarReader, store: StreamStore, sink: LayerSink, progress: Progress, total: int | None) -> None:
+    label = store.label
     count = 0
     for entry in reader:
         count += 1
@@ -256,7 +267,6 @@ def stream_archive(raw: BinaryIO, label: str, sink: LayerSink, progress: Progres
             store.sizes[name] = entry.stored
         data.skip_rest()
         progress("read", reader.offset, total)
-    return store
 
 
 def _looks_like_tar(head: bytes) -> bool:

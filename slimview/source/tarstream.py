@@ -52,8 +52,26 @@ _TYPEFLAGS = {
 }
 
 
-class TruncatedError(InputError):
+class TarError(InputError):
+    """The stream is not a well-formed tar. Callers add where it happened: see :func:`located`."""
+
+
+class TarLimitExceeded(TarError, LimitExceeded):
+    """A tar header or member exceeds a safety limit."""
+
+
+class TruncatedError(TarError):
     """The stream ended inside a header or an entry's data."""
+
+
+def located(exc: TarError, where: str) -> InputError:
+    """``exc`` as a plain InputError (LimitExceeded for limits) that names what was being read."""
+    cls = LimitExceeded if isinstance(exc, LimitExceeded) else InputError
+    return cls(f"{where}: {exc}")
+
+
+# Sizes and ids are kept in 64-bit columns; a header claiming more is malformed.
+INT64_LIMIT = 1 << 63
 
 
 class TarEntry:
@@ -100,7 +118,7 @@ def _number(field: bytes, what: str) -> int:
     try:
         return int(text, 8)
     except ValueError:
-        raise InputError(f"tar header has a malformed {what} field {field!r}") from None
+        raise TarError(f"tar header has a malformed {what} field {field!r}") from None
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
@@ -111,17 +129,17 @@ def _parse_pax(data: bytes) -> dict[str, str]:
             break  # some writers pad the block with NULs
         space = data.find(b" ", pos)
         if space < 0:
-            raise InputError("tar has a malformed PAX header (no length)")
+            raise TarError("tar has a malformed PAX header (no length)")
         try:
             length = int(data[pos:space])
         except ValueError:
-            raise InputError("tar has a malformed PAX header (bad length)") from None
+            raise TarError("tar has a malformed PAX header (bad length)") from None
         end = pos + length
         if length <= 0 or end > len(data) or data[end - 1 : end] != b"\n":
-            raise InputError("tar has a malformed PAX header (record overruns)")
+            raise TarError("tar has a malformed PAX header (record overruns)")
         key, eq, value = data[space + 1 : end - 1].partition(b"=")
         if not eq:
-            raise InputError("tar has a malformed PAX header (no '=')")
+            raise TarError("tar has a malformed PAX header (no '=')")
         records[_decode(key)] = _decode(value)
         pos = end
     return records
@@ -153,6 +171,7 @@ class TarReader:
         self._pending: TarEntry | None = None  # entry whose data is not consumed yet
         self._pending_left = 0
         self._global_pax: dict[str, str] = {}
+        self._global_bytes = 0
         self.ended_cleanly = False
 
     # -- buffer ---------------------------------------------------------------------------
@@ -214,7 +233,7 @@ class TarReader:
         if entry is None:
             raise RuntimeError("no current entry")
         if entry.stored > limit:
-            raise LimitExceeded(f"archive member {entry.name!r} is {entry.stored} bytes, over the {limit}-byte limit")
+            raise TarLimitExceeded(f"archive member {entry.name!r} is {entry.stored} bytes, over the {limit}-byte limit")
         data = self._take(entry.stored)
         self._skip(self._padding(entry.stored))
         self._pending = None
@@ -309,6 +328,7 @@ class TarReader:
         long_name: str | None = None
         long_link: str | None = None
         pax: dict[str, str] = {}
+        meta_bytes = 0
         while True:
             start = self.offset
             if len(self._buf) - self._pos < BLOCK and not self._fill_to(BLOCK):
@@ -323,10 +343,15 @@ class TarReader:
             flag = block[156:157]
             size = _number(block[124:136], "size")
             if size < 0:
-                raise InputError(f"tar header at byte {start} has a negative size")
+                raise TarError(f"tar header at byte {start} has a negative size")
             if flag in (b"L", b"K", b"x", b"g"):
-                if size > MAX_META_BYTES:
-                    raise LimitExceeded(f"tar metadata block at byte {start} is {size} bytes, over the 1 MiB limit")
+                # Bounded in total, not per block: metadata accumulates until its entry (or,
+                # for global headers, for the rest of the stream).
+                meta_bytes += size
+                if flag == b"g":
+                    self._global_bytes += size
+                if meta_bytes > MAX_META_BYTES or self._global_bytes > MAX_META_BYTES:
+                    raise TarLimitExceeded(f"tar metadata at byte {start} adds up to over the 1 MiB limit")
                 data = self._take(size)
                 self._skip(self._padding(size))
                 if flag == b"L":
@@ -355,13 +380,13 @@ class TarReader:
         try:
             expected = int(stored, 8)
         except ValueError:
-            raise InputError(f"not a tar archive (bad header checksum at byte {start})") from None
+            raise TarError(f"not a tar archive (bad header checksum at byte {start})") from None
         unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
         if expected != unsigned:
             # Some old writers summed the header as signed chars.
             high = sum(1 for b in block[:148] + block[156:] if b > 127)
             if expected != unsigned - 256 * high:
-                raise InputError(f"not a tar archive (bad header checksum at byte {start})")
+                raise TarError(f"not a tar archive (bad header checksum at byte {start})")
 
     def _entry(self, block, flag, size, long_name, long_link, pax) -> TarEntry:
         if self._global_pax:
@@ -399,15 +424,15 @@ class TarReader:
                     logical = int(pax.get("GNU.sparse.realsize") or pax["GNU.sparse.size"])
                     name = pax.get("GNU.sparse.name", name)
             except ValueError:
-                raise InputError(f"tar entry {name!r} has a malformed PAX number") from None
-            if stored < 0 or logical < 0:
-                raise InputError(f"tar entry {name!r} has a negative size")
+                raise TarError(f"tar entry {name!r} has a malformed PAX number") from None
             xattrs = tuple(k[len("SCHILY.xattr.") :] for k in pax if k.startswith("SCHILY.xattr."))
         if flag == b"S":
             sparse = True
             logical = _number(block[483:495], "sparse realsize")
             if block[482]:
                 self._skip_gnu_sparse_extensions()
+        if not (0 <= stored < INT64_LIMIT and 0 <= logical < INT64_LIMIT and -INT64_LIMIT <= uid < INT64_LIMIT and -INT64_LIMIT <= gid < INT64_LIMIT):
+            raise TarError(f"tar entry {name!r} has an out-of-range size, uid or gid")
         if type_ in (EntryType.DIR, EntryType.SYMLINK, EntryType.HARDLINK, EntryType.CHAR, EntryType.BLOCK, EntryType.FIFO):
             # Only regular files carry data, but a hostile header may claim a size anyway:
             # the bytes are still there and must be skipped, yet they are not file content.
@@ -421,7 +446,7 @@ class TarReader:
             ext = self._take(BLOCK)
             if not ext[504]:
                 return
-        raise LimitExceeded("GNU sparse header has too many extension blocks")
+        raise TarLimitExceeded("GNU sparse header has too many extension blocks")
 
 
 class _EntryReader(io.RawIOBase):
