@@ -81,6 +81,89 @@ class PeekableReader(io.RawIOBase):
         return len(data)
 
 
+class ZstdFraming(io.RawIOBase):
+    """Pass a zstd stream through unchanged while following its framing, to notice a cut.
+
+    zstandard's stream reader ends quietly when its input stops mid-frame, so a truncated
+    layer would read as a short one. Frame and block headers carry their sizes, so the
+    framing can be followed without decompressing; EOFError when the input ends inside it.
+    """
+
+    _MAGIC, _FRAME_HEADER, _FRAME_REST, _BLOCK, _CHECKSUM, _SKIPPABLE, _UNKNOWN = range(7)
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._state = self._MAGIC
+        self._need = 4  # header bytes the current state wants
+        self._head = b""
+        self._skip = 0  # bytes of a block (or skippable frame) still to pass
+        self._checksum = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._follow(data)
+        elif self._state != self._UNKNOWN and (self._skip or self._head or self._state != self._MAGIC):
+            raise EOFError("zstd data is truncated (the stream ends inside a frame)")
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _follow(self, data: bytes) -> None:
+        pos, end = 0, len(data)
+        while pos < end and self._state != self._UNKNOWN:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            take = min(self._need - len(self._head), end - pos)
+            self._head += data[pos : pos + take]
+            pos += take
+            if len(self._head) == self._need:
+                head, self._head = self._head, b""
+                self._advance(head)
+
+    def _advance(self, head: bytes) -> None:
+        state = self._state
+        if state == self._MAGIC:
+            if head == ZSTD_MAGIC:
+                self._state, self._need = self._FRAME_HEADER, 1
+            elif head[1:] == b"\x2a\x4d\x18" and head[0] & 0xF0 == 0x50:
+                self._state, self._need = self._SKIPPABLE, 4
+            else:
+                self._state = self._UNKNOWN  # not zstd framing: the decompressor will say so
+        elif state == self._FRAME_HEADER:
+            descriptor = head[0]
+            single_segment = descriptor >> 5 & 1
+            self._checksum = bool(descriptor >> 2 & 1)
+            content_size = (1 if single_segment else 0, 2, 4, 8)[descriptor >> 6]
+            rest = (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3] + content_size
+            self._state, self._need = (self._FRAME_REST, rest) if rest else (self._BLOCK, 3)
+        elif state == self._FRAME_REST:
+            self._state, self._need = self._BLOCK, 3
+        elif state == self._BLOCK:
+            value = int.from_bytes(head, "little")
+            block_type = value >> 1 & 3
+            if block_type == 3:
+                self._state = self._UNKNOWN  # reserved: corrupt, the decompressor will say so
+                return
+            self._skip = 1 if block_type == 1 else value >> 3
+            if value & 1:  # the frame's last block
+                self._state, self._need = (self._CHECKSUM, 4) if self._checksum else (self._MAGIC, 4)
+        elif state == self._CHECKSUM:
+            self._state, self._need = self._MAGIC, 4
+        elif state == self._SKIPPABLE:
+            self._skip = int.from_bytes(head, "little")
+            self._state, self._need = self._MAGIC, 4
+
+
 def open_decompressed(raw: BinaryIO) -> tuple[BinaryIO, str]:
     """Wrap ``raw`` in a decompressor chosen from its magic bytes; returns (reader, kind)."""
     peekable = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
@@ -90,7 +173,7 @@ def open_decompressed(raw: BinaryIO) -> tuple[BinaryIO, str]:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=peekable, mode="rb"), kind
     if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(peekable, read_across_frames=True), kind
+        return zstandard.ZstdDecompressor().stream_reader(ZstdFraming(peekable), read_across_frames=True), kind
     if kind == "xz":
         return lzma.LZMAFile(peekable), kind
     if kind == "bzip2":
