@@ -16,7 +16,6 @@ that ``a``'s hard link ``b`` still names); it is hidden by the layer that remove
 
 from __future__ import annotations
 
-import posixpath
 
 from slimview.index.layer import LayerFiles, shown
 from slimview.index.model import Change, Hidden, LayerIndex, LayerStats, pack, unpack
@@ -94,7 +93,7 @@ class _Merger:
                 self._hide(p, ref, by.index, "deleted", by.stats)
                 by.deleted_paths.append((p, ref))
                 by.stats.deleted += 1
-        parent = posixpath.dirname(path)
+        parent = path.rpartition("/")[0]
         siblings = self.children.get(parent)
         if siblings is not None:
             siblings.discard(path)
@@ -135,7 +134,7 @@ class _Merger:
         layer_size = 0
         for i in range(n):
             path = files.paths[i]
-            parent = posixpath.dirname(path)
+            parent = path.rpartition("/")[0]
             if parent != checked_parent:
                 self._ensure_dirs(parent, layer)
                 checked_parent = parent
@@ -167,11 +166,12 @@ class _Merger:
                     change = Change.MODIFIED
                     stats.modified += 1
                     stats.bytes_modified += size
-                if ptype == DIR and type_ != DIR:
-                    for child in list(children.get(path, ())):
-                        self._remove(child, layer)
-                    children.pop(path, None)
                 self._hide(path, prev, me, "overwritten", stats)
+            if type_ != DIR and path in children:
+                # A non-directory replaces a directory, whether an entry or only implied by
+                # deeper paths: the directory's subtree goes with it.
+                for child in list(children.pop(path)):
+                    self._remove(child, layer)
             changes[i] = change
             final[path] = pack(me, i)
             kids = children.get(parent)
@@ -193,7 +193,9 @@ class _Merger:
                     self.notes.append(f"layer {layer.index}: {shown(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
                 else:
                     return  # an existing directory: its ancestors were checked when it was added
-            grand = posixpath.dirname(p)
+            elif p in self.children:
+                return  # a directory implied by an earlier entry: its ancestors were checked then
+            grand = p.rpartition("/")[0]
             kids = self.children.get(grand)
             if kids is None:
                 self.children[grand] = {p}
