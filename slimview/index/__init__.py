@@ -13,7 +13,7 @@ import threading
 from array import array
 from dataclasses import dataclass
 
-from slimview.errors import InputError
+from slimview.errors import InputError, LimitExceeded
 from slimview.index.cache import LayerCache
 from slimview.index.layer import DEFAULT_MAX_ENTRIES, Entry, LayerFiles, index_layer_stream
 from slimview.index.merge import merge_layers
@@ -72,10 +72,15 @@ def build_index(reference: str, options: IndexOptions | None = None, progress: P
     cache = LayerCache(options.cache_dir) if options.use_cache else None
     streamed_count = [0]
 
+    streamed_entries = [0]
+
     def sink(name, stream):
         streamed_count[0] += 1
         progress("index", streamed_count[0], None)
-        return index_layer_stream(stream, where=f"{reference}: {name}", verify=True, max_entries=options.max_entries)
+        files = index_layer_stream(stream, where=f"{reference}: {name}", verify=True, max_entries=options.max_entries)
+        streamed_entries[0] += _entry_count(files)
+        _check_total(reference, streamed_entries[0], options.max_entries)  # early: before more layers stream in
+        return files
 
     source = open_image(
         reference,
@@ -110,6 +115,7 @@ def index_source(
 
     if cold:
         _index_cold(source, cold, files, options, progress, total_layers)
+    _check_total(source.reference, sum(_entry_count(f) for f in files), options.max_entries)
 
     for layer in source.layers:
         got = files[layer.index]
@@ -130,6 +136,16 @@ def index_source(
             cache.put_config(source.config_digest, source.config_bytes)
 
     return assemble(source, files, cache)
+
+
+def _entry_count(files: LayerFiles) -> int:
+    return len(files) + len(files.whiteouts) + len(files.opaque_dirs)
+
+
+def _check_total(reference: str, total: int, max_entries: int) -> None:
+    """--max-entries bounds the whole image, not each layer."""
+    if total > max_entries:
+        raise LimitExceeded(f"{reference}: {total:,} entries in all layers, over the limit of {max_entries:,} (raise --max-entries if this image is real)")
 
 
 def assemble(source: SourceImage, files: list[LayerFiles], cache: LayerCache | None = None) -> ImageIndex:
