@@ -27,6 +27,9 @@ OPAQUE_MARKER = ".wh..wh..opq"
 MAX_PATH_BYTES = 4096
 DEFAULT_MAX_ENTRIES = 5_000_000
 ZERO_HASH = bytes(16)
+# estargz's table of contents and prefetch landmarks: root entries of a gzip layer that
+# lazy-pulling snapshotters drop on unpacking; they are not part of the image's files.
+ESTARGZ_EXTRAS = frozenset({"stargz.index.json", ".prefetch.landmark", ".no.prefetch.landmark"})
 
 
 class Entry(NamedTuple):
@@ -140,7 +143,7 @@ def index_layer_stream(
         stream, compression = open_decompressed(peek)
         on_chunk = digester.update if digester else counter.add
         reader = TarReader(stream, on_chunk=on_chunk)
-        files = _read_entries(reader, where, max_entries)
+        files = _read_entries(reader, where, max_entries, ESTARGZ_EXTRAS if compression == "gzip" else frozenset())
         reader.drain()
     except TarError as exc:
         raise located(exc, where) from None
@@ -199,7 +202,7 @@ class _Counter:
         self.n += len(data)
 
 
-def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles:
+def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset()) -> LayerFiles:
     files = LayerFiles()
     paths = files.paths
     types = files.types
@@ -221,6 +224,8 @@ def _read_entries(reader: TarReader, where: str, max_entries: int) -> LayerFiles
         path = normalise_path(tar_entry.name, where)
         if not path:
             continue  # the root directory itself
+        if path in skip:
+            continue
         if len(paths) + extra >= max_entries:
             raise LimitExceeded(_too_many(where, max_entries))
         extra += len(path) >> 8
