@@ -1,0 +1,481 @@
+"""The interactive explorer: layers, files, findings and the rewrite, on top of the core.
+
+The app only presents. Opening the image (engine save + index) and building the
+findings run in a thread worker that posts typed messages; building a file-tree view
+runs in another. Worker errors land in one handler (``on_worker_state_changed``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from typing import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tree
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from slimview.errors import SlimviewError
+from slimview.findings.model import Finding
+from slimview.index import IndexOptions, build_index
+from slimview.index.model import Change, ImageIndex
+from slimview.report import Report, build_report
+from slimview.source.tarstream import EntryType
+from slimview.ui.commands import SlimviewCommands
+from slimview.ui.messages import IndexProgress, IndexReady, ReportReady, TreeReady
+from slimview.ui.screens.help import HelpScreen
+from slimview.ui.screens.viewer import FileViewerScreen
+from slimview.ui.treemodel import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled, TreeQuery, ViewCache, prepare
+from slimview.ui.widgets.details import DetailsPane, file_details, finding_details, layer_details
+from slimview.ui.widgets.filetree import FileTree
+from slimview.ui.widgets.findings import FindingsPane
+from slimview.ui.widgets.layers import LayersPane
+from slimview.ui.widgets.loading import LoadingPanel
+from slimview.ui.widgets.summary import SummaryBar
+
+IndexBuilder = Callable[..., ImageIndex]
+ReportBuilder = Callable[[ImageIndex], Report]
+
+PANES = ("layers", "tree", "findings", "details")
+PROGRESS_EVERY = 0.05  # seconds between progress messages: enough for a smooth bar
+KIND_KEYS = {Change.ADDED: "added", Change.MODIFIED: "modified", Change.DELETED: "deleted", Change.UNCHANGED: "unchanged"}
+ALL_KINDS = frozenset(KIND_KEYS)
+EXIT_ERROR = 2
+
+
+def worker_message(error: BaseException) -> str:
+    """One line for the user: the error's own words for errors users cause, else its class too."""
+    if isinstance(error, SlimviewError):
+        return str(error)
+    return f"internal error: {error.__class__.__name__}: {str(error)[:300]}"
+
+
+class SlimviewApp(App[None]):
+    """slimview's explorer for one image."""
+
+    TITLE = "slimview"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SlimviewCommands}
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave slimview"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_now", tooltip="Leave slimview from anywhere"),
+        Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="app.next_pane",
+                tooltip="Move to the next pane (layers, files, findings, details)"),
+        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True, id="app.previous_pane",
+                tooltip="Move to the previous pane"),
+        Binding("ctrl+f,slash", "filter", "Filter", id="app.filter", tooltip="Filter the file tree by a path regex"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="app.clear_filter",
+                tooltip="Drop every file-tree filter (path, change kinds, finding)"),
+        Binding("a", "toggle_view", "Layer/all", id="app.toggle_view",
+                tooltip="Switch the tree between this layer's changes and everything up to this layer"),
+        Binding("s", "toggle_sort", "Sort", id="app.toggle_sort", tooltip="Sort the tree by name or by size"),
+        Binding("e", "expand_all", "Expand all", show=False, id="app.expand_all", tooltip="Open every directory"),
+        Binding("c", "collapse_all", "Collapse all", show=False, id="app.collapse_all", tooltip="Close every directory"),
+        Binding("1", "toggle_kind('added')", "Added", show=False, id="app.kind_added", tooltip="Show or hide added files"),
+        Binding("2", "toggle_kind('modified')", "Modified", show=False, id="app.kind_modified",
+                tooltip="Show or hide modified files"),
+        Binding("3", "toggle_kind('deleted')", "Deleted", show=False, id="app.kind_deleted", tooltip="Show or hide deleted files"),
+        Binding("4", "toggle_kind('unchanged')", "Unchanged", show=False, id="app.kind_unchanged",
+                tooltip="Show or hide unchanged files"),
+        Binding("v", "view_file", "View", id="app.view_file", tooltip="View the selected file's contents"),
+        Binding("x", "export", "Export", id="app.export", tooltip="Preview and save Dockerfile.slim and .dockerignore"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Keys and panes"),
+    ]
+
+    def __init__(
+        self,
+        reference: str,
+        options: IndexOptions | None = None,
+        *,
+        index_builder: IndexBuilder = build_index,
+        report_builder: ReportBuilder = build_report,
+    ):
+        super().__init__()
+        self.reference = reference
+        self.options = options or IndexOptions()
+        self.index_builder = index_builder
+        self.report_builder = report_builder
+        self.index: ImageIndex | None = None
+        self.report: Report | None = None
+        self.load_error: str | None = None
+        self.views: ViewCache | None = None
+        self.tree_query = TreeQuery()
+        self.findings_by_path: dict[str, list[Finding]] = {}
+        self.findings_by_layer: dict[int, list[Finding]] = {}
+        self._tree_serial = 0
+        self._tree_busy = False
+        self._reveal_after_tree: str | None = None
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(id="summary")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield LayersPane(id="layers")
+                yield FindingsPane(id="findings")
+            with Vertical(id="right"):
+                with Vertical(id="files"):
+                    yield Input(placeholder="path regex (ctrl+f)", id="filter")
+                    with ContentSwitcher(initial="loading", id="files-switcher"):
+                        yield LoadingPanel(self.reference, id="loading")
+                        yield FileTree(id="tree")
+                yield DetailsPane(id="details")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(SummaryBar).starting(self.reference)
+        self.query_one("#layers").border_title = "Layers"
+        self.query_one("#findings").border_title = "Findings"
+        self.query_one("#files").border_title = "Files"
+        self.query_one(DetailsPane).show("Details", _placeholder("Indexing the image…"))
+        self.query_one("#layers").focus()
+        self.load_image()
+
+    # -- workers -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load", name="load")
+    def load_image(self) -> None:
+        last = [0.0, ""]
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if stage != last[1] or now - last[0] >= PROGRESS_EVERY or (total and done >= total):
+                last[0], last[1] = now, stage
+                self.post_message(IndexProgress(stage, done, total))
+
+        index = self.index_builder(self.reference, self.options, progress)
+        # Per-layer path lookups are built once here rather than on the first key press.
+        for layer in index.layers:
+            layer.find("")
+        self.post_message(IndexReady(index))
+        self.post_message(ReportReady(self.report_builder(index)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tree", name="tree")
+    def build_tree(self, serial: int, query: TreeQuery, expanded: frozenset[str] | None) -> None:
+        worker = get_current_worker()
+        try:
+            view, selection, rows = prepare(self.views, query, expanded, lambda: worker.is_cancelled)
+        except Cancelled:
+            return
+        self.post_message(TreeReady(serial, query, view, selection, rows))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors end up."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = worker_message(error)
+        if event.worker.name == "load" and self.index is None:
+            self.load_error = message
+            self.query_one(LoadingPanel).failed(message)
+            self.query_one(SummaryBar).update(f"slimview: could not open {self.reference}")
+            self.query_one(DetailsPane).show("Details", _placeholder(message))
+            return
+        if event.worker.name == "tree":
+            self._set_tree_busy(False)
+        node = event.worker.node
+        if hasattr(node, "worker_failed"):
+            node.worker_failed(message)
+        else:
+            self.notify(message, title="Error", severity="error", timeout=10)
+
+    # -- data arriving -------------------------------------------------------------------------
+    def on_index_progress(self, message: IndexProgress) -> None:
+        self.query_one(LoadingPanel).progress(message.stage, message.done, message.total)
+
+    def on_index_ready(self, message: IndexReady) -> None:
+        index = message.index
+        self.index = index
+        self.views = ViewCache(index)
+        self.query_one(LoadingPanel).finishing()
+        self.query_one(SummaryBar).show(index, None)
+        layers = self.query_one(LayersPane)
+        layers.load(index)
+        top = len(index.layers) - 1
+        self.tree_query = TreeQuery(mode=AGGREGATE, layer_no=max(top, 0))
+        if index.layers:
+            layers.move_cursor(row=top)
+            self._request_tree(force=True)
+        self._show_details_for(self.focused)
+
+    def on_report_ready(self, message: ReportReady) -> None:
+        report = message.report
+        self.report = report
+        by_path: dict[str, list[Finding]] = {}
+        by_layer: dict[int, list[Finding]] = {}
+        for finding in report.findings:
+            for p in finding.paths:
+                found = by_path.setdefault(p.path, [])
+                if not found or found[-1] is not finding:
+                    found.append(finding)
+            layers = {finding.layer} if finding.layer is not None else {p.layer for p in finding.paths}
+            for layer_no in layers:
+                by_layer.setdefault(layer_no, []).append(finding)
+        self.findings_by_path, self.findings_by_layer = by_path, by_layer
+        self.query_one(SummaryBar).show(report.index, report)
+        self.query_one(FindingsPane).load(report.findings)
+        self._show_details_for(self.focused)
+
+    # -- the file tree -------------------------------------------------------------------------
+    def _request_tree(self, *, force: bool = False, open_all: bool = False, **changes) -> None:
+        if self.views is None:
+            return
+        query = replace(self.tree_query, **changes)
+        if query == self.tree_query and not force:
+            return
+        self.tree_query = query
+        self._tree_serial += 1
+        tree = self.query_one(FileTree)
+        expanded = None if open_all else frozenset(tree.expanded)
+        self._set_tree_busy(True)
+        self.build_tree(self._tree_serial, query, expanded)
+
+    def on_tree_ready(self, message: TreeReady) -> None:
+        if message.serial != self._tree_serial:
+            return  # an answer to a request that a newer one replaced
+        tree = self.query_one(FileTree)
+        tree.show_rows(message.view, message.selection, message.rows, message.query.order)
+        self.query_one("#files-switcher", ContentSwitcher).current = "tree"
+        self._set_tree_busy(False)
+        if self._reveal_after_tree is not None:
+            tree.reveal(self._reveal_after_tree)
+            self._reveal_after_tree = None
+
+    def _set_tree_busy(self, busy: bool) -> None:
+        self._tree_busy = busy
+        self._update_files_title()
+
+    def _update_files_title(self) -> None:
+        files = self.query_one("#files")
+        q = self.tree_query
+        what = f"layer {q.layer_no} changes" if q.mode == LAYER else f"all files after layer {q.layer_no}"
+        files.border_title = f"Files · {what}"
+        notes = [f"by {q.order}"]
+        if q.kinds is not None:
+            notes.append("kinds " + "".join(_KIND_MARK[k] for k in sorted(q.kinds)) if q.kinds else "kinds none")
+        if q.only is not None:
+            notes.append(f"finding: {q.only_label[:30]}")
+        tree = self.query_one(FileTree)
+        if tree.selection is not None and q.filtered:
+            notes.append(f"{tree.selection.matches:,} matches")
+        if self._tree_busy:
+            notes.append("building…")
+        files.border_subtitle = " · ".join(notes)
+
+    @on(DataTable.RowHighlighted, "#layers")
+    def layer_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.index is None or event.cursor_row != event.data_table.cursor_row:
+            return  # not loaded yet, or a stale event from refilling the table
+        self._request_tree(layer_no=event.cursor_row)
+        if self.focused is self.query_one(LayersPane):
+            self._show_layer_details(event.cursor_row)
+
+    @on(FileTree.Highlighted)
+    def file_highlighted(self, event: FileTree.Highlighted) -> None:
+        self._update_files_title()
+        if self.focused is event.tree:
+            self._show_file_details(event.path)
+
+    @on(FileTree.Activated)
+    def file_activated(self, event: FileTree.Activated) -> None:
+        self.action_view_file()
+
+    @on(Tree.NodeHighlighted, "#findings")
+    def finding_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if self.focused is self.query_one(FindingsPane):
+            self._show_details_for(self.focused)
+
+    @on(Tree.NodeSelected, "#findings")
+    def finding_selected(self, event: Tree.NodeSelected) -> None:
+        if isinstance(event.node.data, Finding):
+            self.jump_to_finding(event.node.data)
+
+    def jump_to_finding(self, finding: Finding) -> None:
+        """Show the finding's layer, its changes filtered to the finding's files."""
+        if self.index is None:
+            return
+        layer_no = finding.layer
+        held = {p.layer for p in finding.paths}
+        if layer_no is None or (held and layer_no not in held):
+            layer_no = finding.paths[0].layer if finding.paths else None
+        if layer_no is None or not 0 <= layer_no < len(self.index.layers):
+            self.notify("This finding is about the whole image, not one layer.", title=finding.title)
+            return
+        paths = frozenset(p.path for p in finding.paths if p.layer == layer_no)
+        self._request_tree(
+            mode=LAYER, layer_no=layer_no, pattern="", kinds=None,
+            only=paths or None, only_label=finding.title if paths else "",
+        )
+        self.query_one("#filter", Input).value = ""
+        self._reveal_after_tree = min(paths, key=lambda p: (-_size_of(finding, p), p)) if paths else None
+        self.query_one(LayersPane).move_cursor(row=layer_no)
+        self.query_one(FileTree).focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        pattern = event.value
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            self.query_one("#filter", Input).add_class("-invalid")
+            self.query_one("#files").border_subtitle = f"bad regex: {exc}"
+            return
+        self.query_one("#filter", Input).remove_class("-invalid")
+        self._request_tree(pattern=pattern)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(FileTree).focus()
+
+    # -- details -------------------------------------------------------------------------------
+    def on_descendant_focus(self, event) -> None:
+        self._show_details_for(event.widget)
+
+    def _show_details_for(self, widget) -> None:
+        if self.index is None or widget is None:
+            return
+        if isinstance(widget, LayersPane):
+            if widget.layer_no is not None:
+                self._show_layer_details(widget.layer_no)
+        elif isinstance(widget, FileTree):
+            self._show_file_details(widget.cursor_path)
+        elif isinstance(widget, FindingsPane):
+            finding = widget.finding
+            details = self.query_one(DetailsPane)
+            if finding is not None:
+                details.show("Finding", finding_details(finding))
+            elif self.report is None:
+                details.show("Findings", _placeholder("Looking for findings…"))
+            else:
+                details.show("Findings", _placeholder(f"{len(self.report.findings)} findings; Enter on one shows its files."))
+
+    def _show_layer_details(self, layer_no: int) -> None:
+        layer = self.index.layers[layer_no]
+        findings = self.findings_by_layer.get(layer_no, [])
+        self.query_one(DetailsPane).show(f"Layer {layer_no}", layer_details(self.index, layer, findings))
+
+    def _show_file_details(self, path: str | None) -> None:
+        tree = self.query_one(FileTree)
+        details = self.query_one(DetailsPane)
+        if path is None or tree.view is None:
+            details.show("File", _placeholder("No file selected."))
+            return
+        findings = self.findings_by_path.get(path, [])
+        details.show("File", file_details(self.index, tree.view, path, findings))
+
+    # -- actions -------------------------------------------------------------------------------
+    def _pane_step(self, step: int) -> None:
+        if self.screen is not self.screen_stack[0]:
+            # Inside a dialog, tab moves between its own controls.
+            if step > 0:
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
+        focused = self.focused
+        current = focused.id if focused is not None else None
+        if current == "filter":
+            current = "tree"
+        i = PANES.index(current) if current in PANES else -1
+        self.query_one(f"#{PANES[(i + step) % len(PANES)]}").focus()
+
+    def action_next_pane(self) -> None:
+        self._pane_step(1)
+
+    def action_previous_pane(self) -> None:
+        self._pane_step(-1)
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        had_focus = self.focused is filter_input
+        filter_input.value = ""
+        self._request_tree(pattern="", kinds=None, only=None, only_label="")
+        if had_focus:
+            self.query_one(FileTree).focus()
+
+    def action_toggle_view(self) -> None:
+        self._request_tree(mode=LAYER if self.tree_query.mode == AGGREGATE else AGGREGATE)
+
+    def action_toggle_sort(self) -> None:
+        self._request_tree(order=BY_SIZE if self.tree_query.order == BY_NAME else BY_NAME)
+
+    def action_expand_all(self) -> None:
+        tree = self.query_one(FileTree)
+        if tree.view is None:
+            return
+        tree.expanded = set(tree.view.directories())
+        self._request_tree(force=True, open_all=True)
+
+    def action_collapse_all(self) -> None:
+        tree = self.query_one(FileTree)
+        tree.expanded.clear()
+        self._request_tree(force=True)
+
+    def action_toggle_kind(self, name: str) -> None:
+        kind = {v: k for k, v in KIND_KEYS.items()}[name]
+        kinds = set(self.tree_query.kinds if self.tree_query.kinds is not None else ALL_KINDS)
+        kinds.symmetric_difference_update({kind})
+        self._request_tree(kinds=None if kinds == ALL_KINDS else frozenset(kinds))
+        self.notify(f"{name} files {'shown' if kind in kinds else 'hidden'}", timeout=2)
+
+    def action_view_file(self) -> None:
+        tree = self.query_one(FileTree)
+        path = tree.cursor_path
+        if self.index is None or tree.view is None or path is None:
+            return
+        found = tree.view.entry(path)
+        if found is None or tree.view.kind(path) == Change.DELETED:
+            self.notify("Only files present in this view can be viewed.", severity="warning")
+            return
+        entry, layer_no = found
+        if entry.type == EntryType.HARDLINK:
+            target = self.index.final_entry(entry.link)
+            if target is None:
+                self.notify("The hard link's target is not in the image.", severity="warning")
+                return
+            entry, layer_no = target
+            path = entry.path
+        if entry.type != EntryType.FILE:
+            self.notify(f"/{path} is a {EntryType.NAMES[entry.type]}, not a file.", severity="warning")
+            return
+        secret = any(f.kind == "secret" for f in self.findings_by_path.get(path, []))
+        self.push_screen(FileViewerScreen(self.index, layer_no, path, entry.size, secret))
+
+    def action_export(self) -> None:
+        self.notify("The rewrite is not available yet.", severity="warning")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.exit(return_code=EXIT_ERROR if self.load_error else 0)
+
+
+_KIND_MARK = {Change.ADDED: "+", Change.MODIFIED: "~", Change.UNCHANGED: "=", Change.DELETED: "-"}
+
+
+def _size_of(finding: Finding, path: str) -> int:
+    return max((p.size for p in finding.paths if p.path == path), default=0)
+
+
+def _placeholder(message: str) -> Text:
+    return Text(message, style="dim")
+
+
+def make_app(
+    image: str,
+    options: IndexOptions | None = None,
+    *,
+    index_builder: IndexBuilder = build_index,
+    report_builder: ReportBuilder = build_report,
+) -> SlimviewApp:
+    """The explorer for ``image`` (an engine reference or an archive path); used by the CLI and the tests."""
+    return SlimviewApp(image, options, index_builder=index_builder, report_builder=report_builder)

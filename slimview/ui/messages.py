@@ -1,0 +1,45 @@
+"""Typed messages the app's workers post back to the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from slimview.index.model import ImageIndex
+from slimview.report import Report
+from slimview.ui.treemodel import Row, Selection, TreeQuery, TreeView
+
+
+@dataclass
+class IndexProgress(Message):
+    """The engine save or the index moved on: ``stage`` as the core names it."""
+
+    stage: str
+    done: int
+    total: int | None
+
+
+@dataclass
+class IndexReady(Message):
+    """The image is indexed: layers, files and waste figures can be shown."""
+
+    index: ImageIndex
+
+
+@dataclass
+class ReportReady(Message):
+    """The findings are in."""
+
+    report: Report
+
+
+@dataclass
+class TreeReady(Message):
+    """A view of the files, filtered and flattened, for the request ``serial`` answers."""
+
+    serial: int
+    query: TreeQuery
+    view: TreeView
+    selection: Selection | None
+    rows: list[Row]

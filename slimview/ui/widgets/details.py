@@ -1,0 +1,149 @@
+"""The details pane: whatever the focused pane points at (a layer, a file or a finding)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from slimview.findings.model import Finding
+from slimview.index.layer import shown
+from slimview.index.model import Change, ImageIndex, LayerIndex
+from slimview.report.format import human_bytes, short_instruction
+from slimview.source.tarstream import EntryType
+from slimview.ui.treemodel import TreeView
+from slimview.ui.widgets.filetree import MARKS, permissions
+
+PATHS_SHOWN = 12
+CHANGE_STYLE = {Change.ADDED: "green", Change.MODIFIED: "yellow", Change.DELETED: "red", Change.UNCHANGED: "dim"}
+
+
+def _bytes(n: int) -> str:
+    return f"{human_bytes(n)} ({n:,} bytes)" if n >= 1000 else f"{n} bytes"
+
+
+def _finding_line(text: Text, finding: Finding) -> None:
+    amount = human_bytes(finding.bytes) if finding.bytes else "-"
+    text.append(f"  {amount:>9} ", "bold")
+    text.append(f"{finding.severity.upper():<6} ")
+    text.append(finding.title + "\n")
+
+
+def layer_details(index: ImageIndex, layer: LayerIndex, findings: list[Finding]) -> Text:
+    s = layer.stats
+    text = Text()
+    text.append(f"Layer {layer.index}", "bold")
+    text.append(f" of {len(index.layers)}\n")
+    text.append("Digest       ", "dim")
+    text.append((layer.digest or "unknown") + "\n")
+    if layer.ref.digest and layer.ref.digest != layer.digest:
+        text.append("Blob         ", "dim")
+        text.append(layer.ref.digest + "\n")
+    text.append("Size         ", "dim")
+    text.append(_bytes(s.size) + "\n")
+    text.append("Entries      ", "dim")
+    text.append(f"{s.entries:,}: +{s.added:,} added, ~{s.modified:,} modified, -{s.deleted:,} deleted\n")
+    if s.hidden_stored:
+        text.append("Hidden later ", "dim")
+        text.append(_bytes(s.hidden_stored) + " stored here, deleted or overwritten above\n")
+    if s.bytes_deleted or s.bytes_overwritten:
+        text.append("Hides        ", "dim")
+        text.append(f"{human_bytes(s.bytes_deleted)} deleted, {human_bytes(s.bytes_overwritten)} overwritten from below\n")
+    text.append("Instruction\n", "dim")
+    text.append((layer.instruction or "(no history)") + "\n")
+    text.append("Findings in this layer\n", "dim")
+    if findings:
+        for finding in findings:
+            _finding_line(text, finding)
+    else:
+        text.append("  none\n")
+    return text
+
+
+def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Finding]) -> Text:
+    text = Text()
+    text.append("/" + shown(path)[1:-1] + "\n", "bold")
+    found = view.entry(path)
+    kind = view.kind(path)
+    if found is None:
+        text.append("directory (implied by the entries below it)\n")
+        text.append("Size         ", "dim")
+        text.append(_bytes(view.size(path)) + " below\n")
+    else:
+        entry, layer_no = found
+        if kind == Change.DELETED:
+            text.append(f"Deleted by layer {view.layer_no}", "red")
+            text.append(f"; it was stored by layer {layer_no}\n")
+        text.append("Type         ", "dim")
+        text.append(EntryType.NAMES[entry.type] + "\n")
+        text.append("Size         ", "dim")
+        if entry.type == EntryType.DIR or path in view.kids:
+            text.append(_bytes(view.size(path)) + f" below, {len(view.kids.get(path, ())):,} entries\n")
+        else:
+            text.append(_bytes(entry.size) + "\n")
+        text.append("Mode         ", "dim")
+        text.append(f"{permissions(entry.type, entry.mode)} ({entry.mode & 0o7777:04o})  uid {entry.uid}  gid {entry.gid}\n")
+        if entry.link:
+            text.append("Link to      ", "dim")
+            text.append(("/" if entry.type == EntryType.HARDLINK else "") + shown(entry.link)[1:-1] + "\n")
+        if entry.type == EntryType.FILE:
+            text.append("Content hash ", "dim")
+            text.append("xxh3-128 " + entry.hash.hex() + "\n")
+        text.append("From layer   ", "dim")
+        text.append(f"{layer_no}: {short_instruction(index.layers[layer_no].instruction) or '(no history)'}\n")
+    history = index.path_history(path)
+    text.append("Touched by\n", "dim")
+    if history:
+        for layer_no, change in history:
+            text.append(f"  #{layer_no:<3} ")
+            text.append(f"{MARKS.get(change, '=')} {Change.NAMES.get(change, '?'):<9}", CHANGE_STYLE.get(change, ""))
+            text.append(f" {short_instruction(index.layers[layer_no].instruction)[:70]}\n")
+    else:
+        text.append("  no layer names it itself (a parent directory implied by its contents)\n")
+    text.append("Findings\n", "dim")
+    if findings:
+        for finding in findings:
+            _finding_line(text, finding)
+    else:
+        text.append("  none\n")
+    if found is not None and found[0].type in (EntryType.FILE, EntryType.HARDLINK) and kind != Change.DELETED:
+        text.append("Press v (or Enter) to view its contents.\n", "dim")
+    return text
+
+
+def finding_details(finding: Finding) -> Text:
+    text = Text()
+    text.append(finding.title + "\n", "bold")
+    text.append("Kind         ", "dim")
+    text.append(f"{finding.kind}, severity {finding.severity}\n")
+    text.append("Saves        ", "dim")
+    text.append(_bytes(finding.bytes) + "\n")
+    if finding.layer is not None:
+        text.append("Layer        ", "dim")
+        text.append(f"{finding.layer}: {short_instruction(finding.instruction) or '(no history)'}\n")
+    if finding.evidence:
+        text.append("Evidence\n", "dim")
+        text.append(finding.evidence.rstrip() + "\n")
+    if finding.fix:
+        text.append("Fix\n", "dim")
+        text.append(finding.fix.rstrip() + "\n", "green")
+    if finding.paths:
+        text.append(f"Files ({len(finding.paths):,})\n", "dim")
+        for p in sorted(finding.paths, key=lambda p: -p.size)[:PATHS_SHOWN]:
+            text.append(f"  {human_bytes(p.size):>9}  #{p.layer} /{shown(p.path)[1:-1]}\n")
+        if len(finding.paths) > PATHS_SHOWN:
+            text.append(f"  … and {len(finding.paths) - PATHS_SHOWN:,} more\n")
+        text.append("Press Enter to show them in the file tree.\n", "dim")
+    return text
+
+
+class DetailsPane(VerticalScroll):
+    """A scrollable block of text about the focused item."""
+
+    def compose(self):
+        yield Static(id="details-body")
+
+    def show(self, title: str, body: Text) -> None:
+        self.border_title = title
+        self.query_one("#details-body", Static).update(body)
+        self.scroll_home(animate=False)

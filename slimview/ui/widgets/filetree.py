@@ -1,0 +1,343 @@
+"""The file tree pane: rows drawn one line at a time from a ``TreeView``.
+
+Only the rows on screen are rendered (``ScrollView`` + ``render_line``); expanding a
+directory splices its rows into a flat list, so a directory of 100,000 files costs one
+sort, and the image's size never turns into widgets.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from slimview.index.layer import shown
+from slimview.index.model import Change
+from slimview.report.format import human_bytes
+from slimview.source.tarstream import EntryType
+from slimview.ui.treemodel import BY_NAME, Row, Selection, TreeView, name_of
+
+# Marked by sign as well as colour, so the change is readable without colour.
+MARKS = {Change.ADDED: "+", Change.MODIFIED: "~", Change.DELETED: "-"}
+KIND_CLASS = {Change.ADDED: "filetree--added", Change.MODIFIED: "filetree--modified", Change.DELETED: "filetree--deleted"}
+TYPE_CHAR = {EntryType.DIR: "d", EntryType.SYMLINK: "l", EntryType.HARDLINK: "h", EntryType.CHAR: "c", EntryType.BLOCK: "b", EntryType.FIFO: "p"}
+WIDE = 78  # from this width on, rows show permissions and owner like dive
+
+
+def permissions(type_: int, mode: int) -> str:
+    return TYPE_CHAR.get(type_, "-") + stat.filemode(mode & 0o7777)[1:]
+
+
+class FileTree(ScrollView, can_focus=True):
+    """A lazily drawn tree of one view of the image's files."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="tree.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="tree.page_down"),
+        Binding("home", "first", "First", show=False, id="tree.first"),
+        Binding("end", "last", "Last", show=False, id="tree.last"),
+        Binding("left,h", "collapse", "Collapse or go up", show=False, id="tree.collapse"),
+        Binding("right,l", "expand", "Expand", show=False, id="tree.expand"),
+        Binding("space", "toggle", "Open/close", id="tree.toggle"),
+        Binding("enter", "activate", "Open/view", show=False, id="tree.activate"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "filetree--cursor",
+        "filetree--cursor-blurred",
+        "filetree--added",
+        "filetree--modified",
+        "filetree--deleted",
+        "filetree--dim",
+    }
+
+    DEFAULT_CSS = """
+    FileTree {
+        background: $surface;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+        & > .filetree--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+        & > .filetree--cursor-blurred { background: $block-cursor-blurred-background; }
+        & > .filetree--added { color: $text-success; }
+        & > .filetree--modified { color: $text-warning; }
+        & > .filetree--deleted { color: $text-error; }
+        & > .filetree--dim { color: $text-muted; }
+    }
+    """
+
+    @dataclass
+    class Highlighted(Message):
+        """The cursor moved to ``path`` (None: the tree is empty)."""
+
+        tree: "FileTree"
+        path: str | None
+
+    @dataclass
+    class Activated(Message):
+        """Enter on a file: its contents were asked for."""
+
+        tree: "FileTree"
+        path: str
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.view: TreeView | None = None
+        self.selection: Selection | None = None
+        self.order = BY_NAME
+        self.rows: list[Row] = []
+        self.cursor = 0
+        self.expanded: set[str] = set()  # open directories, kept across views
+        self.closed_in_filter: set[str] = set()  # directories closed while a filter opens all
+        self._announced: str | None = None
+
+    # -- data ----------------------------------------------------------------------------------
+    def show_rows(self, view: TreeView, selection: Selection | None, rows: list[Row], order: str) -> None:
+        """Show new rows, keeping the cursor on the same path (or its nearest shown ancestor)."""
+        keep = self.cursor_path
+        self.view, self.selection, self.rows, self.order = view, selection, rows, order
+        self.closed_in_filter.clear()
+        self.cursor = 0
+        if keep is not None:
+            self.cursor = self._row_of(keep, fallback=True)
+        self.virtual_size = Size(0, len(rows))
+        self._scroll_cursor_into_view(center=True)
+        self.refresh()
+        self._announce()
+
+    def clear_rows(self) -> None:
+        self.view, self.selection, self.rows, self.cursor = None, None, [], 0
+        self.virtual_size = Size(0, 0)
+        self.refresh()
+        self._announce()
+
+    @property
+    def cursor_path(self) -> str | None:
+        if 0 <= self.cursor < len(self.rows):
+            return self.rows[self.cursor][0]
+        return None
+
+    def _row_of(self, path: str, fallback: bool = False) -> int:
+        candidates = [path]
+        if fallback and self.view is not None:
+            candidates.extend(reversed(self.view.ancestors(path)))
+        for p in candidates:
+            for i, row in enumerate(self.rows):
+                if row[0] == p:
+                    return i
+        return 0
+
+    def _is_open(self, path: str) -> bool:
+        if self.selection is not None:
+            return path not in self.closed_in_filter
+        return path in self.expanded
+
+    def _has_children(self, path: str) -> bool:
+        return self.view is not None and self.view.has_children(path, self.selection)
+
+    # -- opening and closing -------------------------------------------------------------------
+    def _open(self, i: int) -> None:
+        path, depth = self.rows[i]
+        if not self._has_children(path) or self._open_row(i):
+            return
+        if self.selection is not None:
+            self.closed_in_filter.discard(path)
+        else:
+            self.expanded.add(path)
+        self.rows[i + 1 : i + 1] = self.view.rows(path, depth + 1, self._is_open, self.order, self.selection)
+        self._rows_changed()
+
+    def _close(self, i: int) -> None:
+        path, depth = self.rows[i]
+        if self.selection is not None:
+            self.closed_in_filter.add(path)
+        else:
+            self.expanded.discard(path)
+        end = i + 1
+        rows = self.rows
+        while end < len(rows) and rows[end][1] > depth:
+            end += 1
+        del rows[i + 1 : end]
+        self._rows_changed()
+
+    def _open_row(self, i: int) -> bool:
+        """Whether row ``i`` is an open directory (its children follow it)."""
+        return i + 1 < len(self.rows) and self.rows[i + 1][1] > self.rows[i][1]
+
+    def _rows_changed(self) -> None:
+        self.virtual_size = Size(0, len(self.rows))
+        self.refresh()
+
+    def reveal(self, path: str) -> bool:
+        """Open the directories above ``path`` and put the cursor on it."""
+        if self.view is None:
+            return False
+        for directory in self.view.ancestors(path):
+            i = self._row_of(directory)
+            if self.rows and self.rows[i][0] == directory and not self._open_row(i):
+                self._open(i)
+        i = self._row_of(path)
+        if not self.rows or self.rows[i][0] != path:
+            return False
+        self._move_to(i, center=True)
+        return True
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_cursor_up(self) -> None:
+        self._move_to(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move_to(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._move_to(self.cursor - max(1, self.scrollable_content_region.height - 1))
+
+    def action_page_down(self) -> None:
+        self._move_to(self.cursor + max(1, self.scrollable_content_region.height - 1))
+
+    def action_first(self) -> None:
+        self._move_to(0)
+
+    def action_last(self) -> None:
+        self._move_to(len(self.rows) - 1)
+
+    def action_toggle(self) -> None:
+        if not self.rows:
+            return
+        if self._open_row(self.cursor):
+            self._close(self.cursor)
+        else:
+            self._open(self.cursor)
+
+    def action_expand(self) -> None:
+        if self.rows and not self._open_row(self.cursor):
+            self._open(self.cursor)
+
+    def action_collapse(self) -> None:
+        if not self.rows:
+            return
+        if self._open_row(self.cursor):
+            self._close(self.cursor)
+            return
+        depth = self.rows[self.cursor][1]
+        i = self.cursor - 1
+        while i >= 0 and self.rows[i][1] >= depth:
+            i -= 1
+        if i >= 0:
+            self._move_to(i)
+
+    def action_activate(self) -> None:
+        path = self.cursor_path
+        if path is None:
+            return
+        if self._has_children(path) or (self.view is not None and self.view.is_dir(path)):
+            self.action_toggle()
+        else:
+            self.post_message(self.Activated(self, path))
+
+    # -- cursor --------------------------------------------------------------------------------
+    def _move_to(self, i: int, center: bool = False) -> None:
+        if not self.rows:
+            return
+        i = max(0, min(i, len(self.rows) - 1))
+        if i != self.cursor:
+            self.cursor = i
+            self.refresh()
+        self._scroll_cursor_into_view(center)
+        self._announce()
+
+    def _scroll_cursor_into_view(self, center: bool = False) -> None:
+        height = self.scrollable_content_region.height
+        if height <= 0:
+            return
+        top = round(self.scroll_y)
+        if center and not (top <= self.cursor < top + height):
+            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+        elif self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def _announce(self) -> None:
+        path = self.cursor_path
+        if path != self._announced:
+            self._announced = path
+            self.post_message(self.Highlighted(self, path))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = round(self.scroll_y) + offset.y
+        if row >= len(self.rows):
+            return
+        if row == self.cursor:
+            self.action_activate()
+        else:
+            self._move_to(row)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(0, len(self.rows))
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- drawing -------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        row_no = round(self.scroll_y) + y
+        if self.view is None or row_no >= len(self.rows):
+            return Strip.blank(width, base)
+        text = self.row_text(row_no, width)
+        if row_no == self.cursor:
+            name = "filetree--cursor" if self.has_focus else "filetree--cursor-blurred"
+            text.stylize(self.get_component_rich_style(name, partial=True))
+        segments = list(text.render(self.app.console))
+        return Strip(segments).crop_extend(0, width, base).simplify()
+
+    def row_text(self, row_no: int, width: int) -> Text:
+        """One row: change mark, (permissions, owner,) size, indent, arrow, name."""
+        view = self.view
+        path, depth = self.rows[row_no]
+        kind = view.kind(path)
+        found = view.entry(path)
+        is_dir = view.is_dir(path)
+        style = self.get_component_rich_style(KIND_CLASS[kind], partial=True) if kind in KIND_CLASS else Style()
+        dim = self.get_component_rich_style("filetree--dim", partial=True)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append(MARKS.get(kind, " ") + " ", style)
+        if width >= WIDE:
+            if found is not None:
+                entry = found[0]
+                text.append(f"{permissions(entry.type, entry.mode)} {entry.uid:>5}:{entry.gid:<5} ", dim)
+            else:
+                text.append(" " * 23, dim)
+        size = view.size(path)
+        text.append(f"{human_bytes(size) if size or not is_dir else '':>9}  ", dim if kind is None else style)
+        text.append("  " * depth)
+        if self._has_children(path):
+            text.append("▾ " if self._open_row(row_no) else "▸ ", dim)
+        else:
+            text.append("  ")
+        label = shown(name_of(path))[1:-1]
+        if is_dir:
+            label += "/"
+        elif found is not None and found[0].link:
+            label += (" → " if found[0].type == EntryType.SYMLINK else " ⇒ /") + shown(found[0].link)[1:-1]
+        text.append(label, style)
+        text.truncate(width, overflow="ellipsis")
+        return text
