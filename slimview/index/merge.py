@@ -193,12 +193,12 @@ class _Merger:
                     self.notes.append(f"layer {layer.index}: {shown(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
                 else:
                     return  # an existing directory: its ancestors were checked when it was added
-            elif p in self.children:
-                return  # a directory implied by an earlier entry: its ancestors were checked then
             grand = p.rpartition("/")[0]
             kids = self.children.get(grand)
             if kids is None:
                 self.children[grand] = {p}
+            elif p in kids:
+                return  # a directory implied by an earlier entry: its ancestors were checked then
             else:
                 kids.add(p)
             p = grand
