@@ -8,8 +8,8 @@ and suffix lookups on the path.
 
 from __future__ import annotations
 
-import posixpath
-
+# Bump when the lists below change: cached layer indexes kept bodies by the old policy.
+POLICY_VERSION = 2
 # Package databases, kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
 # Candidate secret and config files, kept up to this size.
@@ -22,6 +22,8 @@ PACKAGE_DBS = frozenset(
     {
         "var/lib/dpkg/status",
         "lib/apk/db/installed",
+        "etc/apk/world",  # what apk was asked for; the rest came as dependencies
+        "var/lib/apt/extended_states",  # which packages apt installed only as dependencies
         "etc/os-release",
         "usr/lib/os-release",
         "etc/alpine-release",
@@ -52,6 +54,8 @@ SECRET_NAMES = frozenset(
         "secrets.json",
         "terraform.tfvars",
         "config.json",
+        "config",  # ~/.kube/config, .git/config with credentials in a remote URL
+        "application_default_credentials.json",
     }
 )
 SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".tfvars", ".env")
@@ -61,15 +65,16 @@ QUIET_PREFIXES = ("usr/share/", "usr/lib/python3", "usr/local/lib/python3", "usr
 QUIET_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
 
 
-def capture_limit(path: str, size: int) -> int:
-    """Bytes of this file's body to keep (0: none). Called for every regular file."""
+def capture_limit(path: str, base: str, size: int) -> int:
+    """Bytes of this file's body to keep (0: none); ``base`` is the path's last component.
+
+    Called for every regular file of every layer."""
     if path in PACKAGE_DBS or path.startswith(DPKG_STATUS_D):
         return PACKAGE_DB_MAX
     if path.startswith(DPKG_INFO):
         return PACKAGE_DB_MAX if path.endswith(".list") else 0
     if size > SMALL_FILE_MAX:
         return 0
-    base = posixpath.basename(path)
     if base in SECRET_NAMES or base.startswith(".env") or base.endswith(SECRET_SUFFIXES):
         return SMALL_FILE_MAX
     if base.endswith(CONFIG_SUFFIXES) and not path.startswith(QUIET_PREFIXES) and not any(p in path for p in QUIET_PARTS):

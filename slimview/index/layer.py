@@ -104,8 +104,10 @@ def normalise_path(name: str, where: str) -> str:
     """A tar entry name as a clean relative path; '' for the root. Escapes are errors."""
     if "\0" in name:
         raise InputError(f"{where}: entry name {name[:80]!r} contains a NUL byte")
-    if len(name.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+    if len(name) > MAX_PATH_BYTES // 4 and len(name.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
         raise LimitExceeded(f"{where}: entry name is {len(name)} characters, over the {MAX_PATH_BYTES}-byte path limit")
+    if not name.startswith((".", "/")) and "//" not in name and "/." not in name and not name.endswith("/") and name:
+        return name  # already clean: the common case, decided without normpath
     if name.startswith("/"):
         raise InputError(f"{where}: entry {shown(name)} has an absolute path (layers hold relative paths; archive corrupt or crafted)")
     path = posixpath.normpath(name) if name else "."
@@ -243,13 +245,14 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
             elif base == WHITEOUT_PREFIX:
                 files.notes.append(f"bare whiteout {shown(path)} ignored")
             else:
-                files.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+                name = base[len(WHITEOUT_PREFIX) :]
+                files.whiteouts.append(f"{parent}/{name}" if parent else name)
             continue
         type_ = tar_entry.type
         link = ""
         if type_ == EntryType.FILE:
             size = tar_entry.size
-            limit = capture_limit(path, size)
+            limit = capture_limit(path, base, size)
             if limit and tar_entry.stored <= limit and not tar_entry.sparse:
                 body = reader.read_data(limit)
                 digest = xxhash.xxh3_128_digest(body)

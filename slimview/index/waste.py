@@ -20,7 +20,6 @@ slimview's own measure, hidden bytes (see merge.py), has none of these blind spo
 
 from __future__ import annotations
 
-import posixpath
 
 from slimview.index.layer import WHITEOUT_PREFIX, LayerFiles
 from slimview.index.model import DiveEfficiency
@@ -43,7 +42,7 @@ class _Tree:
         nodes = self.nodes
         if path not in nodes:
             child = path
-            parent = posixpath.dirname(child)
+            parent = child.rpartition("/")[0]
             while True:
                 kids = self.kids.get(parent)
                 if kids is None:
@@ -53,7 +52,7 @@ class _Tree:
                 if not parent or parent in nodes:
                     break
                 nodes[parent] = _IMPLIED
-                child, parent = parent, posixpath.dirname(parent)
+                child, parent = parent, parent.rpartition("/")[0]
             nodes[path] = _IMPLIED
         if payload is not None:
             nodes[path] = payload
@@ -66,7 +65,7 @@ class _Tree:
             p = stack.pop()
             self.nodes.pop(p, None)
             stack.extend(self.kids.pop(p, ()))
-        siblings = self.kids.get(posixpath.dirname(path))
+        siblings = self.kids.get(path.rpartition("/")[0])
         if siblings is not None:
             siblings.discard(path)
         return True
@@ -82,8 +81,8 @@ class _Tree:
 
 
 def _whiteout_node(path: str) -> str:
-    parent, name = posixpath.split(path)
-    return posixpath.join(parent, WHITEOUT_PREFIX + name)
+    parent, _, name = path.rpartition("/")
+    return f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name
 
 
 def _layer_tree(files: LayerFiles) -> tuple[_Tree, dict[str, str]]:

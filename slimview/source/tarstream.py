@@ -112,6 +112,10 @@ def _number(field: bytes, what: str) -> int:
         if field[0] == 0xFF:
             value -= 1 << (8 * (len(field) - 1))
         return value
+    try:
+        return int(field.strip(b" \0") or b"0", 8)  # the common case: NUL/space padded octal
+    except ValueError:
+        pass
     text = _cstr(field).strip(b" \0")
     if not text:
         return 0
@@ -391,14 +395,20 @@ class TarReader:
     def _entry(self, block, flag, size, long_name, long_link, pax) -> TarEntry:
         if self._global_pax:
             pax = {**self._global_pax, **pax}
-        magic = block[257:263]
-        name_raw = _cstr(block[0:100])
-        if magic == b"ustar\x00":
-            prefix = _cstr(block[345:500])
-            if prefix:
-                name_raw = prefix + b"/" + name_raw
-        name = long_name if long_name is not None else _decode(name_raw)
-        linkname = long_link if long_link is not None else _decode(_cstr(block[157:257]))
+        if long_name is None:
+            end = block.find(0, 0, 100)
+            name_raw = block[: end if end >= 0 else 100]
+            if block[257:263] == b"ustar\x00" and block[345]:
+                name_raw = _cstr(block[345:500]) + b"/" + name_raw
+            name = _decode(name_raw)
+        else:
+            name = long_name
+        if long_link is not None:
+            linkname = long_link
+        elif block[157]:
+            linkname = _decode(_cstr(block[157:257]))
+        else:
+            linkname = ""
         mode = _number(block[100:108], "mode")
         uid = _number(block[108:116], "uid")
         gid = _number(block[116:124], "gid")
