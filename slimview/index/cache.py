@@ -21,6 +21,7 @@ import time
 
 import xxhash
 
+from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
 from slimview.source.compression import sniff
 from slimview.source.model import BlobRef
@@ -65,7 +66,7 @@ def _hex(digest: str) -> str | None:
 
 class LayerCache:
     def __init__(self, root: str | None = None):
-        self.root = os.path.join(root or default_cache_dir(), f"index-v{FORMAT}")
+        self.root = os.path.join(root or default_cache_dir(), f"index-v{FORMAT}.{POLICY_VERSION}")
         self._ok = True
         self.hits = 0
         self.misses = 0

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from slimview.findings.model import Finding
+from slimview.findings.model import Finding, Severity
 
 
 def avoidable_bytes(findings: list[Finding]) -> int:
-    """Sum of the bytes the findings would save; a (layer, path) counted by several
-    findings counts once, and informational findings count nothing."""
+    """Bytes the fixes would save together, never counting a stored file twice.
+
+    Findings overlap: ``.env`` is context junk and a secret, a duplicated compiler binary
+    is also a build tool, a cache copied in and deleted later is junk and hidden bytes.
+    Each stored file is identified by (layer, path). Walking the findings in rank order, a
+    finding adds its bytes minus the size of the paths earlier findings already counted.
+    That is exact when a finding's bytes are the sum of its paths, and for duplicates
+    (bytes = all copies but one) it never over-counts. Informational findings save nothing.
+    """
     seen: set[tuple[int, str]] = set()
     total = 0
     for finding in findings:
-        if finding.severity == "info":
+        if finding.severity == Severity.INFO or finding.bytes <= 0:
             continue
-        if not finding.paths:
-            total += finding.bytes
-            continue
-        counted = 0
+        overlap = 0
         for p in finding.paths:
             key = (p.layer, p.path)
-            if key not in seen:
+            if key in seen:
+                overlap += p.size
+            else:
                 seen.add(key)
-                counted += p.size
-        # A finding's saving can be less than its paths' sum (e.g. duplicates keep one copy).
-        total += min(counted, finding.bytes)
+        total += max(0, finding.bytes - overlap)
     return total

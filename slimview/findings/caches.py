@@ -1,0 +1,176 @@
+"""Package-manager caches, temporary files and logs left in the final filesystem.
+
+Each cache is reported once per layer that added its bytes, because the fix belongs in
+that layer's instruction: clean up in the same RUN (a later ``rm`` only hides the bytes)
+or keep the cache out of the image with a BuildKit cache mount.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from slimview.findings.model import Finding, FindingPath
+from slimview.findings.view import ImageView, severity_for
+
+KIND = "package-cache"
+LEFTOVER_MIN_BYTES = 1_000_000  # /tmp and /var/log: small logs are normal and not worth a finding
+
+
+@dataclass(frozen=True)
+class CacheRule:
+    key: str
+    label: str
+    pattern: str  # regex searched in the relative path; its match ends at the cache's root
+    fix: str
+    min_bytes: int = 1
+
+
+RULES = [
+    CacheRule(
+        "apt_lists", "apt package lists", r"^var/lib/apt/lists/",
+        "Remove the lists in the same RUN that downloads them (`apt-get update && apt-get install -y … "
+        "&& rm -rf /var/lib/apt/lists/*`), or keep them out of the image with "
+        "`RUN --mount=type=cache,target=/var/lib/apt/lists,sharing=locked`.",
+    ),
+    CacheRule(
+        "apt_archives", "apt package archives", r"^var/cache/apt/(?=archives/.*\.deb$|[^/]+\.bin$)",
+        "Run `apt-get clean` (or `rm -rf /var/cache/apt/archives/*.deb /var/cache/apt/*.bin`) in the same RUN "
+        "as `apt-get install`, or mount it: `RUN --mount=type=cache,target=/var/cache/apt,sharing=locked`.",
+    ),
+    CacheRule(
+        "apk", "apk package cache", r"^(?:var/cache/apk|etc/apk/cache)/",
+        "Install with `apk add --no-cache …` so the index and packages are never stored.",
+    ),
+    CacheRule(
+        "pip", "pip cache", r"(?:^|/)\.cache/pip/",
+        "Install with `pip install --no-cache-dir …` (or `ENV PIP_NO_CACHE_DIR=1`), or keep the cache out of "
+        "the image with `RUN --mount=type=cache,target=/root/.cache/pip`.",
+    ),
+    CacheRule(
+        "poetry", "poetry cache", r"(?:^|/)\.cache/pypoetry/(?!virtualenvs/)",
+        "Run `poetry install --no-cache …` or `rm -rf ~/.cache/pypoetry` in the same RUN, or use "
+        "`RUN --mount=type=cache,target=/root/.cache/pypoetry`.",
+    ),
+    CacheRule(
+        "uv", "uv cache", r"(?:^|/)\.cache/uv/",
+        "Set `ENV UV_NO_CACHE=1` (or pass `--no-cache`), or use `RUN --mount=type=cache,target=/root/.cache/uv`.",
+    ),
+    CacheRule(
+        "npm", "npm cache", r"(?:^|/)\.npm/(?=_cacache/|_logs/|_npx/)",
+        "Run `npm ci … && npm cache clean --force` in one RUN, or use `RUN --mount=type=cache,target=/root/.npm`.",
+    ),
+    CacheRule(
+        "yarn", "yarn cache", r"(?:^|/)(?:\.cache/yarn|\.yarn/berry/cache|share/\.cache/yarn)/",
+        "Run `yarn install … && yarn cache clean` in one RUN, or mount the yarn cache directory as a cache.",
+    ),
+    CacheRule(
+        "pnpm", "pnpm store", r"(?:^|/)(?:\.local/share/pnpm/store|\.pnpm-store|\.cache/pnpm)/",
+        "Run `pnpm install … && pnpm store prune` in one RUN, or use "
+        "`RUN --mount=type=cache,target=/root/.local/share/pnpm/store`.",
+    ),
+    CacheRule(
+        "conda", "conda package cache",
+        r"(?:^|/)(?:conda|miniconda3?|anaconda3?|mambaforge|miniforge3|\.conda)/pkgs/",
+        "Run `conda clean -afy` in the same RUN as `conda install` (or `mamba clean -afy`).",
+    ),
+    CacheRule(
+        "go", "Go build and module caches", r"(?:^|/)(?:\.cache/go-build|go/pkg/mod)/",
+        "Build in a separate stage and copy only the binary, or use cache mounts: "
+        "`RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod go build …`.",
+    ),
+    CacheRule(
+        "cargo", "cargo registry", r"(?:^|/)(?:\.cargo|usr/local/cargo)/(?:registry|git)/",
+        "Build in a separate stage, or use `RUN --mount=type=cache,target=/usr/local/cargo/registry cargo build …`.",
+    ),
+    CacheRule(
+        "maven", "Maven repository", r"(?:^|/)\.m2/repository/",
+        "Build in a separate stage and copy only the jar, or use `RUN --mount=type=cache,target=/root/.m2 mvn …`.",
+    ),
+    CacheRule(
+        "gradle", "Gradle caches", r"(?:^|/)\.gradle/(?:caches|wrapper/dists)/",
+        "Build in a separate stage and copy only the artifacts, or use "
+        "`RUN --mount=type=cache,target=/root/.gradle gradle …`.",
+    ),
+    CacheRule(
+        "composer", "Composer cache", r"(?:^|/)(?:\.composer/cache|\.cache/composer)/",
+        "Run `composer install --no-cache …`, or use `RUN --mount=type=cache,target=/root/.cache/composer`.",
+    ),
+    CacheRule(
+        "build_tool_bytecode", "bytecode of pip/setuptools/wheel",
+        r"/site-packages/(?:pip|setuptools|wheel|pkg_resources|_distutils_hack)/(?:[^/]+/)*?__pycache__/",
+        "Python wrote this bytecode while pip ran; set `ENV PYTHONDONTWRITEBYTECODE=1` before the install step "
+        "(or delete these __pycache__ directories in the same RUN).",
+    ),
+    CacheRule(
+        "tmp", "temporary files", r"^(?:tmp|var/tmp)/",
+        "Delete temporary files in the same RUN that creates them, or give that RUN a scratch directory "
+        "that is never stored: `RUN --mount=type=tmpfs,target=/tmp …`.",
+        LEFTOVER_MIN_BYTES,
+    ),
+    CacheRule(
+        "logs", "build logs", r"^var/log/",
+        "Delete logs written during the build in the same RUN (e.g. `rm -rf /var/log/*.log /var/log/apt`).",
+        LEFTOVER_MIN_BYTES,
+    ),
+]
+RULE_BY_KEY = {rule.key: rule for rule in RULES}
+# One regex for all rules: a single search per path, the matching group names the rule.
+_MATCHER = re.compile("|".join(f"(?P<{rule.key}>{rule.pattern})" for rule in RULES))
+# Every rule's pattern needs one of these substrings; most paths fail this cheap test.
+_HINTS = ("var/", "cache", ".npm", "pnpm", "pkgs/", "go/pkg", ".cargo", "cargo/", ".m2/", ".gradle/", "__pycache__", "tmp/", "etc/apk/")
+
+
+def classify(path: str) -> tuple[CacheRule, str] | None:
+    """The cache rule ``path`` falls under and the cache's root directory, or None."""
+    if not any(h in path for h in _HINTS):
+        return None
+    m = _MATCHER.search(path)
+    if m is None:
+        return None
+    return RULE_BY_KEY[m.lastgroup], path[: m.end()].rstrip("/")
+
+
+def detect(view: ImageView) -> list[Finding]:
+    groups: dict[tuple[str, int], list[FindingPath]] = defaultdict(list)
+    roots: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for layer in view.layers:
+        files = layer.files
+        paths, sizes = files.paths, files.sizes
+        for i in view.visible_files(layer.index):
+            size = sizes[i]
+            if not size:
+                continue
+            got = classify(paths[i])
+            if got is None:
+                continue
+            rule, root = got
+            key = (rule.key, layer.index)
+            groups[key].append(FindingPath(paths[i], size, layer.index))
+            roots[key].add(root)
+
+    findings = []
+    for (key, layer_no), paths in groups.items():
+        rule = RULE_BY_KEY[key]
+        total = sum(p.size for p in paths)
+        if total < rule.min_bytes:
+            continue
+        paths.sort(key=lambda p: (-p.size, p.path))
+        where = sorted(roots[(key, layer_no)])
+        findings.append(
+            Finding(
+                kind=KIND,
+                title=f"{rule.label[0].upper()}{rule.label[1:]} left in the image by {view.quoted(layer_no)}",
+                severity=severity_for(total),
+                bytes=total,
+                layer=layer_no,
+                instruction=view.layers[layer_no].instruction,
+                paths=paths,
+                evidence=f"{len(paths)} file(s) under /{', /'.join(where[:4])}{' …' if len(where) > 4 else ''}"
+                f" are still in the final filesystem, added by layer {layer_no}.",
+                fix=rule.fix,
+                details={"cache": key, "label": rule.label, "roots": ["/" + r for r in where]},
+            )
+        )
+    return findings

@@ -1,0 +1,97 @@
+"""Identical content at several paths of the final filesystem.
+
+Two regular files with the same size and content hash (xxh3-128, from the index) hold the
+same bytes; all copies but one could be links. Hard links already share their bytes and
+are not regular-file entries, so they never count. Small files are left out: linking them
+saves little and their duplicates (licence texts, empty __init__.py) are normal. Groups
+whose every copy a distribution package installed are left out too: that is how the
+distribution packs them, and the image's author cannot change it file by file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+
+from slimview.findings.model import Finding, FindingPath, Severity
+from slimview.findings.packages import PackageDatabase
+from slimview.findings.view import ImageView, severity_for
+
+KIND = "duplicates"
+MIN_FILE_BYTES = 16_384
+GROUP_MIN_SAVING = 1_000_000  # a group saving this much gets its own finding; the rest are summed up
+SUMMARY_MIN_SAVING = 1_000_000
+
+_FIX = (
+    "Keep one copy: make the others hard links or symlinks in the step that writes them "
+    "(e.g. `ln -f`, or `hardlink`/`rdfind -makehardlinks true` at the end of that RUN), or stop "
+    "installing the same file twice."
+)
+
+
+def _groups(view: ImageView, owner: dict[str, str]) -> list[list[FindingPath]]:
+    by_content: dict[bytes, list[FindingPath]] = defaultdict(list)
+    for layer in view.layers:
+        files = layer.files
+        sizes, hashes, paths = files.sizes, files.hashes, files.paths
+        for i in view.visible_files(layer.index):
+            size = sizes[i]
+            if size >= MIN_FILE_BYTES:
+                key = bytes(hashes[16 * i:16 * i + 16]) + size.to_bytes(8, "little")
+                by_content[key].append(FindingPath(paths[i], size, layer.index))
+    groups = [
+        sorted(g, key=lambda p: (p.layer, p.path))
+        for g in by_content.values()
+        if len(g) > 1 and not all(p.path in owner for p in g)
+    ]
+    groups.sort(key=lambda g: (-(len(g) - 1) * g[0].size, g[0].path))
+    return groups
+
+
+def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
+    findings = []
+    rest: list[list[FindingPath]] = []
+    for group in _groups(view, db.owner if db is not None else {}):
+        saving = (len(group) - 1) * group[0].size
+        if saving < GROUP_MIN_SAVING:
+            rest.append(group)
+            continue
+        newest = max(p.layer for p in group)
+        name = posixpath.basename(group[0].path)
+        findings.append(
+            Finding(
+                kind=KIND,
+                title=f"{len(group)} identical copies of {name}",
+                severity=severity_for(saving),
+                bytes=saving,
+                layer=newest,
+                instruction=view.layers[newest].instruction,
+                paths=group,
+                evidence=(
+                    f"{len(group)} regular files of {group[0].size} bytes each have the same content: "
+                    + ", ".join("/" + p.path + f" (layer {p.layer})" for p in group[:5])
+                    + (" …" if len(group) > 5 else "") + "."
+                ),
+                fix=_FIX,
+                details={"copies": len(group), "file_bytes": group[0].size, "keep": group[0].path},
+            )
+        )
+    saving = sum((len(g) - 1) * g[0].size for g in rest)
+    if rest and saving >= SUMMARY_MIN_SAVING:
+        paths = [p for g in rest for p in g]
+        findings.append(
+            Finding(
+                kind=KIND,
+                title=f"{len(rest)} more groups of identical files",
+                severity=Severity.LOW,
+                bytes=saving,
+                layer=None,
+                instruction="",
+                paths=paths,
+                evidence=f"{len(paths)} files in {len(rest)} groups of identical content, each group saving under "
+                f"{GROUP_MIN_SAVING} bytes.",
+                fix=_FIX,
+                details={"groups": [{"copies": len(g), "file_bytes": g[0].size, "paths": [p.path for p in g]} for g in rest]},
+            )
+        )
+    return findings

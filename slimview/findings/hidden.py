@@ -1,0 +1,221 @@
+"""Wasted deletions and overwrites: bytes one layer stored that a later one hid.
+
+A layer is immutable: ``rm`` in a later RUN only hides files, the image still ships them.
+Findings are grouped by the instruction that stored the bytes and the one that hid them,
+because the fix joins exactly those two steps. Three causes get their own finding, since
+their fixes differ:
+
+- deleted or overwritten with new content: clean up in the step that created the files;
+- stored again with the same content, typically only to change owner or mode
+  (``RUN chown -R`` after a COPY): the hiding instruction is the one to change;
+- package files rewritten by an upgrade on top of a stale base: update the base.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from slimview.findings.caches import classify
+from slimview.findings.model import Finding, FindingPath
+from slimview.findings.packages import PackageDatabase
+from slimview.findings.view import ImageView, severity_for
+from slimview.index.model import Hidden
+
+KIND = "hidden-bytes"
+HIDDEN_MIN_BYTES = 100_000
+# Files every package install or user creation rewrites: hiding their old copy is the
+# price of adding packages in a later layer, not a mistake to fix.
+BOOKKEEPING = (
+    "var/lib/dpkg/", "var/cache/debconf/", "var/cache/ldconfig/", "var/lib/apt/extended_states",
+    "var/log/", "lib/apk/db/", "etc/apk/world", "var/lib/rpm/", "usr/lib/sysimage/rpm/", "var/lib/dnf/",
+    "var/cache/man/", "etc/ld.so.cache", "etc/passwd", "etc/group", "etc/shadow", "etc/gshadow",
+    "etc/subuid", "etc/subgid", "usr/share/info/dir",
+)
+
+
+@dataclass
+class _Group:
+    deleted: list[Hidden] = field(default_factory=list)
+    overwritten: list[Hidden] = field(default_factory=list)  # replaced by different content
+    restored: list[Hidden] = field(default_factory=list)  # the same content stored again
+    metadata_bytes: int = 0  # of the restored bytes, those stored again with another owner or mode
+    upgraded: list[Hidden] = field(default_factory=list)  # package files the package manager rewrote
+
+    @property
+    def changed(self) -> list[Hidden]:
+        return self.deleted + self.overwritten
+
+
+def _restore_kind(view: ImageView, h: Hidden) -> str:
+    """How the overwriting entry relates to the one it hides: "metadata" (same bytes, other
+    owner or mode), "identical" (same bytes and attributes) or "" (new content)."""
+    lower_layer, upper_layer = view.layers[h.stored_in], view.layers[h.hidden_by]
+    lower, upper = lower_layer.files, upper_layer.files
+    i, j = lower_layer.find(h.path), upper_layer.find(h.path)
+    if i is None or j is None or upper.types[j] != lower.types[i] or upper.sizes[j] != lower.sizes[i]:
+        return ""
+    if lower.hashes[16 * i:16 * i + 16] != upper.hashes[16 * j:16 * j + 16]:
+        return ""
+    same_meta = lower.modes[i] == upper.modes[j] and lower.uids[i] == upper.uids[j] and lower.gids[i] == upper.gids[j]
+    return "identical" if same_meta else "metadata"
+
+
+def _groups(view: ImageView, db: PackageDatabase | None) -> dict[tuple[int, int], _Group]:
+    groups: dict[tuple[int, int], _Group] = defaultdict(_Group)
+    owner = db.owner if db is not None else {}
+    for h in view.index.hidden:
+        if h.path.startswith(BOOKKEEPING):
+            continue
+        group = groups[(h.stored_in, h.hidden_by)]
+        if h.how == "deleted":
+            group.deleted.append(h)
+        elif h.stored_in != h.hidden_by and view.content_path(h.path) in owner:
+            group.upgraded.append(h)
+        else:
+            kind = _restore_kind(view, h)
+            if kind:
+                group.restored.append(h)
+                if kind == "metadata":
+                    group.metadata_bytes += h.size
+            else:
+                group.overwritten.append(h)
+    return groups
+
+
+def _paths(hidden: list[Hidden]) -> list[FindingPath]:
+    paths = [FindingPath(h.path, h.size, h.stored_in) for h in hidden]
+    paths.sort(key=lambda p: (-p.size, p.path))
+    return paths
+
+
+def _contents(hidden: list[Hidden]) -> list[dict]:
+    """What the hidden bytes are, by cache kind where one applies."""
+    by_label: dict[str, int] = defaultdict(int)
+    for h in hidden:
+        got = classify(h.path)
+        by_label[got[0].label if got else "other files"] += h.size
+    return [{"label": k, "bytes": v} for k, v in sorted(by_label.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _details(view: ImageView, stored: int, hider: int, reason: str, hidden: list[Hidden], **extra) -> dict:
+    deleted = sum(h.size for h in hidden if h.how == "deleted")
+    return {
+        "stored_in": stored,
+        "hidden_by": hider,
+        "hidden_by_instruction": view.layers[hider].instruction,
+        "reason": reason,
+        "deleted_bytes": deleted,
+        "overwritten_bytes": sum(h.size for h in hidden) - deleted,
+        "contents": _contents(hidden),
+        "packages": [],
+        **extra,
+    }
+
+
+def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
+    hidden = group.changed
+    total = sum(h.size for h in hidden)
+    deleted = sum(h.size for h in group.deleted)
+    overwritten = total - deleted
+    verb = "deleted" if not overwritten else ("overwrote" if not deleted else "deleted or overwrote")
+    contents = _contents(hidden)
+    main = contents[0]["label"] if contents[0]["label"] != "other files" and contents[0]["bytes"] * 2 >= total else ""
+    if stored == hider:
+        title = f"{view.quoted(stored)} stored paths twice; the first copies are hidden"
+    else:
+        title = f"{view.quoted(stored)} stored files that {view.quoted(hider)} {verb}" + (f" ({main})" if main else "")
+    rule = next((got[0] for got in map(classify, (h.path for h in hidden)) if got and got[0].label == main), None)
+    hider_text = view.instruction(hider).text
+    fix = (
+        "Delete the files in the same step that creates them: a later layer can only hide bytes. Move the "
+        f"cleanup of layer {hider}" + (f" (`{hider_text}`)" if hider_text else "") + f" into layer {stored}'s instruction"
+        + (". Or keep them out of the image from the start: " + rule.fix if rule else ".")
+    )
+    reason = "deleted" if not overwritten else ("overwritten" if not deleted else "deleted-or-overwritten")
+    return Finding(
+        kind=KIND,
+        title=title,
+        severity=severity_for(total),
+        bytes=total,
+        layer=stored,
+        instruction=view.layers[stored].instruction,
+        paths=_paths(hidden),
+        evidence=(
+            f"{len(hidden)} file(s) stored by layer {stored} are not visible in the final image: layer {hider} "
+            f"{verb} them ({deleted} bytes deleted, {overwritten} bytes overwritten). The image still ships them."
+        ),
+        fix=fix,
+        details=_details(view, stored, hider, reason, hidden),
+    )
+
+
+def _restored_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
+    hidden = group.restored
+    total = sum(h.size for h in hidden)
+    chown = group.metadata_bytes * 2 >= total
+    what = "only to change owner or mode" if chown else "with unchanged content"
+    return Finding(
+        kind=KIND,
+        title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again {what}",
+        severity=severity_for(total),
+        bytes=total,
+        layer=hider,
+        instruction=view.layers[hider].instruction,
+        paths=_paths(hidden),
+        evidence=(
+            f"Layer {hider} re-stores {len(hidden)} file(s) with exactly the content layer {stored} already stored; "
+            "a layer records a whole file when only its metadata changes, so both copies ship."
+        ),
+        fix=(
+            "Set owner and mode when the files are created: `COPY --chown=user:group …` / `COPY --chmod=…`, "
+            "or run chown/chmod in the same RUN that writes the files, instead of a separate `RUN chown -R`."
+            if chown
+            else "Do not write the same files again in a later step (it stores a second copy); drop the step or "
+            "merge it into the one that created them."
+        ),
+        details=_details(view, stored, hider, "metadata-only" if chown else "same-content", hidden),
+    )
+
+
+def _upgraded_finding(view: ImageView, db: PackageDatabase, stored: int, hider: int, group: _Group) -> Finding:
+    hidden = group.upgraded
+    total = sum(h.size for h in hidden)
+    by_package: dict[str, int] = defaultdict(int)
+    for h in hidden:
+        by_package[db.owner[view.content_path(h.path)]] += h.size
+    packages = [
+        {"name": name, "bytes": n, "from": db.version_at(name, stored), "to": db.version_at(name, hider)}
+        for name, n in sorted(by_package.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    names = ", ".join(p["name"] for p in packages[:5]) + (" …" if len(packages) > 5 else "")
+    return Finding(
+        kind=KIND,
+        title=f"{view.quoted(hider)} rewrote files of packages from layer {stored}: {names}",
+        severity=severity_for(total),
+        bytes=total,
+        layer=hider,
+        instruction=view.layers[hider].instruction,
+        paths=_paths(hidden),
+        evidence=(
+            f"The package manager in layer {hider} replaced {len(hidden)} file(s) of {len(packages)} package(s) that "
+            f"layer {stored} had installed (upgrades pulled in by the install); the old copies still ship."
+        ),
+        fix=(
+            "Start from an up-to-date base image (rebuild or re-pull it) so these packages are stored once, at "
+            "their current version; avoid `apt-get upgrade`/`apk upgrade` in a later layer."
+        ),
+        details=_details(view, stored, hider, "package-upgrade", hidden, packages=packages),
+    )
+
+
+def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
+    findings = []
+    for (stored, hider), group in sorted(_groups(view, db).items()):
+        if sum(h.size for h in group.changed) >= HIDDEN_MIN_BYTES:
+            findings.append(_changed_finding(view, stored, hider, group))
+        if sum(h.size for h in group.restored) >= HIDDEN_MIN_BYTES:
+            findings.append(_restored_finding(view, stored, hider, group))
+        if db is not None and sum(h.size for h in group.upgraded) >= HIDDEN_MIN_BYTES:
+            findings.append(_upgraded_finding(view, db, stored, hider, group))
+    return findings

@@ -1,0 +1,118 @@
+"""What every detector reads: the index plus a few columns derived from it once.
+
+The index keeps the final filesystem as ``{path: packed ref}``. Detectors mostly need the
+opposite direction — for each layer, which of its entries are still visible — so they can
+loop over the layer's columns instead of building an object per path. One pass over
+``final`` builds that mask for all of them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from array import array
+from functools import cached_property
+
+from slimview.findings.instructions import Instruction, parse_instruction, quoted
+from slimview.findings.model import Severity
+from slimview.index.model import ImageIndex
+from slimview.source.tarstream import EntryType
+
+FILE = EntryType.FILE
+SYMLINK = EntryType.SYMLINK
+
+# Severity by bytes saved: what a reviewer should look at first.
+HIGH_BYTES = 50_000_000
+MEDIUM_BYTES = 5_000_000
+
+
+def severity_for(n: int) -> str:
+    if n >= HIGH_BYTES:
+        return Severity.HIGH
+    if n >= MEDIUM_BYTES:
+        return Severity.MEDIUM
+    return Severity.LOW
+
+
+class ImageView:
+    def __init__(self, index: ImageIndex):
+        self.index = index
+        self.layers = index.layers
+        self.visible = [bytearray(len(layer.files)) for layer in index.layers]
+        for ref in index.final.values():
+            self.visible[ref >> 32][ref & 0xFFFFFFFF] = 1
+        self._files: dict[int, array] = {}
+        self._instructions: dict[int, Instruction] = {}
+
+    def visible_files(self, layer_no: int) -> array:
+        """Entry numbers of the layer's regular files that the final filesystem shows."""
+        got = self._files.get(layer_no)
+        if got is None:
+            files = self.layers[layer_no].files
+            vis = self.visible[layer_no]
+            types = files.types
+            got = array("l", (i for i in range(len(vis)) if vis[i] and types[i] == FILE))
+            self._files[layer_no] = got
+        return got
+
+    def instruction(self, layer_no: int) -> Instruction:
+        got = self._instructions.get(layer_no)
+        if got is None:
+            got = parse_instruction(self.layers[layer_no].instruction)
+            self._instructions[layer_no] = got
+        return got
+
+    def quoted(self, layer_no: int) -> str:
+        return quoted(self.layers[layer_no].instruction)
+
+    def final_size(self, path: str) -> tuple[int, int] | None:
+        """(size, layer) of the regular file visible at ``path``, else None."""
+        ref = self.index.final.get(path)
+        if ref is None:
+            return None
+        layer, i = ref >> 32, ref & 0xFFFFFFFF
+        files = self.layers[layer].files
+        if files.types[i] != FILE:
+            return None
+        return files.sizes[i], layer
+
+    def content_path(self, path: str) -> str:
+        """``path``, or the target of the hard link visible there (which holds the bytes)."""
+        ref = self.index.final.get(path)
+        if ref is None:
+            return path
+        files = self.layers[ref >> 32].files
+        i = ref & 0xFFFFFFFF
+        return files.links.get(i, path) if files.types[i] == EntryType.HARDLINK else path
+
+    @cached_property
+    def symlinked_dirs(self) -> dict[str, str]:
+        """Top-level symlinks of the final filesystem (usr-merge: bin → usr/bin, lib → usr/lib)."""
+        out = {}
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            ref = self.index.final.get(name)
+            if ref is None:
+                continue
+            layer, i = ref >> 32, ref & 0xFFFFFFFF
+            files = self.layers[layer].files
+            if files.types[i] == SYMLINK:
+                target = files.links.get(i, "")
+                out[name] = posixpath.normpath(target.lstrip("/") if target.startswith("/") else target)
+        return out
+
+    def resolve(self, path: str) -> str:
+        """``path`` with a symlinked top-level directory replaced by its target.
+
+        Package databases list files where the package put them (/bin/bash); on a
+        usr-merged system the layer stores them at usr/bin/bash.
+        """
+        if path in self.index.final:
+            return path
+        top, _, rest = path.partition("/")
+        target = self.symlinked_dirs.get(top)
+        if target is None or not rest:
+            return path
+        return f"{target}/{rest}"
+
+    @property
+    def user(self) -> str:
+        return (self.index.source.image_config.get("User") or "").strip()
