@@ -156,9 +156,11 @@ def cli_env(cache_home: Path, tmpdir: Path | None = None, **extra: str) -> dict[
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``slimview ARGS`` as a user runs it (stdout/stderr captured as text)."""
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, prefix: list[str] = ()
+) -> subprocess.CompletedProcess:
+    """``slimview ARGS`` as a user runs it (stdout/stderr captured as text); ``prefix`` wraps it (setpriv)."""
     return subprocess.run(
-        [sys.executable, "-m", "slimview.cli", *args],
+        [*prefix, sys.executable, "-m", "slimview.cli", *args],
         capture_output=True, text=True, env=env, cwd=cwd, timeout=CLI_TIMEOUT_S, check=False,
     )
