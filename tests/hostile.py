@@ -314,3 +314,77 @@ def error_line(proc) -> str:
     prefix = "slimview: error: "
     assert lines[0].startswith(prefix), lines[0]
     return lines[0][len(prefix) :]
+
+
+def run_cli_measured(args: list[str], home: str | os.PathLike, *, address_space: int, timeout: float = 120):
+    """Run the CLI under an address-space cap; returns (exit status, stdout, stderr, peak RSS bytes).
+
+    The cap (RLIMIT_AS) keeps a regression from exhausting the machine: it turns into
+    MemoryError, which the CLI reports, so the caller's message check fails loudly.
+    """
+    import resource
+    import tempfile
+
+    script = shutil.which("slimview")
+    command = [script] if script else [sys.executable, "-m", "slimview.cli"]
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([*command, *args], stdout=out, stderr=err, cwd=str(home), env=cli_env(home), preexec_fn=cap)
+        import signal
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                os.kill(proc.pid, signal.SIGKILL)
+                os.wait4(proc.pid, 0)
+                raise TimeoutError(f"slimview {' '.join(args)} still running after {timeout} s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024
+
+
+def empty_entries_layer(count: int, *, prefix: str = "f", whiteouts: bool = False) -> bytes:
+    """A gzip layer of ``count`` empty files (or whiteouts) with distinct names, made fast.
+
+    One header template; only the name digits and the checksum change per entry.
+    """
+    import zlib
+
+    width = len(str(count))
+    stem = (".wh." if whiteouts else "") + prefix
+    template = bytearray(header(stem + "0" * width))
+    base_sum = checksum(template) - sum((stem + "0" * width).encode())
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, 31)
+    out, batch = [], []
+    for i in range(count):
+        name = (stem + str(i).zfill(width)).encode()
+        template[0 : len(name)] = name
+        template[148:156] = b"%06o\0 " % (base_sum + sum(name))
+        batch.append(bytes(template))
+        if len(batch) == 20_000:
+            out.append(squeeze.compress(b"".join(batch)))
+            batch = []
+    out.append(squeeze.compress(b"".join(batch) + END))
+    out.append(squeeze.flush())
+    return b"".join(out)
+
+
+def gzip_layer_diff_id(blob: bytes) -> str:
+    """diff_id of a gzip layer, digested as a stream (bombs are too big to hold)."""
+    import zlib
+
+    inflate = zlib.decompressobj(31)
+    digest = hashlib.sha256()
+    for at in range(0, len(blob), 1 << 20):
+        digest.update(inflate.decompress(blob[at : at + (1 << 20)]))
+    digest.update(inflate.flush())
+    return "sha256:" + digest.hexdigest()
