@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the sample image python-inference:latest on the CI engine (bash .ci/engine.sh start
-# and bases first). BuildKit by default; --legacy uses the classic builder.
+# and bases first). BuildKit by default; --legacy uses the classic builder; --tag NAME
+# tags the result NAME instead of python-inference:latest.
 #
 # The context is copied to a temporary directory and made a git repository there, because
 # the sample is meant to ship a .git directory in its image and a nested .git cannot be
@@ -8,11 +9,14 @@
 set -euo pipefail
 
 buildkit=1
-case ${1:-} in
-    "") ;;
-    --legacy) buildkit=0 ;;
-    *) echo "usage: $0 [--legacy]" >&2; exit 2 ;;
-esac
+tag=python-inference:latest
+while [ $# -gt 0 ]; do
+    case $1 in
+        --legacy) buildkit=0; shift ;;
+        --tag) tag=${2:?--tag needs a name}; shift 2 ;;
+        *) echo "usage: $0 [--legacy] [--tag NAME]" >&2; exit 2 ;;
+    esac
+done
 
 here=$(cd "$(dirname "$0")" && pwd)
 export DOCKER_HOST=${DOCKER_HOST:-unix:///run/slimview-ci/docker.sock}
@@ -29,4 +33,4 @@ git -C "$context" init -q -b main
 git -C "$context" add -A
 git -C "$context" commit -q -m "inference-engine sources"
 
-DOCKER_BUILDKIT=$buildkit /usr/bin/docker build --network host -t python-inference:latest "$context"
+DOCKER_BUILDKIT=$buildkit /usr/bin/docker build --network host -t "$tag" "$context"

@@ -7,9 +7,11 @@ each layer against the config's diff_id, merges them, and computes the waste fig
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
+from contextlib import contextmanager
 from array import array
 from dataclasses import dataclass
 
@@ -66,8 +68,29 @@ def _where(source_label: str, i: int, diff_id: str) -> str:
     return f"{source_label}: layer {i} ({short})"
 
 
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while building large acyclic structures.
+
+    Indexing allocates millions of small containers and frees none; with the collector on,
+    its full passes over them made a million-entry image a third slower.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
     """Open ``reference`` and index it completely."""
+    with gc_paused():
+        return _build_index(reference, options, progress)
+
+
+def _build_index(reference: str, options: IndexOptions | None, progress: Progress) -> ImageIndex:
     options = options or IndexOptions()
     cache = LayerCache(options.cache_dir) if options.use_cache else None
     streamed_count = [0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slimview.findings import Finding, analyze
+from slimview.index import gc_paused
 from slimview.index.model import ImageIndex
 
 
@@ -22,4 +23,5 @@ class Report:
 
 
 def build_report(index: ImageIndex) -> Report:
-    return Report(index, analyze(index))
+    with gc_paused():
+        return Report(index, analyze(index))
