@@ -130,7 +130,7 @@ def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) ->
     fix = (
         "Delete the files in the same step that creates them: a later layer can only hide bytes. Move the "
         f"cleanup of layer {hider}" + (f" (`{hider_text}`)" if hider_text else "") + f" into layer {stored}'s instruction"
-        + (". Or keep them out of the image from the start: " + rule.fix if rule else ".")
+        + (". Or keep them out of the image from the start: " + rule.fix[0].lower() + rule.fix[1:] if rule else ".")
     )
     reason = "deleted" if not overwritten else ("overwritten" if not deleted else "deleted-or-overwritten")
     return Finding(

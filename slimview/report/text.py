@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 
 from slimview.index.model import ImageIndex
 from slimview.report import Report
+from slimview.report.explain import kind_facts, layer_fact, path_facts
 from slimview.report.format import human_bytes, percent, short_instruction
 
 
@@ -23,6 +25,43 @@ def _layers_table(index: ImageIndex, width: int) -> list[str]:
             f"{human_bytes(s.hidden_stored) if s.hidden_stored else '-':>13}  {instr}"
         )
     return lines
+
+
+def _wrapped(label: str, text: str, width: int) -> list[str]:
+    indent = " " * 14
+    head = f"{label + ':':<12}" if label else " " * 12
+    lines = textwrap.wrap(
+        text, width=max(40, width), initial_indent=indent + head, subsequent_indent=indent + " " * 12,
+        break_on_hyphens=False, break_long_words=False,
+    )
+    return lines or [f"{indent}{label}:"]
+
+
+def _findings(report: Report, width: int) -> list[str]:
+    """Each finding: bytes, severity and title, then its layer, kind-specific facts, paths and fix."""
+    findings = report.findings
+    if not findings:
+        return ["Findings: none"]
+    size = report.index.size
+    avoidable = report.avoidable_bytes
+    out = [f"Findings ({len(findings)}, ranked by bytes; together {human_bytes(avoidable)}, {percent(avoidable, size)} of the image)"]
+    for n, finding in enumerate(findings, 1):
+        amount = human_bytes(finding.bytes) if finding.bytes else "-"
+        out.append("")
+        out.append(f"{n:>3}. {amount:>8}  {finding.severity.upper():<6} {finding.title}")
+        layer = layer_fact(finding)
+        if layer:
+            out.extend(_wrapped("layer", layer, width))
+        for label, text in kind_facts(finding):
+            out.extend(_wrapped(label, text, width))
+        paths = path_facts(finding)
+        if paths and finding.kind not in ("secret", "large-file"):
+            out.extend(_wrapped("paths", paths, width))
+        elif finding.kind == "secret":
+            out.extend(_wrapped("path", path_facts(finding, 1), width))
+        for k, line in enumerate(finding.fix.splitlines()):
+            out.extend(_wrapped("fix" if k == 0 else "", line, width))
+    return out
 
 
 def render_text(report: Report, *, width: int | None = None) -> str:
@@ -58,16 +97,7 @@ def render_text(report: Report, *, width: int | None = None) -> str:
             out.append(f"  {human_bytes(n):>10}  stored by #{stored} {a}")
             out.append(f"  {'':>10}  hidden by #{by} {b}")
     out.append("")
-    if report.findings:
-        out.append(f"Findings ({len(report.findings)}, ranked by bytes)")
-        for finding in report.findings:
-            where = f" [layer {finding.layer}]" if finding.layer is not None else ""
-            amount = human_bytes(finding.bytes) if finding.bytes else "-"
-            out.append(f"  {amount:>10}  {finding.severity.upper():<6} {finding.title}{where}")
-            if finding.fix:
-                out.append(f"  {'':>10}  fix: {finding.fix.splitlines()[0]}")
-    else:
-        out.append("Findings: none")
+    out.extend(_findings(report, width))
     if index.notes:
         out.append("")
         out.append("Notes")

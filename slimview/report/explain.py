@@ -1,0 +1,73 @@
+"""What to say about one finding, for people: the kind-specific facts every plain output
+(text, Markdown, SARIF) shows under a finding's title, humanized here at the edge."""
+
+from __future__ import annotations
+
+from slimview.findings.model import Finding
+from slimview.report.format import human_bytes, short_instruction
+
+TOP_ITEMS = 6  # packages, paths or candidates named per finding; the rest are counted
+
+
+def _shown_path(path: str) -> str:
+    return "/" + path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _more(total: int, shown: int) -> str:
+    return f", … {total - shown} more" if total > shown else ""
+
+
+def _packages(items: list[dict]) -> str:
+    head = ", ".join(f"{p['name']} {human_bytes(p['bytes'])}" for p in items[:TOP_ITEMS])
+    return head + _more(len(items), TOP_ITEMS)
+
+
+def kind_facts(finding: Finding) -> list[tuple[str, str]]:
+    """(label, text) lines particular to the finding's kind."""
+    d = finding.details
+    facts: list[tuple[str, str]] = []
+    if finding.kind == "build-tools":
+        if d.get("packages"):
+            direct = [p for p in d["packages"] if p["category"] != "needed only by build tools"]
+            pulled = [p for p in d["packages"] if p["category"] == "needed only by build tools"]
+            facts.append(("packages", _packages(direct)))
+            if pulled:
+                facts.append(("pulled in", _packages(pulled) + " (needed only by the build tools)"))
+        if d.get("categories"):
+            facts.append(("found", ", ".join(f"{k} {human_bytes(v)}" for k, v in d["categories"].items())))
+        for r in d.get("removed_packages") or []:
+            facts.append(("left behind", f"layer {r['layer']} removed {r['removed']} but kept " + ", ".join(r["still_installed"][:TOP_ITEMS]) + _more(len(r["still_installed"]), TOP_ITEMS)))
+    elif finding.kind == "package-cache":
+        facts.append(("where", ", ".join(d.get("roots", []))))
+    elif finding.kind == "hidden-bytes":
+        facts.append(("hidden by", f"layer {d['hidden_by']} {short_instruction(d['hidden_by_instruction'])}"))
+        if d.get("packages"):
+            facts.append(("packages", ", ".join(
+                f"{p['name']} {p['from'] or '?'} → {p['to'] or '?'} {human_bytes(p['bytes'])}" for p in d["packages"][:TOP_ITEMS]
+            ) + _more(len(d["packages"]), TOP_ITEMS)))
+        elif d.get("contents") and d["contents"][0]["label"] != "other files":
+            facts.append(("contents", ", ".join(f"{c['label']} {human_bytes(c['bytes'])}" for c in d["contents"])))
+    elif finding.kind == "context-junk":
+        facts.append(("candidates", ", ".join(f"{c['pattern']} {human_bytes(c['bytes'])}" for c in d["candidates"])))
+    elif finding.kind == "secret":
+        matches = d.get("matches", [])
+        facts.append(("secrets", ", ".join(
+            m["kind"] + (f" in {m['name']}" if m["name"] else "") + f" (line {m['line']}, fingerprint {m['fingerprint']})"
+            for m in matches[:TOP_ITEMS]
+        ) + _more(len(matches), TOP_ITEMS)))
+    return facts
+
+
+def path_facts(finding: Finding, limit: int = 3) -> str:
+    """The largest paths of a finding with their sizes."""
+    if not finding.paths:
+        return ""
+    shown = ", ".join(f"{_shown_path(p.path)} {human_bytes(p.size)}" for p in finding.paths[:limit])
+    return shown + _more(len(finding.paths), limit)
+
+
+def layer_fact(finding: Finding) -> str:
+    if finding.layer is None:
+        return ""
+    text = short_instruction(finding.instruction) or "(no history)"
+    return f"{finding.layer} {text}"

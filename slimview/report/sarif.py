@@ -1,0 +1,160 @@
+"""Findings (and failed CI rules) as SARIF 2.1.0, for code-scanning UIs.
+
+Each finding is a result whose rule is its kind; each failed gate rule is a result of a
+``ci/<rule>`` rule. Locations are paths inside the image, relative to the ``IMAGEROOT``
+base; the layer is a logical location. Secrets carry only their redacted fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import quote
+
+from slimview import __version__
+from slimview.findings import KINDS
+from slimview.findings.model import Finding, Severity
+from slimview.report import Report
+from slimview.report.explain import kind_facts
+from slimview.report.format import human_bytes, short_instruction
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/slimview/slimview"
+MAX_LOCATIONS = 10
+
+_LEVEL = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note", Severity.INFO: "none"}
+
+_KIND_TEXT = {
+    "package-cache": "Package-manager caches, temporary files or logs left in the final image",
+    "build-tools": "Build tools (compilers, headers, build systems, version control) in the runtime image",
+    "hidden-bytes": "Bytes stored by one layer and deleted or overwritten by a later one",
+    "context-junk": "Build-context files the program does not need (.git, tests, docs, .env…)",
+    "duplicates": "Identical files stored at several paths",
+    "secret": "A secret (key, token, credential) stored in a layer",
+    "config": "Image configuration (user, health check)",
+    "large-file": "A very large single file",
+}
+
+
+def _uri(path: str) -> str:
+    return quote(path.encode("utf-8", "surrogateescape"), safe="/")
+
+
+def _rules(gate) -> list[dict]:
+    rules = [
+        {
+            "id": kind,
+            "name": "".join(part.capitalize() for part in kind.split("-")),
+            "shortDescription": {"text": _KIND_TEXT[kind]},
+            "helpUri": INFORMATION_URI,
+            "properties": {"tags": ["container-image", "slimview"]},
+        }
+        for kind in KINDS
+    ]
+    if gate is not None:
+        from slimview.gate import RULE_BY_KEY
+
+        for r in gate.results:
+            rules.append(
+                {
+                    "id": f"ci/{r.key}",
+                    "name": r.key,
+                    "shortDescription": {"text": RULE_BY_KEY[r.key].help},
+                    "helpUri": INFORMATION_URI,
+                    "properties": {"tags": ["container-image", "ci-gate"]},
+                }
+            )
+    return rules
+
+
+def _message(finding: Finding) -> str:
+    parts = [finding.title]
+    if finding.bytes:
+        parts.append(f"Saves {human_bytes(finding.bytes)} ({finding.bytes} bytes).")
+    parts += [f"{label.capitalize()}: {text}." for label, text in kind_facts(finding)]
+    if finding.fix:
+        parts.append("Fix: " + " ".join(finding.fix.splitlines()))
+    return " ".join(parts)
+
+
+def _location(path: str, layer: int | None, instruction: str) -> dict:
+    location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(path), "uriBaseId": "IMAGEROOT"}}}
+    if layer is not None:
+        location["logicalLocations"] = [
+            {"name": f"layer {layer}", "fullyQualifiedName": f"layer/{layer}", "kind": "module",
+             "decoratedName": short_instruction(instruction)[:200]}
+        ]
+    return location
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _finding_result(finding: Finding, rule_index: dict[str, int]) -> dict:
+    locations = [_location(p.path, p.layer, finding.instruction) for p in finding.paths[:MAX_LOCATIONS]]
+    if not locations:
+        locations = [_location("", finding.layer, finding.instruction)]
+    first = finding.paths[0].path if finding.paths else ""
+    result = {
+        "ruleId": finding.kind,
+        "ruleIndex": rule_index[finding.kind],
+        "level": _LEVEL.get(finding.severity, "warning"),
+        "message": {"text": _message(finding)},
+        "locations": locations,
+        "partialFingerprints": {"slimviewFinding/v1": _fingerprint(finding.kind, str(finding.layer), first, finding.title)},
+        "properties": {
+            "severity": finding.severity,
+            "bytes": finding.bytes,
+            "layer": finding.layer,
+            "instruction": short_instruction(finding.instruction),
+            "pathCount": len(finding.paths),
+        },
+    }
+    if finding.severity == Severity.INFO:
+        result["kind"] = "informational"
+    return result
+
+
+def _gate_result(r, rule_index: dict[str, int]) -> dict:
+    locations = [_location(p, None, "") for p in r.paths[:MAX_LOCATIONS]] or [_location("", None, "")]
+    return {
+        "ruleId": f"ci/{r.key}",
+        "ruleIndex": rule_index[f"ci/{r.key}"],
+        "level": "error",
+        "message": {"text": f"CI rule {r.key} failed: {r.message or r.value} (threshold {r.threshold})."},
+        "locations": locations,
+        "partialFingerprints": {"slimviewGate/v1": _fingerprint("ci", r.key)},
+        "properties": {"value": r.value, "threshold": r.threshold},
+    }
+
+
+def sarif_document(report: Report, gate=None) -> dict:
+    """The SARIF log for ``report``; with a gate result, its failed rules are results too."""
+    index = report.index
+    rules = _rules(gate)
+    rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
+    results = [_finding_result(f, rule_index) for f in report.findings]
+    if gate is not None:
+        results += [_gate_result(r, rule_index) for r in gate.results if r.status == "FAIL"]
+    run = {
+        "tool": {"driver": {"name": "slimview", "version": __version__, "informationUri": INFORMATION_URI, "rules": rules}},
+        "originalUriBaseIds": {
+            "IMAGEROOT": {"description": {"text": f"The root of the filesystem of image {index.source.name}"}}
+        },
+        "results": results,
+        "properties": {
+            "image": index.source.name,
+            "configDigest": index.source.config_digest,
+            "sizeBytes": index.size,
+            "avoidableBytes": report.avoidable_bytes,
+            "hiddenBytes": index.hidden_bytes,
+        },
+    }
+    if gate is not None:
+        run["invocations"] = [{"executionSuccessful": True, "exitCode": 0 if gate.passed else 1}]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def render_sarif(report: Report, gate=None) -> str:
+    return json.dumps(sarif_document(report, gate), indent=2, ensure_ascii=False) + "\n"
