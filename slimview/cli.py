@@ -120,12 +120,12 @@ def tui(image, tag, platform, no_cache, max_entries):
 @click.argument("image", required=False)
 @image_options
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default=None, help="Output format (default text).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "sarif"]), default=None, help="Output format (default text).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.option("--no-files", is_flag=True, help="JSON: leave out the per-layer file lists.")
 def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, force, no_files):
-    """Print layers, totals, waste and findings (text, JSON or Markdown)."""
+    """Print layers, totals, waste and findings (text, JSON, Markdown or SARIF)."""
     if as_json and fmt not in (None, "json"):
         raise click.UsageError("--json conflicts with --format " + fmt)
     fmt = "json" if as_json else (fmt or "text")
@@ -144,11 +144,62 @@ def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, fo
         from slimview.report.markdown import render_markdown
 
         text = render_markdown(rep)
+    elif fmt == "sarif":
+        from slimview.report.sarif import render_sarif
+
+        text = render_sarif(rep)
     else:
         from slimview.report.text import render_text
 
         text = render_text(rep)
     emit(text, output, force)
+
+
+def gate_options(f):
+    """One flag per CI rule (see slimview/gate.py); dive's own flag spellings work too."""
+    from slimview.gate import RULES
+
+    dive_spelling = {"lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent"}
+    for rule in reversed(RULES):
+        names = [rule.flag] + ([f"--{rule.key}"] if rule.key in dive_spelling else [])
+        many = rule.key in ("allowedBuildTools", "allowedSecrets")
+        f = click.option(*names, rule.key, multiple=many, default=None, metavar="NAME" if many else "VALUE",
+                         help=rule.help + ("" if many else f" [default: {rule.default}]"))(f)
+    return f
+
+
+@cli.command()
+@click.argument("image")
+@image_options
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Read rules from FILE instead of ./.dive-ci and ./.slimview-ci.yaml.")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False), help="Also write findings and failed rules as SARIF 2.1.0.")
+@click.option("--force", is_flag=True, help="Overwrite the SARIF file if it exists.")
+@gate_options
+def ci(image, tag, platform, no_cache, max_entries, config_file, sarif_file, force, **rules):
+    """Pass or fail IMAGE against dive's CI rules and slimview's (exit 0 pass, 1 fail, 2 error).
+
+    Reads dive's .dive-ci and slimview's .slimview-ci.yaml from the working directory (or
+    the --config file), then the flags below. Every rule prints PASS, FAIL or SKIP with
+    the measured value and its threshold.
+    """
+    from slimview.gate import default_config_files, load_settings, render_gate, run_gate
+
+    if config_file is not None and not os.path.isfile(config_file):
+        raise SlimviewError(f"CI config {config_file} not found")
+    if sarif_file and os.path.lexists(sarif_file) and not force:
+        raise SlimviewError(f"{sarif_file} exists; pass --force to overwrite it")
+    files = [config_file] if config_file else default_config_files()
+    overrides = {k: (",".join(v) if isinstance(v, tuple) else str(v)) for k, v in rules.items() if v not in (None, ())}
+    settings = load_settings(files, overrides)
+    rep = load_report(image, _options(tag, platform, no_cache, max_entries))
+    result = run_gate(rep, settings, files)
+    emit(render_gate(result), None, False)
+    if sarif_file:
+        from slimview.report.sarif import render_sarif
+
+        emit(render_sarif(rep, result), sarif_file, force)
+    sys.exit(EXIT_OK if result.passed else EXIT_FAILED)
 
 
 def main(argv: list[str] | None = None) -> None:
