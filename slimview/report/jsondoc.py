@@ -6,6 +6,7 @@ import base64
 import json
 
 from slimview import __version__
+from slimview.findings import KINDS
 from slimview.findings.model import Finding
 from slimview.index.model import Change, ImageIndex, unpack
 from slimview.report import Report
@@ -57,19 +58,39 @@ def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
     return out
 
 
+def _safe(value):
+    """Details as JSON: strings with undecodable path bytes escaped, containers recursively."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(str(k)): _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    return value
+
+
 def finding_json(finding: Finding) -> dict:
     return {
         "kind": finding.kind,
-        "title": finding.title,
+        "title": safe_text(finding.title),
         "severity": finding.severity,
         "bytes": finding.bytes,
         "layer": finding.layer,
-        "instruction": finding.instruction,
+        "instruction": safe_text(finding.instruction),
         "paths": [{**path_fields(p.path), "size": p.size, "layer": p.layer} for p in finding.paths],
-        "evidence": finding.evidence,
-        "fix": finding.fix,
-        "details": finding.details,
+        "evidence": safe_text(finding.evidence),
+        "fix": safe_text(finding.fix),
+        "details": _safe(finding.details),
     }
+
+
+def _by_kind(findings: list[Finding]) -> dict:
+    """Count and bytes per finding kind (every kind present, zero when none was found)."""
+    out = {kind: {"count": 0, "bytes": 0} for kind in KINDS}
+    for f in findings:
+        out[f.kind]["count"] += 1
+        out[f.kind]["bytes"] += f.bytes
+    return out
 
 
 def report_json(report: Report, *, include_files: bool = True) -> dict:
@@ -140,9 +161,11 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
                 ],
             },
             "avoidable_bytes": report.avoidable_bytes,
+            "avoidable_share": round(report.avoidable_bytes / size, 6) if size else 0.0,
         },
         "layers": layers,
         "findings": [finding_json(f) for f in report.findings],
+        "findings_by_kind": _by_kind(report.findings),
         "notes": index.notes,
     }
     return doc
