@@ -246,6 +246,11 @@ class SlimviewApp(App[None]):
             tree.reveal(self._reveal_after_tree)
             self._reveal_after_tree = None
 
+    @property
+    def tree_busy(self) -> bool:
+        """A file-tree view is being built (the tree still shows the previous one)."""
+        return self._tree_busy
+
     def _set_tree_busy(self, busy: bool) -> None:
         self._tree_busy = busy
         self._update_files_title()

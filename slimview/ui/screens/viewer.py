@@ -74,7 +74,7 @@ class FileViewerScreen(ModalScreen[None]):
         self.index = index
         self.layer_no = layer_no
         self.path = path
-        self.size = size
+        self.file_size = size
         self.secret = secret
 
     def compose(self) -> ComposeResult:
@@ -92,7 +92,7 @@ class FileViewerScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer", name="viewer")
     def load(self) -> None:
         body = read_body(self.index, self.layer_no, self.path, VIEW_LIMIT)
-        status, text = presented(self.path, body, self.size, self.secret)
+        status, text = presented(self.path, body, self.file_size, self.secret)
         self.post_message(self.ContentsRead(status, text))
 
     @on(ContentsRead)
