@@ -460,6 +460,7 @@ def build_source(
     config = _load_json(config_bytes, f"{store.label}: image config")
     if not isinstance(config, dict):
         raise InputError(f"{store.label}: image config is not a JSON object")
+    check_config(config, store.label)
     config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
     named = config_name.replace("blobs/sha256/", "sha256:")
     if DIGEST_RE.match(named) and named != config_digest:
@@ -490,6 +491,53 @@ def build_source(
         reference, kind, name, tags, config, config_digest, layers,
         platform=plat or _config_platform(config), config_bytes=config_bytes,
     )
+
+
+# The image config fields slimview reads, with the JSON types the OCI image spec gives them
+# (docker load refuses other types too). null is always accepted: Go writes nil that way.
+_STRINGS = (str,)
+_STRING_LIST = ("list", str)
+_OBJECT = (dict,)
+_CONFIG_FIELDS = {
+    "os": _STRINGS, "architecture": _STRINGS, "variant": _STRINGS, "created": _STRINGS, "author": _STRINGS,
+    "config": _OBJECT, "history": ("list", dict),
+}
+_RUNTIME_FIELDS = {
+    "User": _STRINGS, "WorkingDir": _STRINGS, "StopSignal": _STRINGS, "Env": _STRING_LIST, "Cmd": _STRING_LIST,
+    "Entrypoint": _STRING_LIST, "Shell": _STRING_LIST, "OnBuild": _STRING_LIST, "ExposedPorts": _OBJECT,
+    "Volumes": _OBJECT, "Labels": ("map", str), "Healthcheck": _OBJECT,
+}
+_HISTORY_FIELDS = {"created_by": _STRINGS, "created": _STRINGS, "comment": _STRINGS, "author": _STRINGS, "empty_layer": (bool,)}
+_HEALTHCHECK_FIELDS = {"Test": _STRING_LIST, "Interval": (int,), "Timeout": (int,), "StartPeriod": (int,), "Retries": (int,)}
+
+
+def _check_fields(doc: dict, fields: dict, where: str, label: str) -> None:
+    for key, kind in fields.items():
+        value = doc.get(key)
+        if value is None:
+            continue
+        if kind[0] == "list":
+            ok = isinstance(value, list) and all(isinstance(v, kind[1]) for v in value)
+            expected = "a list of " + ("strings" if kind[1] is str else "objects")
+        elif kind[0] == "map":
+            ok = isinstance(value, dict) and all(isinstance(v, kind[1]) for v in value.values())
+            expected = "an object of strings"
+        else:
+            ok = isinstance(value, kind) and not (kind == (int,) and isinstance(value, bool))
+            expected = {str: "a string", dict: "an object", bool: "true or false", int: "an integer"}[kind[0]]
+        if not ok:
+            raise InputError(f"{label}: image config field {where}{key} is not {expected}")
+
+
+def check_config(config: dict, label: str) -> None:
+    """Refuse a config whose fields have the wrong JSON types, before anything reads them."""
+    _check_fields(config, _CONFIG_FIELDS, "", label)
+    runtime = config.get("config") or {}
+    _check_fields(runtime, _RUNTIME_FIELDS, "config.", label)
+    if runtime.get("Healthcheck"):
+        _check_fields(runtime["Healthcheck"], _HEALTHCHECK_FIELDS, "config.Healthcheck.", label)
+    for i, item in enumerate(config.get("history") or []):
+        _check_fields(item, _HISTORY_FIELDS, f"history[{i}].", label)
 
 
 def _blob_is_uncompressed(blob: BlobRef) -> bool:

@@ -13,7 +13,7 @@ import os
 from typing import Callable, Iterator
 
 from slimview.errors import EngineError, ImageNotFound, InputError
-from slimview.source.archive import build_source, stream_archive, _attach_streamed
+from slimview.source.archive import _attach_streamed, build_source, check_config, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage, no_progress
 
@@ -144,6 +144,7 @@ def open_engine_image(
     config_bytes = cached_config(image_id)
     if config_bytes is not None and diff_ids and all(layer_cached(d) for d in diff_ids):
         config = json.loads(config_bytes)
+        check_config(config, f"engine image {reference}")
         layers = [LayerRef(i, d, "", "", -1, f"engine layer {i}", None) for i, d in enumerate(diff_ids)]
         name = reference if reference in tags else (tags[0] if tags else image_id[7:19])
         return SourceImage(reference, "engine", name, tags, config, image_id, layers, config_bytes=config_bytes)
