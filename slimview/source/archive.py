@@ -291,6 +291,9 @@ def _select_docker_manifest(manifest: Any, store: _Store, tag: str | None) -> di
     for item in manifest:
         if not isinstance(item, dict) or not isinstance(item.get("Config"), str) or not isinstance(item.get("Layers"), list):
             raise InputError(f"{store.label}: manifest.json entry lacks Config or Layers")
+        tags = item.get("RepoTags")
+        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+            raise InputError(f"{store.label}: manifest.json RepoTags is not a list of strings")
     if tag is None:
         if len(manifest) == 1:
             return manifest[0]
