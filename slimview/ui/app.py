@@ -7,10 +7,11 @@ runs in another. Worker errors land in one handler (``on_worker_state_changed``)
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -21,6 +22,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from slimview.errors import SlimviewError
+from slimview.fsutil import write_atomic
 from slimview.findings.model import Finding
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change, ImageIndex
@@ -28,6 +30,7 @@ from slimview.report import Report, build_report
 from slimview.source.tarstream import EntryType
 from slimview.ui.commands import SlimviewCommands
 from slimview.ui.messages import IndexProgress, IndexReady, ReportReady, TreeReady
+from slimview.ui.screens.export import ExportRequest, ExportScreen
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
 from slimview.ui.treemodel import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled, TreeQuery, ViewCache, prepare
@@ -38,14 +41,28 @@ from slimview.ui.widgets.layers import LayersPane
 from slimview.ui.widgets.loading import LoadingPanel
 from slimview.ui.widgets.summary import SummaryBar
 
+if TYPE_CHECKING:
+    from slimview.rewrite.model import Rewrite
+
 IndexBuilder = Callable[..., ImageIndex]
 ReportBuilder = Callable[[ImageIndex], Report]
+Rewriter = Callable[[Report], "Rewrite"]
 
 PANES = ("layers", "tree", "findings", "details")
 PROGRESS_EVERY = 0.05  # seconds between progress messages: enough for a smooth bar
 KIND_KEYS = {Change.ADDED: "added", Change.MODIFIED: "modified", Change.DELETED: "deleted", Change.UNCHANGED: "unchanged"}
 ALL_KINDS = frozenset(KIND_KEYS)
 EXIT_ERROR = 2
+
+
+def rewrite_report(report: Report) -> "Rewrite":
+    """The rewrite of the image the report is about (its base found in the local engine when one answers)."""
+    from slimview.rewrite import rewrite_image
+    from slimview.rewrite.base import engine_images, find_base
+
+    source = report.index.source
+    images = engine_images(source)
+    return rewrite_image(report.index, find_base(source, images), report.findings, local_images=images or ())
 
 
 def worker_message(error: BaseException) -> str:
@@ -95,12 +112,16 @@ class SlimviewApp(App[None]):
         *,
         index_builder: IndexBuilder = build_index,
         report_builder: ReportBuilder = build_report,
+        rewriter: Rewriter = rewrite_report,
+        export_directory: str | None = None,
     ):
         super().__init__()
         self.reference = reference
         self.options = options or IndexOptions()
         self.index_builder = index_builder
         self.report_builder = report_builder
+        self.rewriter = rewriter
+        self.export_directory = export_directory
         self.index: ImageIndex | None = None
         self.report: Report | None = None
         self.load_error: str | None = None
@@ -165,7 +186,10 @@ class SlimviewApp(App[None]):
         self.post_message(TreeReady(serial, query, view, selection, rows))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker errors end up."""
+        self.handle_worker_state(event)
+
+    def handle_worker_state(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors end up (dialogs forward their workers' state here)."""
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
@@ -455,7 +479,26 @@ class SlimviewApp(App[None]):
         self.push_screen(FileViewerScreen(self.index, layer_no, path, entry.size, secret))
 
     def action_export(self) -> None:
-        self.notify("The rewrite is not available yet.", severity="warning")
+        report = self.report
+        if report is None:
+            self.notify("The findings are still being worked out; export needs them.", severity="warning")
+            return
+        directory = self.export_directory or os.getcwd()
+        self.push_screen(ExportScreen(lambda: self.rewriter(report), directory), self.export_chosen)
+
+    def export_chosen(self, request: ExportRequest | None) -> None:
+        """The export screen's answer: the core writes the files; the app reports how it went."""
+        if request is None:
+            return
+        written = []
+        for (name, text), path in zip(request.files, request.paths()):
+            try:
+                write_atomic(path, text, force=request.overwrite)
+            except SlimviewError as exc:
+                self.notify(str(exc), title="Export failed", severity="error", timeout=10)
+                return
+            written.append(path)
+        self.notify("Wrote " + " and ".join(written), title="Exported", timeout=6)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -481,6 +524,15 @@ def make_app(
     *,
     index_builder: IndexBuilder = build_index,
     report_builder: ReportBuilder = build_report,
+    rewriter: Rewriter = rewrite_report,
+    export_directory: str | None = None,
 ) -> SlimviewApp:
-    """The explorer for ``image`` (an engine reference or an archive path); used by the CLI and the tests."""
-    return SlimviewApp(image, options, index_builder=index_builder, report_builder=report_builder)
+    """The explorer for ``image`` (an engine reference or an archive path); used by the CLI and the tests.
+
+    The builders default to the core's; tests pass fixed ones. ``export_directory`` is where
+    the export screen proposes to save (default: the working directory).
+    """
+    return SlimviewApp(
+        image, options, index_builder=index_builder, report_builder=report_builder,
+        rewriter=rewriter, export_directory=export_directory,
+    )

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.worker import Worker
 from textual.widgets import Label, TextArea
 
 from slimview.index.capture import KEY_MARKER
@@ -99,6 +100,9 @@ class FileViewerScreen(ModalScreen[None]):
     def show_text(self, message: ContentsRead) -> None:
         self.query_one("#viewer-status", Label).update(message.status)
         self.query_one("#viewer-text", TextArea).load_text(message.text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.app.handle_worker_state(event)  # worker messages do not bubble: hand them to the app's handler
 
     def worker_failed(self, message: str) -> None:
         """Called by the app's worker-error handler."""
