@@ -90,12 +90,12 @@ def test_json_report_schema_is_stable(image, env):
     assert (proc.returncode, proc.stderr) == (0, "")
     doc = json.loads(proc.stdout)
     assert doc["schema_version"] == SCHEMA_VERSION == 1
-    assert set(doc) == {"schema_version", "generator", "image", "waste", "layers", "findings", "notes"}
+    assert set(doc) == {"schema_version", "generator", "image", "waste", "layers", "findings", "findings_by_kind", "notes"}
     assert set(doc["image"]) == {
         "reference", "name", "source", "repo_tags", "config_digest", "platform", "layer_count", "entry_count",
         "size_bytes", "visible_bytes", "user",
     }
-    assert set(doc["waste"]) == {"hidden_bytes", "hidden_share", "hidden_by_layer", "dive", "avoidable_bytes"}
+    assert set(doc["waste"]) == {"hidden_bytes", "hidden_share", "hidden_by_layer", "dive", "avoidable_bytes", "avoidable_share"}
     assert set(doc["waste"]["dive"]) == {
         "efficiency", "inefficient_bytes", "user_size_bytes", "wasted_user_percent", "inefficient_files",
     }
@@ -115,6 +115,37 @@ def test_json_report_schema_is_stable(image, env):
         "path": "var/lib/apt/lists/index", "type": "file", "change": "deleted", "size": 40_000, "from_layer": 1,
     }
     assert set(doc["waste"]["hidden_by_layer"][0]) == {"stored_in", "hidden_by", "bytes"}
+    assert set(doc["findings"][0]) == {
+        "kind", "title", "severity", "bytes", "layer", "instruction", "paths", "evidence", "fix", "details",
+    }
+
+
+def json_keys(value, out: set[str] | None = None) -> set[str]:
+    """Every key of every object in a JSON document (finding details are kind-specific, left out)."""
+    out = set() if out is None else out
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.add(key)
+            if key not in ("details", "findings_by_kind"):
+                json_keys(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            json_keys(item, out)
+    return out
+
+
+def test_every_json_key_is_documented(image, tmp_path, env):
+    from test_formats_synthetic import GnuLayer, names_spec
+
+    schema = (Path(__file__).resolve().parent.parent / "slimview" / "report" / "schema.md").read_text()
+    odd = tmp_path / "names.tar"  # undecodable names bring path_b64 in
+    write_docker_archive(names_spec(GnuLayer), str(odd), ["names:1"])
+    keys = set()
+    for path in (image, odd):
+        keys |= json_keys(json.loads(run_cli(["report", "--json", str(path)], env).stdout))
+    assert "path_b64" in keys and "from_layer" in keys and "link" in keys
+    assert {key for key in keys if f"`{key}`" not in schema} == set()
+    assert f"schema version {SCHEMA_VERSION}" in schema
 
 
 def test_json_report_numbers(image, env):
@@ -363,7 +394,10 @@ def test_layer_content_that_does_not_match_its_diff_id(image, tmp_path, env, hom
     data[data.find(b"i" * 40_000) + 20_000] = ord("j")
     bad.write_bytes(bytes(data))
     diff_id = manifest_of(image)["config"]["rootfs"]["diff_ids"][1]
-    proc = run_bad([str(bad)], env, home)
+    # Uncompressed layers on disk are digested only with --verify; a plain run reports
+    # what the archive holds.
+    assert run_cli(["report", str(bad)], env).returncode == 0
+    proc = run_bad([str(bad), "--verify"], env, home)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert proc.stderr.startswith(f"slimview: error: {bad}: layer 1 does not match the image config: its content is sha256:")
     assert proc.stderr.endswith(f" but rootfs.diff_ids[1] is {diff_id} (archive corrupt or altered)\n")
