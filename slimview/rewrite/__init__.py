@@ -1,0 +1,272 @@
+"""Stage 4, rewrite: a smaller Dockerfile that builds and runs the same program.
+
+``rewrite_image`` works from the index alone (the reconstructed history, the files each
+layer holds); findings, when given, name build-only packages, context junk and secrets
+more precisely and put their byte counts on each change. With the user's own Dockerfile
+and build context, that Dockerfile is rewritten instead, keeping its comments.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Sequence
+
+from slimview.findings.model import Finding
+from slimview.index.model import ImageIndex
+from slimview.report.format import human_bytes
+from slimview.rewrite import dockerignore as di
+from slimview.rewrite.base import BaseImage, LocalImage
+from slimview.rewrite.dockerfile import CopyStep, Facts, installs_python_packages, requested_packages, write
+from slimview.rewrite.estimate import estimate
+from slimview.rewrite.model import Rewrite
+from slimview.rewrite.source import RewriteSource, from_dockerfile, from_image, read_dockerfile
+from slimview.rewrite.packages import is_build_only
+from slimview.rewrite.stack import (
+    CopiedEntry,
+    closure_bytes,
+    closure_names,
+    copied_entries,
+    dpkg_packages,
+    os_release,
+    python_version,
+    stored_under,
+)
+from slimview.rewrite.verify import smoke_command
+
+__all__ = ["Rewrite", "rewrite_image"]
+
+DOCKERFILE_NAME = "Dockerfile.slim"
+DOCKERIGNORE_NAME = ".dockerignore.slim"
+APT_CACHES = ("var/lib/apt/lists/", "var/cache/apt/", "var/cache/apk/")
+PIP_CACHES = ("root/.cache/pip/",)
+# Build-tools findings mark packages pulled in only as dependencies with this category.
+_DEPENDENCY_CATEGORY = "needed only by build tools"
+
+
+def rewrite_image(
+    index: ImageIndex,
+    base_image: BaseImage,
+    findings: Sequence[Finding] = (),
+    *,
+    dockerfile: str | None = None,
+    context: str | None = None,
+    base: str | None = None,
+    local_images: Sequence[LocalImage] = (),
+) -> Rewrite:
+    """Rewrite the image's Dockerfile (reconstructed, or the user's at ``dockerfile``)."""
+    if dockerfile is not None:
+        source = from_dockerfile(read_dockerfile(dockerfile), dockerfile)
+        context = context if context is not None else os.path.dirname(os.path.abspath(dockerfile))
+    else:
+        source = from_image(index, base_image)
+    user_ignore = _user_dockerignore(context)
+
+    version = python_version(index)
+    release = os_release(index)
+    family = "alpine" if release.get("ID") == "alpine" else "debian" if "debian" in (release.get("ID", "") + " " + release.get("ID_LIKE", "")) else ""
+    python_stack = version is not None and installs_python_packages(source)
+    runtime_base, reason = _runtime_base(base, python_stack, version, family, source, base_image)
+
+    ignore = _ignore_file(findings, user_ignore, python_stack)
+    facts = Facts(
+        python=version,
+        family=family,
+        runtime_base=runtime_base,
+        base_reason=reason,
+        base_has_python=_has_python(runtime_base) and python_stack,
+        build_packages=_build_packages(findings),
+        junk=lambda name: di.is_ignored(name, ignore.patterns),
+        entries=lambda step, layer: _entries(index, step, layer, context, user_ignore),
+        savings=_savings(index, source, base_image, findings),
+        secrets={posixpath.basename(p.path) for f in findings if f.kind == "secret" for p in f.paths},
+        layer_bytes={layer.index: layer.stats.size for layer in index.layers},
+        runs_as_root_finding=any(f.kind == "config" and f.details.get("check") == "user" for f in findings),
+        no_healthcheck_finding=any(f.kind == "config" and f.details.get("check") == "healthcheck" for f in findings),
+    )
+    written = write(source, facts)
+    dropped = _keep_copied(ignore, written.copied)
+
+    sizes = {tag: img.size for img in local_images for tag in img.tags}
+    rows, notes = estimate(index, source, base_image, written, sizes.get(runtime_base))
+    if dropped:
+        notes.append("kept in the context because the rewrite copies them: " + ", ".join(dropped))
+    before, after = sum(r.before for r in rows), sum(r.after for r in rows)
+    header = [
+        f"{DOCKERFILE_NAME}: written by slimview from {source.origin}.",
+        f"Estimated size {human_bytes(before)} -> {human_bytes(after)} ({_percent(after, before)} of the original);"
+        " `slimview verify` builds it and measures.",
+        f"Build it with {DOCKERIGNORE_NAME} as the build context's .dockerignore.",
+    ]
+    text = "".join(f"# {line}\n" for line in header) + "\n" + written.text
+    ignore_text = ignore.render([
+        f"{DOCKERIGNORE_NAME}: written by slimview for {DOCKERFILE_NAME}; use it as the context's .dockerignore.",
+        "Nothing the Dockerfile copies is excluded.",
+    ])
+    return Rewrite(
+        dockerfile=text,
+        dockerignore=ignore_text,
+        changes=written.changes,
+        sizes=rows,
+        copied_sources=[path for path, _is_dir in written.copied],
+        smoke=smoke_command(written.exec_command, written.venv is not None),
+        notes=notes,
+    )
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f} %" if whole else "-"
+
+
+def _has_python(image: str) -> bool:
+    name = image.rsplit("/", 1)[-1]
+    return name.startswith("python:") or name.startswith("python@")
+
+
+def _runtime_base(
+    chosen: str | None, python_stack: bool, version: str | None, family: str, source: RewriteSource, base_image: BaseImage
+) -> tuple[str, str]:
+    if chosen:
+        return chosen, f"{chosen}, chosen with --base."
+    if python_stack and version:
+        flavour = "alpine" if family == "alpine" else "slim"
+        image = f"python:{version}-{flavour}"
+        was = source.base or base_image.name or "the original base"
+        return image, f"{image} matches the Python {version} the image runs (it was {was})."
+    original = source.base or base_image.name
+    if original:
+        return original, f"{original}, the original base."
+    return "debian:bookworm-slim", "debian:bookworm-slim, since the original base is unknown."
+
+
+def _user_dockerignore(context: str | None) -> list[str]:
+    if context is None:
+        return []
+    path = os.path.join(context, ".dockerignore")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return di.read_patterns(fh.read())
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _ignore_file(findings: Sequence[Finding], user: list[str], python: bool) -> di.IgnoreFile:
+    ignore = di.IgnoreFile()
+    ignore.add("Kept from the context's own .dockerignore.", user)
+    root = _context_root(findings)
+    secrets = [p.path[len(root):] for f in findings if f.kind == "secret" and root is not None for p in f.paths if p.path.startswith(root)]
+    ignore.add("secret finding: credentials must never be copied into an image.", secrets)
+    for finding in findings:
+        if finding.kind == "context-junk":
+            patterns = [p for p in finding.details.get("dockerignore") or [] if isinstance(p, str)]
+            ignore.add(f"context-junk finding: {human_bytes(finding.bytes)} the image copied and never uses.", patterns)
+    ignore.add("Version control, editor and build files.", di.COMMON)
+    if python:
+        ignore.add("Python caches, virtualenvs and tool output.", di.PYTHON)
+    ignore.add("Tests, notebooks and docs: not needed to run the program.", di.NOT_RUNTIME)
+    return ignore
+
+
+def _context_root(findings: Sequence[Finding]) -> str | None:
+    for finding in findings:
+        root = finding.details.get("context_root") if finding.kind == "context-junk" else None
+        if isinstance(root, str):
+            return root.strip("/") + "/" if root.strip("/") else ""
+    return None
+
+
+def _keep_copied(ignore: di.IgnoreFile, copied: list[tuple[str, bool]]) -> list[str]:
+    """Drop every pattern that would exclude something the Dockerfile copies."""
+    dropped = []
+    for path, is_dir in copied:
+        if path in (".", "./"):
+            continue
+        for pattern in di.blocking(path, is_dir, ignore.patterns):
+            ignore.drop(pattern)
+            dropped.append(pattern)
+    return dropped
+
+
+def _build_packages(findings: Sequence[Finding]) -> set[str]:
+    names: set[str] = set()
+    for finding in findings:
+        if finding.kind != "build-tools":
+            continue
+        for package in finding.details.get("packages") or []:
+            if isinstance(package, dict) and package.get("category") != _DEPENDENCY_CATEGORY and package.get("name"):
+                names.add(str(package["name"]).split(":", 1)[0])
+    return names
+
+
+def _savings(index: ImageIndex, source: RewriteSource, base: BaseImage, findings: Sequence[Finding]) -> dict[str, int]:
+    """Bytes each kind of fix saves: build tools (from the findings, else the packages'
+    installed sizes), package lists and pip's cache (what the image's own layers stored)."""
+    first = base.layers if base.known else 0
+    lists_visible, lists_hidden = stored_under(index, APT_CACHES, first)
+    pip_visible, pip_hidden = stored_under(index, PIP_CACHES, first)
+    build_tools = sum(f.bytes for f in findings if f.kind == "build-tools")
+    if not build_tools:
+        installed = dpkg_packages(index)
+        base_packages = set(dpkg_packages(index, first - 1)) if first else set()
+        requested = requested_packages(source)
+        runtime = [p for p in requested if not is_build_only(p)]
+        keep = base_packages | closure_names(runtime, installed)
+        build_tools = closure_bytes([p for p in requested if is_build_only(p)], installed, keep)
+    return {
+        "build-tools": build_tools,
+        "hidden-bytes": lists_hidden,
+        "package-cache": lists_visible,
+        "pip-cache": pip_visible + pip_hidden,
+    }
+
+
+def _entries(
+    index: ImageIndex, step: CopyStep, layer: int | None, context: str | None, user_ignore: list[str]
+) -> list[CopiedEntry] | None:
+    """Top-level names a directory COPY brings in: from the context when there is one, else
+    from the layer it made."""
+    if not step.dest.endswith("/"):
+        return None
+    if context is not None:
+        if step.unknown:
+            root = context
+        elif len(step.sources) == 1:
+            root = os.path.join(context, step.sources[0])
+        else:
+            return None
+        if not os.path.isdir(root):
+            return None
+        return _listing(root, context, user_ignore)
+    if layer is None:
+        return None
+    if not step.unknown and not (len(step.sources) == 1 and step.sources[0].endswith(("/", "."))):
+        return None
+    return copied_entries(index, layer, step.dest)
+
+
+def _listing(root: str, context: str, user_ignore: list[str]) -> list[CopiedEntry]:
+    out = []
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        rel = os.path.relpath(path, context)
+        if di.is_ignored(rel, user_ignore):
+            continue
+        is_dir = os.path.isdir(path) and not os.path.islink(path)
+        out.append(CopiedEntry(name, is_dir, _tree_bytes(path) if is_dir else _file_bytes(path)))
+    return out
+
+
+def _file_bytes(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _tree_bytes(path: str) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        total += sum(_file_bytes(os.path.join(folder, f)) for f in files)
+    return total

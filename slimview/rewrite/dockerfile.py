@@ -1,0 +1,648 @@
+"""The rewritten Dockerfile: a builder stage with what building needs, a runtime stage on a
+slim base with only the virtualenv and the application files.
+
+The runtime stage follows the original instruction by instruction, so the program starts
+exactly as before (same WORKDIR, ENV, EXPOSE, ENTRYPOINT/CMD), with these changes, each
+commented with the finding it fixes and the bytes it saves:
+
+- OS packages: build-only ones (compilers, ``-dev``, git) move to the builder; the rest are
+  installed in one RUN with ``--no-install-recommends`` and the lists removed in that RUN;
+- ``pip install`` runs in the builder into a virtualenv without pip (``--no-cache-dir``),
+  after copying only the dependency manifests, so editing the source keeps pip's layer
+  cached; the runtime copies the virtualenv and puts its ``bin`` first on PATH;
+- context copies take only the application's own files (absolute destinations), owned by
+  the user that runs it (``COPY --chown`` instead of a ``chown -R`` layer);
+- a non-root user, and exec-form CMD/ENTRYPOINT.
+
+Anything not recognised is kept, in its place.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slimview.report.format import human_bytes
+from slimview.rewrite import commands as cmd
+from slimview.rewrite.model import Change, Instruction, render_instructions
+from slimview.rewrite.packages import is_build_only, is_python_tooling, package_name
+from slimview.rewrite.reconstruct import exec_array, json_array
+from slimview.rewrite.source import RewriteSource
+from slimview.rewrite.stack import CopiedEntry
+
+VENV = "/opt/venv"
+APP_UID = 10001
+BUILDER = "builder"
+MAX_EXPLICIT_COPIES = 8
+
+MANIFESTS = re.compile(
+    r"^(?:requirements[\w.-]*\.(?:txt|in)|constraints[\w.-]*\.txt|pyproject\.toml|setup\.py|setup\.cfg|poetry\.lock|"
+    r"Pipfile(?:\.lock)?|uv\.lock|pdm\.lock|package(?:-lock)?\.json|yarn\.lock|pnpm-lock\.yaml)$"
+)
+_UNKNOWN_SOURCE = re.compile(r"^<unknown source: (?P<kind>\w+):(?P<hash>[0-9a-f]+)…>$")
+_SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\\"'*?\[\]#~=%{}\n]")
+_ROOT_USERS = ("", "root", "0", "0:0", "root:root")
+
+
+@dataclass
+class CopyStep:
+    """A COPY or ADD, its destination made absolute."""
+
+    keyword: str
+    flags: list[str]
+    sources: list[str]
+    dest: str  # absolute; ends with "/" when it names a directory
+    unknown: str = ""  # "dir:e7a2da247d16" when the history kept only a hash of the sources
+
+    @property
+    def from_stage(self) -> str:
+        return next((f.split("=", 1)[1] for f in self.flags if f.startswith("--from=")), "")
+
+    @property
+    def reads_context(self) -> bool:
+        if self.from_stage:
+            return False
+        return not any(s.startswith(("http://", "https://", "git@")) for s in self.sources)
+
+    def dest_for(self, name: str) -> str:
+        return posixpath.join(self.dest, name) if self.dest.endswith("/") else self.dest
+
+
+def parse_copy(instruction: Instruction, workdir: str) -> CopyStep:
+    text = instruction.args
+    flags = []
+    words = text.split()
+    while words and words[0].startswith("--"):
+        flags.append(words.pop(0))
+    rest = text.split(None, len(flags))[-1] if flags else text
+    parts = exec_array(rest) if rest.lstrip().startswith("[") else None
+    if parts is None:
+        m = re.match(r"^(<unknown source: [^>]*>)\s+(.+)$", rest.strip())
+        parts = [m.group(1), m.group(2)] if m else shlex.split(rest) if _quoted_ok(rest) else rest.split()
+    sources, dest = parts[:-1], parts[-1] if parts else ""
+    directory = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
+    absolute = posixpath.normpath(posixpath.join(workdir or "/", dest))
+    if directory and not absolute.endswith("/"):
+        absolute += "/"
+    unknown = ""
+    if len(sources) == 1:
+        m = _UNKNOWN_SOURCE.match(sources[0])
+        if m:
+            unknown = f"{m.group('kind')}:{m.group('hash')}"
+            if m.group("kind") in ("dir", "multi") and not absolute.endswith("/"):
+                absolute += "/"
+    return CopyStep(instruction.keyword, flags, sources, absolute, unknown)
+
+
+def _quoted_ok(text: str) -> bool:
+    try:
+        shlex.split(text)
+        return True
+    except ValueError:
+        return False
+
+
+@dataclass
+class Facts:
+    """What the writer knows beyond the instructions: the image's stack, what it wastes, the context."""
+
+    python: str | None  # "3.11"
+    family: str  # "debian", "alpine" or "" (from os-release)
+    runtime_base: str  # the FROM of the runtime (and builder) stage
+    base_reason: str  # why that base, for its comment
+    base_has_python: bool  # the runtime base provides python, pip and venv
+    build_packages: set[str] = field(default_factory=set)  # named by build-tools findings
+    junk: Callable[[str], bool] = lambda name: False  # a top-level context name that is junk
+    entries: Callable[[CopyStep, int | None], list[CopiedEntry] | None] = lambda step, layer: None
+    # Bytes each fix saves, by finding kind: build-tools, hidden-bytes (package lists deleted
+    # by a later layer), package-cache (lists or pip cache left in place).
+    savings: dict[str, int] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)  # top-level context names holding secrets
+    layer_bytes: dict[int, int] = field(default_factory=dict)  # layer → bytes it stores
+    runs_as_root_finding: bool = False
+    no_healthcheck_finding: bool = False
+
+
+@dataclass
+class Written:
+    text: str
+    changes: list[Change]
+    copied: list[tuple[str, bool]]  # (context path, is a directory) of every COPY source
+    app_bytes: int
+    runtime_packages: list[str]
+    build_packages: list[str]
+    kept_runs: list[int]  # instructions whose commands the runtime still runs
+    exec_command: list[str]  # the runtime's ENTRYPOINT + CMD, for the smoke test
+    venv: str | None
+
+
+def fixes(kind: str, n: int) -> str:
+    """The comment suffix naming what a change fixes: ``(fixes build-tools: 410.2 MB)``."""
+    return f" (fixes {kind}: {human_bytes(n)})" if n else ""
+
+
+# -- collecting what the original does -----------------------------------------------------------
+
+
+@dataclass
+class _Collected:
+    workdir_at: list[str]  # WORKDIR in effect at each instruction
+    commands: dict[int, list[cmd.Command]]  # RUN instruction → its commands
+    copies: dict[int, CopyStep]
+    apt: list[str]
+    apk: list[str]
+    pips: list[tuple[int, cmd.Command]]
+    venv: str | None
+    chowns: list[cmd.Command]
+    user: str
+    volumes: list[str]
+
+
+def _collect(source: RewriteSource) -> _Collected:
+    workdir = "/"
+    c = _Collected([], {}, {}, [], [], [], None, [], "", [])
+    for n, ins in enumerate(source.instructions):
+        if ins.keyword == "WORKDIR":
+            workdir = posixpath.normpath(posixpath.join(workdir, ins.args.strip().strip('"')))
+        c.workdir_at.append(workdir)
+        if ins.keyword == "RUN" and not ins.args.startswith("["):
+            commands = cmd.analyse_run(ins.args)
+            c.commands[n] = commands
+            for command in commands:
+                if command.kind == cmd.APT_INSTALL:
+                    c.apt += [p for p in command.packages if p not in c.apt]
+                elif command.kind == cmd.APK_ADD:
+                    c.apk += [p for p in command.packages if p not in c.apk]
+                elif command.kind == cmd.PIP_INSTALL:
+                    c.pips.append((n, command))
+                elif command.kind == cmd.VENV and c.venv is None:
+                    c.venv = posixpath.normpath(posixpath.join(workdir, command.paths[0]))
+                elif command.kind == cmd.CHOWN:
+                    c.chowns.append(command)
+        elif ins.keyword in ("COPY", "ADD"):
+            c.copies[n] = parse_copy(ins, workdir)
+        elif ins.keyword == "USER":
+            c.user = ins.args.strip()
+        elif ins.keyword == "VOLUME":
+            items = exec_array(ins.args)
+            c.volumes += items if items is not None else ins.args.split()
+    return c
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, source: RewriteSource, facts: Facts):
+        self.source = source
+        self.facts = facts
+        self.c = _collect(source)
+        self.changes: list[Change] = []
+        self.copied: list[tuple[str, bool]] = []
+        self.app_bytes = 0
+        self.kept_runs: list[int] = []
+        self.comments_used: set[int] = set()
+        self.python = facts.python is not None and bool(self.c.pips)
+        self.venv = (self.c.venv or VENV) if self.python else None
+        self.alpine = facts.family == "alpine" or (bool(self.c.apk) and not self.c.apt)
+        self.root_original = self.c.user in _ROOT_USERS
+        self.owner = self.c.chowns[0].owner if self.c.chowns else (f"{APP_UID}:{APP_UID}" if self.root_original else "")
+        requested = self.c.apk if self.alpine else self.c.apt
+        packages = [p for p in requested if not (facts.base_has_python and is_python_tooling(p))]
+        self.provided = [p for p in requested if p not in packages]
+        self.build_packages: list[str] = []
+        self.runtime_packages = packages
+        if self.python:
+            self.build_packages = [p for p in packages if is_build_only(p, facts.build_packages)]
+            self.runtime_packages = [p for p in packages if p not in self.build_packages]
+            if not facts.base_has_python:
+                # A base without Python: the builder needs venv, the runtime the interpreter.
+                self.build_packages += [p for p in ("python3", "python3-venv") if p not in self.build_packages]
+                self.runtime_packages = ["python3"] + [p for p in self.runtime_packages if p != "python3"]
+
+    def _take_comments(self, n: int) -> list[str]:
+        """The user's comments above instruction ``n``, once: they follow what it became."""
+        if n in self.comments_used:
+            return []
+        self.comments_used.add(n)
+        return list(self.source.instructions[n].comments)
+
+    def _builder_name(self) -> str:
+        name = BUILDER
+        while name in self.source.stage_names:
+            name = "slimview-" + name
+        return name
+
+    # -- builder ---------------------------------------------------------------------------------
+
+    def builder(self) -> list[Instruction]:
+        if not self.python:
+            return []
+        out = [Instruction("FROM", f"{self.facts.runtime_base} AS {self._builder_name()}", [
+            "Builder stage: compilers and headers stay here; only the virtualenv moves on."
+        ])]
+        out += self._args()
+        out += self._env(builder=True)
+        if self.build_packages:
+            saved = self.facts.savings.get("build-tools", 0)
+            comments = self._package_comments() + [f"Build-only packages stay in this stage{fixes('build-tools', saved)}."]
+            out.append(Instruction("RUN", self._install(self.build_packages), comments))
+            self.changes.append(Change("build-tools", "build-only packages only in the builder: " + ", ".join(self.build_packages), saved))
+        out.append(Instruction("RUN", f"python3 -m venv --without-pip {self.venv}", [
+            f"A virtualenv without pip: the runtime stage copies {self.venv} and nothing else from here."
+        ]))
+        workdir = self.c.workdir_at[self.c.pips[0][0]]
+        if workdir != "/":
+            out.append(Instruction("WORKDIR", workdir))
+        manifests = self._manifest_copy(workdir)
+        if manifests:
+            out.append(Instruction("COPY", manifests, [
+                "Dependency manifests first: editing the source no longer re-runs pip."
+            ]))
+            self.changes.append(Change("cache-order", "dependency manifests copied and installed before the source"))
+        if any(command.local for _n, command in self.c.pips):
+            tree = self._source_tree_copy()
+            if tree:
+                out.append(Instruction("COPY", tree, ["pip installs the project itself, so it needs the source tree."]))
+        cache = self.facts.savings.get("pip-cache", 0)
+        for n, command in self.c.pips:
+            if cmd.is_pip_tooling_upgrade(command):
+                continue
+            args = " ".join(shlex.quote(a) for a in command.pip_args)
+            comments = self._take_comments(n)
+            comments.append(f"--no-cache-dir: pip's download cache never reaches a layer{fixes('package-cache', cache)}.")
+            if cache:
+                self.changes.append(Change("package-cache", "pip runs with --no-cache-dir", cache))
+            cache = 0
+            out.append(Instruction("RUN", f"python3 -m pip --python {self.venv}/bin/python install --no-cache-dir {args}", comments))
+        return out
+
+    def _manifest_copy(self, workdir: str) -> str:
+        """``COPY`` arguments for the requirement files pip reads, or ""."""
+        wanted: list[str] = []
+        for _n, command in self.c.pips:
+            wanted += [path for path in command.requirements if path not in wanted]
+        if not wanted:
+            return ""
+        sources = []
+        for path in wanted:
+            absolute = posixpath.normpath(posixpath.join(workdir, path))
+            context_path = self._context_path(absolute) or path
+            sources.append(context_path)
+            self.copied.append((context_path, False))
+        targets = {posixpath.dirname(posixpath.normpath(posixpath.join(workdir, p))) for p in wanted}
+        dest = (targets.pop() if len(targets) == 1 else workdir).rstrip("/") + "/"
+        return " ".join([*sources, dest])
+
+    def _context_path(self, absolute: str) -> str | None:
+        """Where in the build context a file that was copied to ``absolute`` came from."""
+        for step in reversed(list(self.c.copies.values())):
+            if not step.reads_context or not step.dest.endswith("/") or not absolute.startswith(step.dest):
+                continue
+            rel = absolute[len(step.dest):]
+            if step.unknown or step.sources in (["."], ["./"]):
+                return rel
+            if len(step.sources) == 1:
+                return posixpath.normpath(posixpath.join(step.sources[0], rel))
+        return None
+
+    def _source_tree_copy(self) -> str:
+        for step in self.c.copies.values():
+            if step.reads_context and (step.unknown or step.sources in (["."], ["./"])):
+                self.copied.append((".", True))
+                return f". {step.dest}"
+        return ""
+
+    # -- runtime ---------------------------------------------------------------------------------
+
+    def runtime(self) -> list[Instruction]:
+        out = [Instruction("FROM", self.facts.runtime_base, [f"Runtime stage: {self.facts.base_reason}", *self._alternatives()])]
+        out += self._args()
+        setup_done = venv_done = user_done = False
+        for n, ins in enumerate(self.source.instructions):
+            k = ins.keyword
+            if not setup_done and k in ("RUN", "COPY", "ADD", "WORKDIR", "USER"):
+                out += self._setup()
+                setup_done = True
+            starts_app = (n in self.c.copies and self.c.copies[n].reads_context) or any(p[0] == n for p in self.c.pips)
+            if self.python and not venv_done and starts_app:
+                out += self._venv()
+                venv_done = True
+            if k == "ARG":
+                continue
+            if k == "RUN":
+                out += self._run(n, ins)
+            elif k in ("COPY", "ADD"):
+                out += self._copy(n, ins)
+            elif k == "WORKDIR":
+                out.append(Instruction("WORKDIR", self.c.workdir_at[n], ins.comments))
+            elif k in ("CMD", "ENTRYPOINT"):
+                if not user_done and self.root_original:
+                    out.append(self._user())
+                    user_done = True
+                out.append(self._exec_form(ins))
+            else:
+                user_done = user_done or k == "USER"
+                out.append(ins)
+        if not setup_done:
+            out += self._setup()
+        if self.python and not venv_done:
+            out += self._venv()
+        if not user_done and self.root_original:
+            out.append(self._user())
+        return _merge_runs(out)
+
+    def _alternatives(self) -> list[str]:
+        if not self.python:
+            return []
+        return [
+            "Alternative: gcr.io/distroless/python3-debian12 is smaller still, but has no shell, no apt and",
+            "Debian's Python 3.11 at /usr/bin/python3 (build the virtualenv on debian:bookworm to match);",
+            "RUN lines, curl-based health checks and `docker exec sh` stop working there.",
+        ]
+
+    def _args(self) -> list[Instruction]:
+        return [Instruction("ARG", i.args) for i in self.source.instructions if i.keyword == "ARG"]
+
+    def _env(self, builder: bool) -> list[Instruction]:
+        # The builder keeps PATH as its base sets it: python3 there must be the base's, with pip.
+        return [
+            Instruction("ENV", i.args)
+            for i in self.source.instructions
+            if i.keyword == "ENV" and not (builder and "PATH" in _env_names(i.args))
+        ]
+
+    def _package_comments(self) -> list[str]:
+        """The user's comments above the RUN lines that installed packages (said once)."""
+        out = []
+        for n, commands in self.c.commands.items():
+            if any(c.kind in (cmd.APT_INSTALL, cmd.APK_ADD) for c in commands):
+                out += self._take_comments(n)
+        return out
+
+    def _setup(self) -> list[Instruction]:
+        """One RUN: the runtime's OS packages and the user that runs the program."""
+        commands: list[str] = []
+        comments = self._package_comments()
+        if self.runtime_packages:
+            lists = self.facts.savings.get("hidden-bytes", 0)
+            kind = "hidden-bytes"
+            if not lists:
+                lists, kind = self.facts.savings.get("package-cache", 0), "package-cache"
+            how = "--no-cache" if self.alpine else "--no-install-recommends; the package lists go in the same layer"
+            comments.append(f"Runtime packages only, with {how}{fixes(kind, lists)}.")
+            commands.append(self._install(self.runtime_packages))
+            self.changes.append(Change(kind, "package lists removed in the RUN that downloads them", lists))
+        elif self.build_packages:
+            lists = self.facts.savings.get("hidden-bytes", 0) or self.facts.savings.get("package-cache", 0)
+            if lists:
+                self.changes.append(Change("hidden-bytes", "no package lists in the runtime image", lists))
+        if self.provided:
+            comments.append(f"{', '.join(self.provided)}: {self.facts.runtime_base} provides these.")
+        if self.root_original:
+            commands.append(self._add_user())
+            note = " (fixes config: runs as root)" if self.facts.runs_as_root_finding else ""
+            comments.append(f"A non-root user (uid {APP_UID}) runs the program{note}; a numeric USER suits runAsNonRoot.")
+            self.changes.append(Change("config", f"runs as uid {APP_UID} instead of root"))
+        if not commands:
+            return []
+        return [Instruction("RUN", " \\\n && ".join(commands), comments)]
+
+    def _install(self, packages: list[str]) -> str:
+        if self.alpine:
+            return "apk add --no-cache " + " ".join(packages)
+        return (
+            "apt-get update \\\n && apt-get install -y --no-install-recommends " + " ".join(packages)
+            + " \\\n && rm -rf /var/lib/apt/lists/*"
+        )
+
+    def _add_user(self) -> str:
+        if self.alpine:
+            text = f"addgroup -S -g {APP_UID} app \\\n && adduser -S -D -u {APP_UID} -G app -h /home/app app"
+        else:
+            text = (
+                f"groupadd --system --gid {APP_UID} app \\\n && useradd --system --no-log-init --uid {APP_UID} --gid app"
+                " --create-home --home-dir /home/app app"
+            )
+        if self.c.volumes:
+            # A volume starts as a copy of its directory: the user must own it to write there.
+            text += f" \\\n && install -d -o {APP_UID} -g {APP_UID} " + " ".join(sorted(set(self.c.volumes)))
+        return text
+
+    def _venv(self) -> list[Instruction]:
+        env = f'PATH="{self.venv}/bin:$PATH"'
+        pythonpath = self._pythonpath()
+        if pythonpath:
+            env += f" PYTHONPATH={pythonpath}"
+        self.changes.append(Change("python", f"pip packages in a virtualenv ({self.venv}) built in the builder stage"))
+        return [
+            Instruction("COPY", f"--from={self._builder_name()} {self.venv} {self.venv}", [
+                "The virtualenv the builder made; its bin/ first on PATH, so python, pip-installed",
+                "scripts and the program's imports resolve to it exactly as the original's did.",
+            ]),
+            Instruction("ENV", env),
+        ]
+
+    def _pythonpath(self) -> str:
+        """PYTHONPATH, needed only when the program's interpreter is named by an absolute
+        path outside the virtualenv (PATH does not apply then)."""
+        command = self.exec_command()
+        interpreter = command[0] if command else ""
+        if interpreter.startswith("/") and re.search(r"/python[\d.]*$", interpreter) and not interpreter.startswith(self.venv + "/"):
+            return f"{self.venv}/lib/python{self.facts.python}/site-packages"
+        return ""
+
+    def _user(self) -> Instruction:
+        return Instruction("USER", f"{APP_UID}:{APP_UID}")
+
+    def _run(self, n: int, ins: Instruction) -> list[Instruction]:
+        if ins.args.startswith("["):
+            self.kept_runs.append(n)
+            return [ins]
+        kept = []
+        for command in self.c.commands[n]:
+            if command.kind == cmd.OTHER or (command.kind == cmd.ADD_USER and not self.root_original):
+                kept.append(command.text)
+            elif command.kind == cmd.PIP_INSTALL and not self.python:
+                kept.append(command.text)
+            elif command.kind == cmd.CHOWN and not self._chown_covered(command, self.source.instructions[n].layer):
+                kept.append(command.text)
+        if not kept:
+            return []
+        self.kept_runs.append(n)
+        return [Instruction("RUN", " \\\n && ".join(kept), self._take_comments(n))]
+
+    def _chown_covers(self, command: cmd.Command, step: CopyStep) -> bool:
+        dest = step.dest.rstrip("/") or "/"
+        return any(_within(posixpath.normpath(p), dest) or _within(dest, posixpath.normpath(p)) for p in command.paths)
+
+    def _chown_covered(self, command: cmd.Command, layer: int | None) -> bool:
+        """Whether every path a ``chown -R`` changes is a COPY destination, now copied with
+        --chown (the chown layer stored every file again)."""
+        dests = [step.dest.rstrip("/") or "/" for step in self.c.copies.values() if step.reads_context]
+        covered = all(any(_within(posixpath.normpath(p), d) for d in dests) for p in command.paths)
+        if covered:
+            saved = self.facts.layer_bytes.get(layer, 0) if layer is not None else 0
+            self.changes.append(Change("hidden-bytes", f"`{command.text}` replaced by COPY --chown={command.owner}", saved))
+        return covered
+
+    def _copy(self, n: int, ins: Instruction) -> list[Instruction]:
+        step = self.c.copies[n]
+        if not step.reads_context:
+            return [ins]
+        if step.keyword == "ADD" and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in step.sources):
+            return [ins]  # ADD unpacks these archives
+        flags = [f for f in step.flags if not f.startswith("--chown=")]
+        if self.owner:
+            flags.insert(0, f"--chown={self.owner}")
+        comments = self._take_comments(n)
+        for chown in self.c.chowns:
+            if chown.owner == self.owner and self._chown_covers(chown, step):
+                comments.append(f"--chown instead of a later `{chown.text}` layer that stored every file again.")
+        if step.unknown:
+            comments.append(f"The history kept only a hash of the sources ({step.unknown[:17]}…): names taken from the layer.")
+        entries = self.facts.entries(step, self.source.instructions[n].layer)
+        if entries is None:
+            return [self._copy_as_written(step, flags, comments)]
+        app = [e for e in entries if not self._skipped(e)]
+        junk = [e for e in entries if e not in app and not self._is_manifest(e)]
+        self.app_bytes += sum(e.bytes for e in app)
+        if junk:
+            saved = sum(e.bytes for e in junk)
+            names = ", ".join(e.name for e in junk[:6]) + (" …" if len(junk) > 6 else "")
+            secret = [e.name for e in junk if e.name in self.facts.secrets]
+            note = f"; {', '.join(secret)} held credentials (fixes secret)" if secret else ""
+            comments.append(f"Application files only: {names} left out{fixes('context-junk', saved)}{note}.")
+            self.changes.append(Change("context-junk", "left out of the copy: " + ", ".join(e.name for e in junk), saved))
+        if not app:
+            return []
+        prefix = self._source_prefix(step)
+        if len(app) > MAX_EXPLICIT_COPIES:
+            source = prefix or "."
+            self.copied.append((source, True))
+            comments.append("Many top-level entries: the whole context, trimmed by the .dockerignore.")
+            return [Instruction("COPY", " ".join([*flags, source, step.dest]), comments)]
+        out = []
+        files = [posixpath.join(prefix, e.name) for e in app if not e.is_dir]
+        if files:
+            self.copied += [(f, False) for f in files]
+            out.append(Instruction("COPY", " ".join([*flags, *files, step.dest]), comments))
+            comments = []
+        for e in (e for e in app if e.is_dir):
+            source = posixpath.join(prefix, e.name)
+            self.copied.append((source, True))
+            out.append(Instruction("COPY", " ".join([*flags, source + "/", step.dest_for(e.name) + "/"]), comments))
+            comments = []
+        return out
+
+    def _copy_as_written(self, step: CopyStep, flags: list[str], comments: list[str]) -> Instruction:
+        sources = step.sources
+        if step.unknown.startswith("file:"):
+            sources = [posixpath.basename(step.dest.rstrip("/"))]
+        elif step.unknown:
+            sources = ["."]
+        for s in sources:
+            self.copied.append((s, s in (".", "./") or s.endswith("/")))
+        keyword = "COPY" if step.keyword == "ADD" and not any("://" in s for s in sources) else step.keyword
+        return Instruction(keyword, " ".join([*flags, *sources, step.dest]), comments)
+
+    def _source_prefix(self, step: CopyStep) -> str:
+        if step.unknown or step.sources in (["."], ["./"]) or len(step.sources) != 1:
+            return ""
+        return step.sources[0].rstrip("/")
+
+    def _skipped(self, entry: CopiedEntry) -> bool:
+        return self._is_manifest(entry) or self.facts.junk(entry.name)
+
+    def _is_manifest(self, entry: CopiedEntry) -> bool:
+        return self.python and not entry.is_dir and bool(MANIFESTS.match(entry.name))
+
+    def _exec_form(self, ins: Instruction) -> Instruction:
+        """CMD/ENTRYPOINT in exec form: the program is PID 1 and gets signals itself."""
+        comments = list(ins.comments)
+        if ins.keyword == "CMD" and self.facts.no_healthcheck_finding:
+            comments.append("No HEALTHCHECK (config finding): add one that probes the program's health endpoint.")
+        items = exec_array(ins.args)
+        if items is None:
+            if _SHELL_SYNTAX.search(ins.args):
+                return Instruction(ins.keyword, json_array(["/bin/sh", "-c", ins.args]), comments)
+            comments.append(f"Exec form: signals reach the program directly (was `{ins.keyword} {ins.args}`).")
+            return Instruction(ins.keyword, json_array(shlex.split(ins.args)), comments)
+        if len(items) == 3 and items[:2] == ["/bin/sh", "-c"] and not _SHELL_SYNTAX.search(items[2]):
+            comments.append("Exec form: signals reach the program directly (it ran through /bin/sh -c).")
+            return Instruction(ins.keyword, json_array(shlex.split(items[2])), comments)
+        return Instruction(ins.keyword, json_array(items), comments)
+
+    def exec_command(self) -> list[str]:
+        """ENTRYPOINT + CMD of the rewritten image, in exec form."""
+        entrypoint: list[str] = []
+        command: list[str] = []
+        for ins in self.source.instructions:
+            if ins.keyword in ("CMD", "ENTRYPOINT"):
+                items = exec_array(self._exec_form(ins).args) or []
+                if ins.keyword == "ENTRYPOINT":
+                    entrypoint, command = items, []
+                else:
+                    command = items
+        return entrypoint + command
+
+
+def _env_names(args: str) -> list[str]:
+    return [w.split("=", 1)[0] for w in args.split() if "=" in w] or args.split()[:1]
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _merge_runs(instructions: list[Instruction]) -> list[Instruction]:
+    """Consecutive shell-form RUNs as one: fewer layers (and what hadolint's DL3059 asks)."""
+    out: list[Instruction] = []
+    for ins in instructions:
+        prev = out[-1] if out else None
+        if prev and ins.keyword == prev.keyword == "RUN" and not (ins.args.startswith("[") or prev.args.startswith("[")):
+            out[-1] = Instruction("RUN", prev.args + " \\\n && " + ins.args, prev.comments + ins.comments, prev.layer)
+        else:
+            out.append(ins)
+    return out
+
+
+def requested_packages(source: RewriteSource) -> list[str]:
+    """OS packages the stage's RUN lines install (apt or apk), in order."""
+    c = _collect(source)
+    return c.apt + [p for p in c.apk if p not in c.apt]
+
+
+def installs_python_packages(source: RewriteSource) -> bool:
+    """Whether the stage runs pip (then the rewrite is a builder/runtime pair around a virtualenv)."""
+    return any(
+        c.kind == cmd.PIP_INSTALL
+        for ins in source.instructions
+        if ins.keyword == "RUN" and not ins.args.startswith("[")
+        for c in cmd.analyse_run(ins.args)
+    )
+
+
+def write(source: RewriteSource, facts: Facts) -> Written:
+    """The rewritten Dockerfile for ``source`` (without a header)."""
+    writer = _Writer(source, facts)
+    builder = writer.builder()
+    runtime = writer.runtime()
+    text = render_instructions([Instruction(i.keyword, i.args, i.comments) for i in source.preamble])
+    for part in (source.earlier_stages, render_instructions(builder) if builder else "", render_instructions(runtime)):
+        if part:
+            text += ("\n" if text else "") + part
+    return Written(
+        text=text,
+        changes=writer.changes,
+        copied=list(dict.fromkeys(writer.copied)),
+        app_bytes=writer.app_bytes,
+        runtime_packages=writer.runtime_packages,
+        build_packages=writer.build_packages,
+        kept_runs=writer.kept_runs,
+        exec_command=writer.exec_command(),
+        venv=writer.venv,
+    )

@@ -1,0 +1,78 @@
+"""Estimated size before and after the rewrite, part by part.
+
+Before: what each of the original's layers stores, grouped by what made it. After: the
+runtime base, the closure of the runtime OS packages that base lacks, the virtualenv (the
+pip layers' files without caches), the application files the rewrite copies, and the
+layers of the steps it keeps. ``slimview verify`` measures the real figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slimview.index.model import ImageIndex
+from slimview.rewrite import commands as cmd
+from slimview.rewrite.base import BaseImage
+from slimview.rewrite.dockerfile import Written
+from slimview.rewrite.model import SizeRow
+from slimview.rewrite.packages import is_python_tooling
+from slimview.rewrite.source import RewriteSource
+from slimview.rewrite.stack import added_bytes, closure_bytes, dpkg_packages
+
+BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER = (
+    "base image", "OS packages", "Python packages", "application files", "other steps"
+)
+CACHES = ("root/.cache/", "tmp/")
+
+
+def _layer_kind(source: RewriteSource, n: int) -> str:
+    ins = source.instructions[n]
+    if ins.keyword == "RUN" and not ins.args.startswith("["):
+        kinds = {c.kind for c in cmd.analyse_run(ins.args)}
+        if kinds & {cmd.APT_UPDATE, cmd.APT_INSTALL, cmd.APK_ADD}:
+            return OS_PACKAGES
+        if cmd.PIP_INSTALL in kinds:
+            return PYTHON_PACKAGES
+    if ins.keyword in ("COPY", "ADD") and "--from=" not in ins.args:
+        return APP_FILES
+    return OTHER
+
+
+def estimate(
+    index: ImageIndex,
+    source: RewriteSource,
+    base: BaseImage,
+    written: Written,
+    runtime_base_size: int | None,
+) -> tuple[list[SizeRow], list[str]]:
+    """Rows (before, after) and notes on what was assumed."""
+    notes: list[str] = []
+    layers = index.layers
+    base_layers = base.layers if base.known else 0
+    before = {BASE: sum(layer.stats.size for layer in layers[:base_layers])}
+    after = {BASE: runtime_base_size if runtime_base_size is not None else before[BASE]}
+    if runtime_base_size is None:
+        notes.append("the runtime base is not in the local engine: its size is taken to be the original base's")
+    kinds: dict[int, str] = {}
+    for n, ins in enumerate(source.instructions):
+        if ins.layer is not None and ins.layer >= base_layers:
+            kinds[ins.layer] = _layer_kind(source, n)
+    for layer in layers[base_layers:]:
+        kind = kinds.get(layer.index, OTHER)
+        before[kind] = before.get(kind, 0) + layer.stats.size
+
+    installed = dpkg_packages(index)
+    already = set(dpkg_packages(index, base_layers - 1)) if base_layers else set()
+    already |= {name for name in installed if is_python_tooling(name) or name.startswith(("libpython3", "python3."))}
+    after[OS_PACKAGES] = closure_bytes(written.runtime_packages, installed, already) if installed else 0
+    if written.runtime_packages and not installed:
+        notes.append("no dpkg database in the image: the runtime OS packages are not counted")
+    pip_layers = [layer for layer, kind in kinds.items() if kind == PYTHON_PACKAGES]
+    after[PYTHON_PACKAGES] = sum(added_bytes(index, layer, CACHES) for layer in pip_layers)
+    copy_layers = [layer for layer, kind in kinds.items() if kind == APP_FILES]
+    after[APP_FILES] = written.app_bytes if written.app_bytes else sum(layers[n].stats.size for n in copy_layers)
+    kept = {source.instructions[n].layer for n in written.kept_runs} - {None}
+    after[OTHER] = sum(layers[n].stats.size for n in kept if kinds.get(n) == OTHER)
+    order: Sequence[str] = (BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER)
+    rows = [SizeRow(label, before.get(label, 0), after.get(label, 0)) for label in order]
+    return [r for r in rows if r.before or r.after], notes

@@ -1,0 +1,68 @@
+"""What the rewrite stage works on and hands back: Dockerfile instructions, and the rewrite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Instruction:
+    """One Dockerfile instruction, with the comment lines written above it.
+
+    ``keyword`` is upper case (RUN, COPY, ...), or "" for a block of comments only (for
+    example a layer whose making the history does not describe).
+    """
+
+    keyword: str
+    args: str
+    comments: list[str] = field(default_factory=list)
+    layer: int | None = None  # the image layer the instruction made, when known
+
+    def render(self) -> str:
+        lines = [f"# {c}" if c else "#" for c in self.comments]
+        if self.keyword:
+            lines.append(f"{self.keyword} {self.args}" if self.args else self.keyword)
+        return "\n".join(lines)
+
+
+def render_instructions(instructions: list[Instruction]) -> str:
+    return "".join(i.render() + "\n" for i in instructions)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing the rewrite does differently, the finding kind it fixes, and the bytes it saves."""
+
+    kind: str  # a finding kind (build-tools, package-cache, ...) or a rewrite-only one (base, cache-order, user)
+    summary: str
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """One line of the before/after estimate."""
+
+    label: str
+    before: int
+    after: int
+
+
+@dataclass
+class Rewrite:
+    """A rewritten Dockerfile and its .dockerignore, with what changed and the estimate."""
+
+    dockerfile: str
+    dockerignore: str
+    changes: list[Change]
+    sizes: list[SizeRow]
+    copied_sources: list[str]  # context paths the Dockerfile copies (never ignored)
+    smoke: list[str] | None  # a command proving the app's imports work, when one can be derived
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size_before(self) -> int:
+        return sum(row.before for row in self.sizes)
+
+    @property
+    def size_after(self) -> int:
+        return sum(row.after for row in self.sizes)
