@@ -33,6 +33,14 @@ def image_options(f):
     f = click.option(
         "--max-entries", type=click.IntRange(min=1), default=None, help="Refuse images with more entries (default 5,000,000)."
     )(f)
+    f = click.option(
+        "--verify",
+        is_flag=True,
+        expose_value=False,
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__("slimview.verify", value),
+        help="Digest every layer and check it against the config's diff_ids "
+        "(default: only streamed and compressed layers, where it is nearly free).",
+    )(f)
     return f
 
 
@@ -40,7 +48,11 @@ def _options(tag, platform, no_cache, max_entries):
     from slimview.index import IndexOptions
     from slimview.index.layer import DEFAULT_MAX_ENTRIES
 
-    return IndexOptions(tag=tag, platform=platform, use_cache=not no_cache, max_entries=max_entries or DEFAULT_MAX_ENTRIES)
+    ctx = click.get_current_context(silent=True)
+    verify = True if ctx is not None and ctx.meta.get("slimview.verify") else None
+    return IndexOptions(
+        tag=tag, platform=platform, use_cache=not no_cache, max_entries=max_entries or DEFAULT_MAX_ENTRIES, verify=verify
+    )
 
 
 def _stderr_progress():

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+import xxhash
 
 import slimview.index as index_module
 from indexcheck import canonical_digest, cli_env, run_cli
@@ -73,7 +74,10 @@ def cache_root(cache_dir: Path) -> Path:
 
 
 def layer_entries(cache_dir: Path) -> list[Path]:
-    return sorted((cache_root(cache_dir) / "layers").glob("*/*"))
+    """Layer index entries: by diff_id when the layer was digested, else by blob fingerprint
+    (uncompressed layers on disk are not digested unless --verify is given)."""
+    root = cache_root(cache_dir)
+    return sorted([*(root / "layers").glob("*/*"), *(root / "blob-layers").glob("*/*")])
 
 
 def test_reopening_an_image_reads_no_layer(archives, tmp_path, request):
@@ -169,9 +173,15 @@ def test_a_blob_altered_under_the_same_diff_id_is_caught_not_served_from_cache(t
     at = data.find(b"m" * 700)
     data[at + 350] = ord("X")  # same size, same names: only the content of app/main differs
     path.write_bytes(bytes(data))
+    # By default an uncompressed layer on disk is not digested: the altered blob is read
+    # again (never served from the cache), so the report shows what the archive now holds...
+    again = build_index(str(path), IndexOptions(cache_dir=str(cache_dir)))
+    layer = again.layers[2]
+    assert layer.files.hash_at(layer.find("app/main")) != xxhash.xxh3_128_digest(b"m" * 700)
+    # ...and --verify says the archive disagrees with its config.
     with pytest.raises(InputError, match=r"layer 2 does not match the image config: its content is sha256:[0-9a-f]{64} "
                                           r"but rootfs\.diff_ids\[2\] is sha256:[0-9a-f]{64} \(archive corrupt or altered\)"):
-        build_index(str(path), IndexOptions(cache_dir=str(cache_dir)))
+        build_index(str(path), IndexOptions(cache_dir=str(cache_dir), verify=True))
 
 
 def test_an_unverified_read_does_not_vouch_for_a_blob(tmp_path):
@@ -186,7 +196,7 @@ def test_an_unverified_read_does_not_vouch_for_a_blob(tmp_path):
     bad.write_bytes(bytes(data))
     build_index(str(bad), IndexOptions(cache_dir=str(cache_dir), verify=False))
     with pytest.raises(InputError, match="layer 2 does not match the image config"):
-        build_index(str(bad), IndexOptions(cache_dir=str(cache_dir)))
+        build_index(str(bad), IndexOptions(cache_dir=str(cache_dir), verify=True))
 
 
 def poison(cache_dir: Path, victim: Path, tmp_path: Path) -> None:

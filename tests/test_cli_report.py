@@ -497,3 +497,41 @@ def test_engine_image_by_name(engine, env, home):
     doc = json.loads(proc.stdout)
     assert (doc["image"]["source"], doc["image"]["name"]) == ("engine", "busybox:latest")
     assert_nothing_written_outside_the_cache(home)
+
+
+@pytest.mark.engine
+def test_a_podman_style_socket_is_found_without_docker_host(engine, tmp_path, env, home):
+    """With no DOCKER_HOST and no Docker socket, podman's socket under XDG_RUNTIME_DIR is used."""
+    if os.path.exists("/var/run/docker.sock"):
+        pytest.skip("a Docker socket exists at /var/run/docker.sock; it would be preferred")
+    if not engine.docker_host.startswith("unix://"):
+        pytest.skip("the test engine is not on a unix socket")
+    runtime = tmp_path / "runtime"
+    (runtime / "podman").mkdir(parents=True)
+    (runtime / "podman" / "podman.sock").symlink_to(engine.docker_host[len("unix://"):])
+    env = {k: v for k, v in env.items() if k != "DOCKER_HOST"} | {"XDG_RUNTIME_DIR": str(runtime)}
+    proc = run_cli(["report", "--json", "--no-files", "busybox:latest"], env, cwd=home["cwd"])
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert json.loads(proc.stdout)["image"]["source"] == "engine"
+
+
+def test_platform_option(tmp_path, env, home):
+    from slimview.sample.builder import oci_layout_files
+
+    images = []
+    for arch, variant in (("amd64", ""), ("arm64", "v8")):
+        image = ImageSpec([Layer(arch).file(f"for-{arch}", arch)])
+        image.architecture = arch
+        images.append((image, "", {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}))
+    root = tmp_path / "multi"
+    for name, data in oci_layout_files(images).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    proc = run_cli(["report", "--json", "--platform", "linux/arm64", str(root)], env, cwd=home["cwd"])
+    assert (proc.returncode, proc.stderr) == (0, "")
+    doc = json.loads(proc.stdout)
+    assert (doc["image"]["platform"], doc["image"]["size_bytes"]) == ("linux/arm64/v8", 5)
+    assert_one_line_error(
+        run_bad(["--platform", "windows/amd64", str(root)], env, home),
+        f"{root} has no image for platform windows/amd64 (it has: linux/amd64, linux/arm64/v8); use --platform",
+    )

@@ -50,7 +50,9 @@ class IndexOptions:
     platform: str | None = None
     use_cache: bool = True
     cache_dir: str | None = None
-    verify: bool = True  # digest layers to check them against rootfs.diff_ids
+    # Digest layers (sha256) to check them against rootfs.diff_ids: True always, None
+    # (default) for streams and compressed layers, where it costs next to nothing.
+    verify: bool | None = None
     workers: int = 0  # 0: one per CPU
     max_entries: int = DEFAULT_MAX_ENTRIES
 
@@ -127,7 +129,7 @@ def index_source(
         if layer.index in source.streamed:
             files[layer.index] = source.streamed[layer.index]
         elif cache is not None and layer.blob is not None:
-            files[layer.index] = cache.layer_for_blob(layer.blob, layer.diff_id)
+            files[layer.index] = cache.layer_for_blob(layer.blob, layer.diff_id, verified_only=options.verify is True)
         elif cache is not None and source.kind == "engine":
             files[layer.index] = cache.get_layer(layer.diff_id)
         if files[layer.index] is None:
@@ -142,16 +144,19 @@ def index_source(
 
     for layer in source.layers:
         got = files[layer.index]
-        if options.verify and got.tar_digest and layer.diff_id and got.tar_digest != layer.diff_id:
+        if got.tar_digest and layer.diff_id and got.tar_digest != layer.diff_id:
             raise InputError(
                 f"{source.reference}: layer {layer.index} does not match the image config: its content is "
                 f"{got.tar_digest} but rootfs.diff_ids[{layer.index}] is {layer.diff_id} (archive corrupt or altered)"
             )
     if cache is not None:
         for i in cold:
-            cache.put_layer(files[i])
-            if files[i].tar_digest == source.layers[i].diff_id:  # only a digested blob vouches for its diff_id
-                cache.remember_blob(source.layers[i].blob, source.layers[i].diff_id)
+            if files[i].tar_digest:
+                cache.put_layer(files[i])
+                if files[i].tar_digest == source.layers[i].diff_id:  # only a digested blob vouches for its diff_id
+                    cache.remember_blob(source.layers[i].blob, source.layers[i].diff_id)
+            else:
+                cache.put_unverified(source.layers[i].blob, files[i])
         for i in source.streamed:
             if files[i].tar_digest:
                 cache.put_layer(files[i])
@@ -199,7 +204,7 @@ MERGED_FORMAT = 3  # bump when the merge rules change: cached results become sta
 
 
 def merged_key(files: list[LayerFiles]) -> str:
-    digests = [f.tar_digest for f in files]
+    digests = [f.source_key or f.tar_digest for f in files]
     if not all(digests):
         return ""
     return hashlib.sha256(f"merged-v{MERGED_FORMAT}:".encode() + "\n".join(digests).encode()).hexdigest()

@@ -161,19 +161,43 @@ class LayerCache:
         if name:
             self._write("layers", name, encode_layer(files))
 
-    def layer_for_blob(self, blob: BlobRef, diff_id: str) -> LayerFiles | None:
-        """The cached index of ``blob`` if this exact blob was verified to be ``diff_id``."""
-        if not _hex(diff_id):
-            return None
+    def layer_for_blob(self, blob: BlobRef, diff_id: str, *, verified_only: bool = False) -> LayerFiles | None:
+        """The cached index of ``blob``: by its diff_id if this exact blob was once verified to
+        be ``diff_id``, else (unless ``verified_only``) by the blob's own fingerprint: an index
+        made without digesting the layer is never filed under a diff_id it might not have."""
         try:
             fingerprint = blob_fingerprint(blob)
         except OSError:
             return None
-        known = self._read("blobs", fingerprint)
-        if known is None or known.decode("ascii", "replace") != diff_id:
+        files = None
+        if _hex(diff_id):
+            known = self._read("blobs", fingerprint)
+            if known is not None and known.decode("ascii", "replace") == diff_id:
+                files = self.get_layer(diff_id, _stored_compression(blob))
+        if files is None and verified_only:
             self.misses += 1
             return None
-        return self.get_layer(diff_id, _stored_compression(blob))
+        if files is None:
+            data = self._read("blob-layers", fingerprint)
+            files = decode_layer(data, "fingerprint:" + fingerprint) if data is not None else None
+            if files is None:
+                if data is not None:
+                    self._drop("blob-layers", fingerprint)
+                self.misses += 1
+                return None
+            self.hits += 1
+            files.compression = _stored_compression(blob)
+        files.source_key = files.tar_digest or "fingerprint:" + fingerprint
+        return files
+
+    def put_unverified(self, blob: BlobRef, files: LayerFiles) -> None:
+        """File an index made without digesting its layer under the blob's fingerprint."""
+        try:
+            fingerprint = blob_fingerprint(blob)
+        except OSError:
+            return
+        files.source_key = "fingerprint:" + fingerprint
+        self._write("blob-layers", fingerprint, encode_layer(files))
 
     def remember_blob(self, blob: BlobRef, diff_id: str) -> None:
         if _hex(diff_id):
@@ -249,6 +273,7 @@ def encode_layer(files: LayerFiles) -> bytes:
             "format": FORMAT,
             "byteorder": sys.byteorder,
             "diff_id": files.tar_digest,
+            "key": files.tar_digest or files.source_key,
             "tar_bytes": files.tar_bytes,
             "compression": files.compression,
             "entries": len(files.paths),
@@ -275,7 +300,7 @@ def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
         pos += 4
         header = json.loads(body[pos : pos + hlen])
         pos += hlen
-        if header.get("format") != FORMAT or header.get("byteorder") != sys.byteorder or header.get("diff_id") != diff_id:
+        if header.get("format") != FORMAT or header.get("byteorder") != sys.byteorder or header.get("key") != diff_id:
             return None
         sections = []
         for length in header["sections"]:
@@ -300,6 +325,7 @@ def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
         if at != len(sections[11]):
             return None
         files.tar_digest = header["diff_id"]
+        files.source_key = header["key"]
         files.tar_bytes = header["tar_bytes"]
         files.compression = header["compression"]
         files.notes = list(header["notes"])

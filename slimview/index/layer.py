@@ -68,7 +68,8 @@ class LayerFiles:
     whiteouts: list[str] = field(default_factory=list)  # paths a ``.wh.`` entry deletes
     opaque_dirs: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
     captured: dict[int, bytes] = field(default_factory=dict)  # entry → body kept (see capture.py)
-    tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id)
+    tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id), "" if not digested
+    source_key: str = ""  # what identifies this layer's bytes: tar_digest, else a blob fingerprint
     tar_bytes: int = 0  # length of the uncompressed tar
     compression: str = "none"
     notes: list[str] = field(default_factory=list)
@@ -130,19 +131,22 @@ def index_layer_stream(
     raw: BinaryIO,
     *,
     where: str,
-    verify: bool = True,
+    verify: bool | None = True,
     max_entries: int = DEFAULT_MAX_ENTRIES,
 ) -> LayerFiles:
     """Read one (possibly compressed) layer stream into a :class:`LayerFiles`.
 
     ``verify`` digests the whole uncompressed tar with sha256 so it can be checked
-    against the config's diff_id.
+    against the config's diff_id; ``None`` digests only compressed layers, where
+    decompression is so much slower than sha256 that the digest is nearly free.
     """
     peek = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
-    digester = _BackgroundDigest() if verify else None
+    digester = None
     counter = _Counter()
     try:
         stream, compression = open_decompressed(peek)
+        if verify or (verify is None and compression != "none"):
+            digester = _BackgroundDigest()
         on_chunk = digester.update if digester else counter.add
         reader = TarReader(stream, on_chunk=on_chunk)
         files = _read_entries(reader, where, max_entries, ESTARGZ_EXTRAS if compression == "gzip" else frozenset())
