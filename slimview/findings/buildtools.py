@@ -48,7 +48,7 @@ _EXACT = {
 _PATTERNS = [
     # gcc-12, g++-12, cpp-12-x86-64-linux-gnu, clang-16… but never gcc-12-base (libgcc-s1 needs it).
     (re.compile(r"^(?:gcc|g\+\+|cpp|gfortran|gccgo|gdc|gnat|gobjc|gobjc\+\+|clang|llvm|lld|golang)"
-                r"(?:-\d+(?:\.\d+)*)?(?:-[a-z0-9_]+-linux-gnu[a-z]*)?(?:-go)?$"), COMPILER),
+                r"(?:-\d+(?:\.\d+)*)?(?:-[a-z0-9_-]+-linux-gnu[a-z]*)?(?:-go)?$"), COMPILER),
     (re.compile(r"^binutils(?:-.+)?$"), BINUTILS),
     (re.compile(r"^libsframe\d+$"), BINUTILS),
     # Sanitizer runtimes are only linked into programs built with -fsanitize.

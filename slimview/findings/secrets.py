@@ -110,13 +110,23 @@ def _private_keys(body: bytes) -> list[Match]:
     return out
 
 
+_LINE_NAME = re.compile(rb"""^[ \t]*(?:export[ \t]+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*[:=]""")
+
+
+def _name_on_line(body: bytes, offset: int) -> str:
+    """The variable a value is assigned to on its line (STRIPE_KEY=…), if it is one."""
+    start = body.rfind(b"\n", 0, offset) + 1
+    m = _LINE_NAME.match(body, start, offset)
+    return m.group(1).decode("utf-8", "replace") if m else ""
+
+
 def _tokens(body: bytes) -> list[Match]:
     out = []
     for kind, pattern in _TOKENS:
         for m in pattern.finditer(body):
             if b"EXAMPLE" in m.group(1):  # AWS's documented example key
                 continue
-            out.append(Match(kind, "", fingerprint(m.group(1)), _line(body, m.start())))
+            out.append(Match(kind, _name_on_line(body, m.start()), fingerprint(m.group(1)), _line(body, m.start())))
     return out
 
 
@@ -215,7 +225,8 @@ def detect(view: ImageView) -> list[Finding]:
         base = posixpath.basename(path)
         kinds = sorted({m.kind for m in matches})
         is_env = base == ".env" or base.startswith(".env.")
-        label = "Env file with credentials" if is_env else ("Private key" if kinds == [PRIVATE_KEY] else "Secret")
+        keys_only = all(k.endswith(PRIVATE_KEY) for k in kinds)
+        label = "Env file with credentials" if is_env else ("Private key" if keys_only else "Secret")
         gone = "" if visible else f" (deleted by layer {hidden.get((layer_no, path), '?')}, still shipped in layer {layer_no})"
         names = sorted({m.name for m in matches if m.name})
         generic_only = kinds == ["credential-assignment"] and not is_env
