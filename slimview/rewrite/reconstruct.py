@@ -67,10 +67,16 @@ def _go_unquote(body: str) -> str:
         elif code in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[code]
             digits = body[i + 2 : i + 2 + width]
-            out.append(chr(int(digits, 16)))
+            try:
+                out.append(chr(int(digits, 16)))
+            except (ValueError, OverflowError):  # not an escape Go writes: keep it as it stands
+                out.append(body[i : i + 2 + width])
             i += 2 + width
         elif code in "01234567":
-            out.append(chr(int(body[i + 1 : i + 4], 8)))
+            try:
+                out.append(chr(int(body[i + 1 : i + 4], 8)))
+            except ValueError:  # not an escape Go writes: keep it as it stands
+                out.append(body[i : i + 4])
             i += 4
         else:
             out.append(code)
@@ -211,7 +217,8 @@ def _healthcheck(text: str) -> str:
     rest = body[close + 1 :]
     durations = [_go_unquote(m.group(1)) for m in _GO_STRING.finditer(rest)]
     rune = _GO_RUNE.search(rest)
-    retries = ord(_go_unquote(rune.group(1))) if rune else 0
+    retries_text = _go_unquote(rune.group(1)) if rune else ""
+    retries = ord(retries_text) if len(retries_text) == 1 else 0
     if not test:
         return text
     if test[0] == "NONE":
@@ -387,7 +394,7 @@ def reconstruct(
             note = f" ({entry.comment})" if entry.comment else ""
             instruction = Instruction("", "", [f"{what} has no recorded instruction{note}: its contents cannot be rebuilt from history"])
         if instruction.keyword == "SHELL":
-            shell = json.loads(instruction.args) if instruction.args.startswith("[") else shell
+            shell = exec_array(instruction.args) or shell
         instruction.layer = layer
         out.append(instruction)
     return out
