@@ -332,18 +332,34 @@ def _oci_manifests(store: _Store, index: Any, depth: int = 0) -> list[tuple[dict
         raise InputError(f"{store.label}: index.json lacks a manifests list")
     out = []
     for desc in index["manifests"]:
-        if not isinstance(desc, dict) or "digest" not in desc:
-            raise InputError(f"{store.label}: index.json has a malformed descriptor")
+        _check_descriptor(desc, store.label, "index.json")
         if desc.get("mediaType") in INDEX_TYPES:
             path = _digest_path(desc["digest"])
             if not store.exists(path):
                 continue
-            nested = _load_json(store.read(path, "image index"), f"image index {desc['digest']}")
+            nested = _load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
             for inner, _ann in _oci_manifests(store, nested, depth + 1):
                 out.append((inner, desc.get("annotations") or {}))
         else:
             out.append((desc, desc.get("annotations") or {}))
     return out
+
+
+def _check_descriptor(desc: Any, label: str, where: str) -> None:
+    """An OCI descriptor must have the field types the spec gives them (digest, mediaType,
+    annotations, platform); anything else is one clear error rather than a crash later."""
+    ok = isinstance(desc, dict) and isinstance(desc.get("digest"), str) and isinstance(desc.get("mediaType") or "", str)
+    if ok:
+        annotations = desc.get("annotations") or {}
+        platform = desc.get("platform") or {}
+        ok = (
+            isinstance(annotations, dict)
+            and all(isinstance(v, str) for v in annotations.values())
+            and isinstance(platform, dict)
+            and all(isinstance(platform.get(k) or "", str) for k in ("os", "architecture", "variant"))
+        )
+    if not ok:
+        raise InputError(f"{label}: {where} has a malformed descriptor")
 
 
 def _ref_name(annotations: dict) -> str:
@@ -432,15 +448,15 @@ def _check_member_path(name: str, label: str) -> None:
 
 def _config_and_layers_oci(store: _Store, tag: str | None, platform: str | None):
     desc, ref, plat = _select_oci(store, tag, platform)
-    manifest = _load_json(store.read(_digest_path(desc["digest"]), "image manifest"), "image manifest")
+    manifest = _load_json(store.read(_digest_path(desc["digest"]), "image manifest"), f"{store.label}: image manifest")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or not isinstance(manifest.get("layers"), list):
         raise InputError(f"{store.label}: image manifest {desc['digest']} lacks config or layers")
     cfg_desc = manifest["config"]
+    _check_descriptor(cfg_desc, store.label, "the image manifest's config")
     config_bytes = store.read(_digest_path(cfg_desc.get("digest", "")), "image config")
     layers = []
     for layer in manifest["layers"]:
-        if not isinstance(layer, dict):
-            raise InputError(f"{store.label}: image manifest has a malformed layer descriptor")
+        _check_descriptor(layer, store.label, "the image manifest's layer list")
         digest = layer.get("digest", "")
         size = layer.get("size", -1)
         layers.append((_digest_path(digest), digest, str(layer.get("mediaType", "")), size if isinstance(size, int) else -1))

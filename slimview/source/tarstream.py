@@ -431,7 +431,7 @@ class TarReader:
                     gid = int(pax["gid"])
                 if "GNU.sparse.realsize" in pax or "GNU.sparse.size" in pax:
                     sparse = True
-                    logical = int(pax.get("GNU.sparse.realsize") or pax["GNU.sparse.size"])
+                    logical = int(pax.get("GNU.sparse.realsize") or pax.get("GNU.sparse.size", ""))
                     name = pax.get("GNU.sparse.name", name)
             except ValueError:
                 raise TarError(f"tar entry {name!r} has a malformed PAX number") from None
