@@ -3,7 +3,8 @@
 Trust rules: an entry is used only if its checksum verifies and it names the diff_id we
 look for; a blob seen in an archive maps to a diff_id only after a full read verified
 that the blob decompresses to exactly that diff_id (the mapping is keyed by a fingerprint
-of the stored blob: size, first and last 64 KiB). Anything else is rebuilt. Writes go to
+of every stored byte, remembered per unchanged file so reopening an archive does not
+hash it again). Anything else is rebuilt. Writes go to
 a temporary file that is renamed into place, so concurrent runs and kills mid-write never
 leave a half-written entry behind.
 """
@@ -30,7 +31,7 @@ FORMAT = 1
 MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600
-FINGERPRINT_SPAN = 64 << 10
+FINGERPRINT_CHUNK = 4 << 20
 
 
 def default_cache_dir() -> str:
@@ -39,16 +40,24 @@ def default_cache_dir() -> str:
 
 
 def blob_fingerprint(blob: BlobRef) -> str:
-    """Cheap identity of stored bytes: size plus first and last 64 KiB."""
-    h = hashlib.sha256(f"{blob.size}:".encode())
+    """Identity of stored bytes: their size and an xxh3-128 of every byte.
+
+    Sampling the head and tail would let a blob changed in the middle pass for the old
+    one and serve its stale index; xxh3 runs at memory speed, little next to parsing.
+    """
+    h = xxhash.xxh3_128()
     fd = os.open(blob.path, os.O_RDONLY)
     try:
-        h.update(os.pread(fd, min(FINGERPRINT_SPAN, blob.size), blob.offset))
-        tail = max(0, blob.size - FINGERPRINT_SPAN)
-        h.update(os.pread(fd, blob.size - tail, blob.offset + tail))
+        pos, end = blob.offset, blob.offset + blob.size
+        while pos < end:
+            data = os.pread(fd, min(FINGERPRINT_CHUNK, end - pos), pos)
+            if not data:
+                raise OSError(f"{blob.path}: blob ends {end - pos} bytes early")
+            h.update(data)
+            pos += len(data)
     finally:
         os.close(fd)
-    return h.hexdigest()
+    return hashlib.sha256(f"{blob.size}:{h.hexdigest()}".encode()).hexdigest()
 
 
 def _stored_compression(blob: BlobRef) -> str:
@@ -71,6 +80,7 @@ class LayerCache:
         self.hits = 0
         self.misses = 0
         self._checked: dict[str, LayerFiles] = {}  # validated by has_layer, awaiting get_layer
+        self._fingerprints: dict[str, str] = {}
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, kind: str, name: str) -> str:
@@ -161,12 +171,31 @@ class LayerCache:
         if name:
             self._write("layers", name, encode_layer(files))
 
+    def fingerprint(self, blob: BlobRef) -> str:
+        """blob_fingerprint, remembered for as long as the file holding the blob is unchanged
+        (same inode, size, mtime and ctime; any write moves ctime)."""
+        st = os.stat(blob.path)
+        ident = (
+            f"{os.path.realpath(blob.path)}\0{st.st_dev}:{st.st_ino}:{st.st_size}:"
+            f"{st.st_mtime_ns}:{st.st_ctime_ns}:{blob.offset}:{blob.size}"
+        )
+        key = hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()
+        known = self._fingerprints.get(key)
+        if known is None:
+            stored = self._read("stat", key)
+            known = stored.decode("ascii", "replace") if stored is not None else ""
+            if not HEX64.match(known):
+                known = blob_fingerprint(blob)
+                self._write("stat", key, known.encode("ascii"))
+            self._fingerprints[key] = known
+        return known
+
     def layer_for_blob(self, blob: BlobRef, diff_id: str, *, verified_only: bool = False) -> LayerFiles | None:
         """The cached index of ``blob``: by its diff_id if this exact blob was once verified to
         be ``diff_id``, else (unless ``verified_only``) by the blob's own fingerprint: an index
         made without digesting the layer is never filed under a diff_id it might not have."""
         try:
-            fingerprint = blob_fingerprint(blob)
+            fingerprint = self.fingerprint(blob)
         except OSError:
             return None
         files = None
@@ -193,7 +222,7 @@ class LayerCache:
     def put_unverified(self, blob: BlobRef, files: LayerFiles) -> None:
         """File an index made without digesting its layer under the blob's fingerprint."""
         try:
-            fingerprint = blob_fingerprint(blob)
+            fingerprint = self.fingerprint(blob)
         except OSError:
             return
         files.source_key = "fingerprint:" + fingerprint
@@ -202,7 +231,7 @@ class LayerCache:
     def remember_blob(self, blob: BlobRef, diff_id: str) -> None:
         if _hex(diff_id):
             try:
-                self._write("blobs", blob_fingerprint(blob), diff_id.encode("ascii"))
+                self._write("blobs", self.fingerprint(blob), diff_id.encode("ascii"))
             except OSError:
                 pass
 
