@@ -272,8 +272,10 @@ def test_an_unwritable_cache_does_not_stop_the_report(archives, tmp_path):
 
 
 @pytest.mark.engine
-def test_an_engine_image_with_a_corrupt_cached_layer_is_saved_again(engine, image_tag, tmp_path):
+def test_an_engine_image_with_a_corrupt_cached_layer_is_saved_again(engine, image_tag, tmp_path, monkeypatch):
     from engine import build_image
+
+    monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
 
     build_image(engine, {}, "FROM busybox:latest\nRUN head -c 4321 /dev/zero > /blob\n", image_tag, buildkit=True)
     cache_dir = tmp_path / "cache"
@@ -285,3 +287,33 @@ def test_an_engine_image_with_a_corrupt_cached_layer_is_saved_again(engine, imag
     assert again.layers[-1].stats.size == 4321
     assert all(LayerCache(str(cache_dir)).get_layer(layer.ref.diff_id) is not None for layer in again.layers)
     assert os.path.isdir(cache_dir)
+
+
+@pytest.mark.parametrize("verify", [None, True], ids=["default", "verify"])
+def test_a_large_blob_changed_in_the_middle_is_not_served_from_the_cache(tmp_path, verify):
+    """Same size, same first and last 64 KiB, one byte different in the middle of 1 MiB."""
+    body = bytes(range(256)) * 4096
+    path = tmp_path / "big.tar"
+    write_docker_archive(ImageSpec([Layer("big").file("big.bin", body)]), str(path), ["big:1"])
+    options = IndexOptions(cache_dir=str(tmp_path / "cache"), verify=verify)
+    build_index(str(path), options)
+    data = bytearray(path.read_bytes())
+    data[data.find(body) + len(body) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    if verify:
+        with pytest.raises(InputError, match="layer 0 does not match the image config"):
+            build_index(str(path), options)
+        return
+    again = build_index(str(path), options)
+    changed = bytearray(body)
+    changed[len(body) // 2] ^= 0xFF
+    assert again.layers[0].files.hash_at(0) == xxhash.xxh3_128_digest(bytes(changed))
+
+
+def test_reopening_an_unchanged_archive_does_not_hash_its_layers_again(archives, tmp_path, monkeypatch):
+    import slimview.index.cache as cache_module
+
+    cache_dir = tmp_path / "cache"
+    index_counting(archives[0], cache_dir)
+    monkeypatch.setattr(cache_module, "blob_fingerprint", lambda blob: pytest.fail("hashed again"))
+    assert index_counting(archives[0], cache_dir)[1].hits == 2

@@ -38,6 +38,11 @@ def image(engine, tmp_path_factory):
         pass
 
 
+@pytest.fixture(autouse=True)
+def slimview_uses_the_test_engine(engine, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
+
+
 @pytest.fixture(scope="module")
 def reference_digest(image):
     _tag, archive, _ = image
