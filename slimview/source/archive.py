@@ -303,7 +303,7 @@ def _select_docker_manifest(manifest: Any, store: _Store, tag: str | None) -> di
         tags = item.get("RepoTags") or []
         if tag in tags or _normalise_tag(tag) in [_normalise_tag(t) for t in tags]:
             return item
-        if tag.startswith("sha256:") and item["Config"].replace("blobs/sha256/", "sha256:").startswith(tag):
+        if tag.startswith("sha256:") and len(tag) > 7 and _config_id(item["Config"]).startswith(tag):
             return item
     choices = ", ".join(_describe_entry(m, i) for i, m in enumerate(manifest))
     raise InputError(f"{store.label} has no image tagged {tag!r} (it holds: {choices})")
@@ -313,7 +313,13 @@ def _describe_entry(item: dict, i: int) -> str:
     tags = item.get("RepoTags") or []
     if tags:
         return " ".join(tags)
-    return f"untagged #{i + 1} ({item.get('Config', '?')[:24]})"
+    return f"untagged #{i + 1} ({_config_id(item.get('Config', '?'))[:19]})"
+
+
+def _config_id(name: str) -> str:
+    """The image id a manifest.json Config names (``blobs/sha256/<hex>`` or ``<hex>.json``)."""
+    base = posixpath.basename(name)
+    return "sha256:" + (base[:-5] if base.endswith(".json") else base)
 
 
 def _normalise_tag(tag: str) -> str:
