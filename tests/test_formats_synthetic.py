@@ -373,3 +373,17 @@ def test_entry_types_and_modes(tmp_path):
         "run/fifo": (EntryType.FIFO, 0, 0o644, 0, 0),
     }
     assert os.path.getsize(path) > 0
+
+
+@pytest.mark.parametrize("layout", ["legacy", "oci"])
+def test_an_untagged_image_of_a_multi_image_save_is_picked_by_its_id(tmp_path, layout):
+    path = tmp_path / "untagged.tar"
+    write_docker_archive(spec(), str(path), ["one:1"], layout=layout, extra_images=[(other_spec(), [])])
+    with tarfile.open(path) as tar:
+        config = json.load(tar.extractfile("manifest.json"))[1]["Config"]
+    image_id = "sha256:" + os.path.basename(config).removesuffix(".json")
+    with pytest.raises(InputError) as err:
+        index(path)
+    assert str(err.value) == f"{path} holds 2 images; pick one with ARCHIVE:TAG or --tag (one:1, untagged #2 ({image_id[:19]}))"
+    for chosen in (index(path, tag=image_id), index(f"{path}:{image_id[:19]}")):
+        assert (chosen.size, chosen.source.config_digest) == (77, image_id)
