@@ -1,7 +1,11 @@
 """Fixtures shared by the whole suite. Engine helpers live in tests/engine.py."""
 
+import fcntl
 import os
+import subprocess
+import tempfile
 import uuid
+from pathlib import Path
 
 import docker
 import pytest
@@ -29,3 +33,25 @@ def image_tag(engine: EngineClient):
         engine.images.remove(tag, force=True)
     except docker.errors.ImageNotFound:
         pass
+
+
+SAMPLE_TAG = "python-inference:latest"
+SAMPLE_BUILD = Path(__file__).resolve().parent.parent / "sample_images" / "build.sh"
+
+
+@pytest.fixture(scope="session")
+def python_inference(engine: EngineClient) -> str:
+    """The bloated sample image's tag; built with sample_images/build.sh when the engine
+    lacks it (one xdist worker builds, the others wait on a lock). Never removed."""
+    with open(Path(tempfile.gettempdir()) / "slimview-python-inference.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            engine.images.get(SAMPLE_TAG)
+        except docker.errors.ImageNotFound:
+            proc = subprocess.run(
+                ["bash", str(SAMPLE_BUILD)], env={**os.environ, "DOCKER_HOST": engine.docker_host},
+                capture_output=True, text=True, timeout=1800, check=False,
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"sample_images/build.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return SAMPLE_TAG

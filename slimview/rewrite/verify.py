@@ -233,3 +233,55 @@ def render_table(before: Measured, after: Measured) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(3, "findings (bytes)")
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Verification:
+    """What `slimview verify` found: the build, the smoke run and both images' figures."""
+
+    build: BuildResult
+    smoke: SmokeResult | None
+    before: Measured
+    after: Measured | None
+
+    @property
+    def ok(self) -> bool:
+        return self.build.ok and self.smoke is not None and self.smoke.ok
+
+
+def default_tag(index) -> str:
+    """``python-inference:latest`` → ``python-inference:slimview``."""
+    source = index.source
+    name = source.repo_tags[0] if source.repo_tags else ""
+    repo = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return f"{repo or 'slimview-verify'}:slimview"
+
+
+def measure_original(index, findings, client) -> Measured:
+    """The original as the engine reports it; an image read from a file is measured by its layers."""
+    by_kind = findings_by_kind(findings)
+    if index.source.kind == "engine":
+        size, layers = inspect(client, index.source.config_digest)
+        return Measured(index.source.name, size, layers, by_kind)
+    return Measured(index.source.name, index.size, len(index.layers), by_kind)
+
+
+def verify(index, findings, rewrite, context: str, tag: str, smoke_cmd: list[str] | None, *, buildkit: bool = True, options=None) -> Verification:
+    """Build ``rewrite`` over ``context``, smoke-test it and measure both images."""
+    from slimview.findings import analyze
+    from slimview.index import build_index
+    from slimview.rewrite import dockerignore
+    from slimview.source.engine import connect
+
+    client = connect()
+    before = measure_original(index, findings, client)
+    skip = {name for name in os.listdir(context) if dockerignore.is_ignored(name, dockerignore.read_patterns(rewrite.dockerignore))}
+    built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=skip, buildkit=buildkit)
+    if not built.ok:
+        return Verification(built, None, before, None)
+    command = smoke_cmd or rewrite.smoke
+    result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
+    size, layers = inspect(client, built.image_id)
+    after_index = build_index(tag, options) if options is not None else build_index(tag)
+    after = Measured(tag, size, layers, findings_by_kind(analyze(after_index)))
+    return Verification(built, result, before, after)
