@@ -214,6 +214,109 @@ def ci(image, tag, platform, no_cache, max_entries, config_file, sarif_file, for
     sys.exit(EXIT_OK if result.passed else EXIT_FAILED)
 
 
+def rewrite_options(f):
+    f = click.option("--base", help="Runtime base image (default: matched to what the image runs, e.g. python:3.11-slim).")(f)
+    f = click.option("--context", type=click.Path(file_okay=False), help="The build context of --dockerfile (default: its directory).")(f)
+    f = click.option(
+        "--dockerfile", type=click.Path(dir_okay=False, exists=True),
+        help="Rewrite this Dockerfile, keeping its comments, instead of the one reconstructed from the image.",
+    )(f)
+    return f
+
+
+def load_rewrite(image: str, options, dockerfile: str | None, context: str | None, base: str | None):
+    """(report, rewrite) for IMAGE; the local engine, when one answers, identifies the base."""
+    from slimview.rewrite import rewrite_image
+    from slimview.rewrite.base import engine_images, find_base
+
+    rep = load_report(image, options)
+    images = engine_images(rep.index.source)
+    base_image = find_base(rep.index.source, images)
+    rewritten = rewrite_image(
+        rep.index, base_image, rep.findings, dockerfile=dockerfile, context=context, base=base, local_images=images or ()
+    )
+    return rep, base_image, rewritten
+
+
+@cli.command()
+@click.argument("image")
+@image_options
+@rewrite_options
+@click.option("-o", "--output-dir", default=".", show_default=True, type=click.Path(file_okay=False), help="Write the files into DIR.")
+@click.option("--dockerfile-name", default="Dockerfile.slim", show_default=True, help="Name of the rewritten Dockerfile.")
+@click.option("--dockerignore-name", default=".dockerignore.slim", show_default=True, help="Name of its .dockerignore.")
+@click.option("--reconstruct", "reconstruct_only", is_flag=True, help="Print the Dockerfile reconstructed from the image's history, write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def rewrite(image, tag, platform, no_cache, max_entries, base, context, dockerfile, output_dir, dockerfile_name,
+            dockerignore_name, reconstruct_only, force):
+    """Write a smaller Dockerfile (multi-stage, slim base) and its .dockerignore for IMAGE."""
+    from slimview.fsutil import write_atomic
+
+    options = _options(tag, platform, no_cache, max_entries)
+    if reconstruct_only:
+        from slimview.index import build_index
+        from slimview.rewrite.base import engine_images, find_base
+        from slimview.rewrite.reconstruct import reconstruct, render_reconstruction
+
+        source = build_index(image, options, _stderr_progress()).source
+        base_image = find_base(source, engine_images(source))
+        steps = reconstruct(source.history, len(source.layers), base_image.history or 0, base_image.env)
+        from_line = base_image.name if base_image.history is not None else "scratch"
+        emit(render_reconstruction(source.name, from_line, base_image.describe(), steps), None, False)
+        return
+    targets = [os.path.join(output_dir, dockerfile_name), os.path.join(output_dir, dockerignore_name)]
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not force:
+        raise SlimviewError(f"{existing[0]} exists; pass --force to overwrite it")
+    if not os.path.isdir(output_dir):
+        raise SlimviewError(f"output directory {output_dir} does not exist")
+    _rep, base_image, rewritten = load_rewrite(image, options, dockerfile, context, base)
+    from slimview.rewrite.summary import render_summary
+
+    write_atomic(targets[0], rewritten.dockerfile, force=force)
+    write_atomic(targets[1], rewritten.dockerignore, force=force)
+    sys.stdout.write(f"Wrote {targets[0]} and {targets[1]}.\nOriginal base: {base_image.describe()}\n\n")
+    sys.stdout.write(render_summary(rewritten))
+
+
+@cli.command()
+@click.argument("image")
+@image_options
+@rewrite_options
+@click.option("--smoke", "smoke_cmd", help="Command to run in the rewritten image (default: one proving the program's imports work).")
+@click.option("--build-tag", help="Tag for the rewritten image (default: IMAGE's repository, tag 'slimview').")
+@click.option("--legacy-builder", is_flag=True, help="Build with the classic builder instead of BuildKit.")
+def verify(image, tag, platform, no_cache, max_entries, base, context, dockerfile, smoke_cmd, build_tag, legacy_builder):
+    """Build the rewrite over --context, smoke-test it, and compare it with IMAGE.
+
+    Exit status 1 when the build or the smoke command fails.
+    """
+    import shlex
+
+    from slimview.rewrite.verify import default_tag, render_table
+    from slimview.rewrite.verify import verify as run_verify
+
+    if context is None:
+        raise click.UsageError("verify needs --context DIR (the build context the rewrite copies from)")
+    if not os.path.isdir(context):
+        raise SlimviewError(f"build context {context} is not a directory")
+    options = _options(tag, platform, no_cache, max_entries)
+    rep, _base_image, rewritten = load_rewrite(image, options, dockerfile, context, base)
+    out_tag = build_tag or default_tag(rep.index)
+    command = shlex.split(smoke_cmd) if smoke_cmd else None
+    result = run_verify(rep.index, rep.findings, rewritten, context, out_tag, command, buildkit=not legacy_builder, options=options)
+    if not result.build.ok:
+        sys.stderr.write("slimview: the rewrite did not build:\n" + "".join(f"  {line}\n" for line in result.build.relevant_lines()))
+        sys.exit(EXIT_FAILED)
+    shown = " ".join(shlex.quote(a) for a in result.smoke.command) if result.smoke.command else "(none)"
+    if not result.smoke.ok:
+        sys.stdout.write(render_table(result.before, result.after))
+        sys.stderr.write(f"slimview: smoke test failed: {shown}\n" + "".join(f"  {line}\n" for line in result.smoke.output.splitlines()[-20:]))
+        sys.exit(EXIT_FAILED)
+    sys.stdout.write(render_table(result.before, result.after))
+    sys.stdout.write(f"\nBuilt {out_tag}; smoke test passed: {shown}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every error to one line and an exit status."""
     try:
