@@ -388,3 +388,497 @@ def gzip_layer_diff_id(blob: bytes) -> str:
         digest.update(inflate.decompress(blob[at : at + (1 << 20)]))
     digest.update(inflate.flush())
     return "sha256:" + digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Fuzzing: seeds, mutators and targets shared by tests/test_fuzz_*.py and bench/fuzz_long.py
+#
+# A target takes one generated input and runs it through slimview the way a user's input
+# goes: only SlimviewError (one clear line) may come out. Anything else is a bug.
+
+INTERESTING_NUMBERS = [b"0", b"", b"7" * 11, b"-1", b"\x80" + b"\xff" * 11, b"\xff" * 12, b"\x80" + b"\x00" * 10 + b"\x01",
+                       b"00000000000", b"77777777777", b" 1 2 ", b"0x10", b"9" * 11, b"\x00" * 12, b"1_0", b"+1"]
+INTERESTING_NAMES = [b"..", b"../x", b"/etc/passwd", b"a/../../b", b".wh.", b".wh..wh..opq", b"a/.wh..wh..opq", b".wh.a",
+                     b"./", b"/", b"", b"a\x00b", b"\xff\xfe", b"a//b", b"a/./b", b"x" * 100, b"./.wh.x", b"d/" * 50,
+                     b"\x1b[31m", b"var/lib/dpkg/status", b"etc/os-release", b"app/.env", b"id_rsa", b"GNUSparseFile.0/x"]
+TYPEFLAGS = b"0125634789LKxgSVMD7\0AZ"
+PAX_KEYS = ["path", "linkpath", "size", "uid", "gid", "mtime", "GNU.sparse.realsize", "GNU.sparse.size", "GNU.sparse.name",
+            "GNU.sparse.major", "GNU.sparse.minor", "SCHILY.xattr.security.capability", "comment", "uname", "hdrcharset"]
+
+
+class Hang(Exception):
+    """A target ran longer than its time limit."""
+
+
+def fuzz_seeds() -> list[tuple[str, bytes]]:
+    """Small valid archives in every layout and compression, plus the catalogue's shapes."""
+    from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
+
+    import tempfile
+
+    base = (
+        Layer("ADD rootfs /")
+        .dir("etc").file("etc/os-release", "ID=debian\nVERSION_ID=12\n").dir("bin").file("bin/sh", b"\x7fELF" + bytes(300), mode=0o755)
+        .symlink("bin/bash", "sh").hardlink("bin/dash", "bin/sh").dir("var").dir("var/lib").dir("var/lib/dpkg")
+        .file("var/lib/dpkg/status", "Package: gcc-12\nStatus: install ok installed\nVersion: 12\n\n")
+        .dir("app").file("app/.env", "API_KEY=not-a-real-secret-0123456789\n").file("app/big.bin", garbage("big", 3000))
+    )
+    second = Layer("RUN rm -rf /app/big.bin && chmod 700 /etc").whiteout("app/big.bin").dir("etc", mode=0o700).opaque("var/lib")
+    third = Layer("COPY . /app # buildkit").file("app/main.py", "print('hi')\n").file("app/big.bin", b"again")
+    spec = ImageSpec([base, second, third], cmd=["python", "/app/main.py"], empty_history={1: ["ENV A=b"]})
+    seeds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for layout in ("legacy", "oci", "skopeo"):
+            for compression in (None, "gzip", "zstd"):
+                path = os.path.join(tmp, f"{layout}-{compression}.tar")
+                write_docker_archive(spec, path, ["fuzz:latest"], layout=layout, compression=compression)
+                seeds.append((f"docker-{layout}-{compression}", open(path, "rb").read()))
+        path = os.path.join(tmp, "whole.tar.gz")
+        write_docker_archive(spec, path, ["fuzz:latest"], whole="gzip")
+        seeds.append(("docker-whole-gzip", open(path, "rb").read()))
+    layout = oci_layout_files([(spec, "latest", None)], compression="gzip")
+    seeds.append(("oci-archive", tar(*(member(name, data) for name, data in sorted(layout.items())))))
+    seeds.append(("hostile-sparse", one_layer(sparse_pax_member("d/big", 1 << 40, [(0, b"x")]), sparse_gnu_member("d/old", 1 << 33, [(5, b"y")]))))
+    seeds.append(("hostile-longnames", one_layer(gnu_long("l/" * 60 + "name"), member("x", b"1"), gnu_long("t" * 150, flag=b"K"), symlink("s", "x"),
+                                                 pax({"path": "p/" * 70 + "q", "uid": "70000", "SCHILY.xattr.user.a": "b"}), member("y", b"22"))))
+    seeds.append(("hostile-base256", one_layer(member("n", b"123", uid=base256(1 << 40, 8), size=base256(3, 12)), pax({"x": "y"}, global_=True), member("m", b""))))
+    return seeds
+
+
+def _valid_header(block: bytes) -> bool:
+    if len(block) < BLOCK or not any(block):
+        return False
+    try:
+        stored = int(block[148:156].split(b"\0")[0].strip() or b"x", 8)
+    except ValueError:
+        return False
+    return stored == checksum(block)
+
+
+def tar_members(data: bytes) -> list[tuple[int, int, int]]:
+    """(header offset, data offset, size) of each member a simple ustar walk finds."""
+    out = []
+    pos = 0
+    while pos + BLOCK <= len(data):
+        block = data[pos : pos + BLOCK]
+        if not _valid_header(block):
+            break
+        try:
+            size = int(block[124:136].split(b"\0")[0].strip() or b"0", 8)
+        except ValueError:
+            break
+        out.append((pos, pos + BLOCK, size))
+        pos += BLOCK + size + (-size % BLOCK)
+    return out
+
+
+def _refit(block: bytes, size: int | None = None) -> bytes:
+    """A header with its size replaced (when given) and its checksum recomputed."""
+    block = bytearray(block)
+    if size is not None:
+        block[124:136] = octal(size, 12)
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % checksum(block)
+    return bytes(block)
+
+
+def replace_member_data(data: bytes, at: tuple[int, int, int], new: bytes) -> bytes:
+    header_at, data_at, size = at
+    end = data_at + size + (-size % BLOCK)
+    return data[:header_at] + _refit(data[header_at:data_at], len(new)) + pad(new) + data[end:]
+
+
+class Mutator:
+    """Random, structure-aware changes to archives: bytes, tar headers, nested layers, JSON."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def mutate(self, data: bytes, depth: int = 0) -> bytes:
+        rng = self.rng
+        for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 5))):
+            ops = [self.flip, self.overwrite, self.truncate, self.insert, self.delete, self.splice_block]
+            if depth < 2:
+                ops += [self.header_field, self.header_field, self.nested, self.nested, self.nested, self.drop_member, self.duplicate_member]
+            data = rng.choice(ops)(data, depth)
+        return data
+
+    # -- bytes ------------------------------------------------------------------------------
+    def flip(self, data, depth):
+        if not data:
+            return b"\x00"
+        data = bytearray(data)
+        for _ in range(self.rng.randint(1, 8)):
+            i = self.rng.randrange(len(data))
+            data[i] ^= 1 << self.rng.randrange(8)
+        return bytes(data)
+
+    def overwrite(self, data, depth):
+        if not data:
+            return data
+        i = self.rng.randrange(len(data))
+        value = self.rng.choice([b"\x00" * 8, b"\xff" * 8, b"0" * 12, b"7" * 11, b" " * 4, self.rng.randbytes(self.rng.randint(1, 32))])
+        return data[:i] + value + data[i + len(value) :]
+
+    def truncate(self, data, depth):
+        return data[: self.rng.randrange(len(data) + 1)] if data else data
+
+    def insert(self, data, depth):
+        i = self.rng.randrange(len(data) + 1)
+        return data[:i] + self.rng.choice([self.rng.randbytes(self.rng.randint(1, 600)), bytes(BLOCK), bytes(2 * BLOCK)]) + data[i:]
+
+    def delete(self, data, depth):
+        if not data:
+            return data
+        i = self.rng.randrange(len(data))
+        return data[:i] + data[i + self.rng.randint(1, 1024) :]
+
+    def splice_block(self, data, depth):
+        blocks = len(data) // BLOCK
+        if blocks < 2:
+            return data
+        a, b = self.rng.randrange(blocks), self.rng.randrange(blocks)
+        return data[: a * BLOCK] + data[b * BLOCK : (b + 1) * BLOCK] + data[a * BLOCK :]
+
+    # -- tar structure ----------------------------------------------------------------------
+    def header_field(self, data, depth):
+        members = tar_members(data)
+        if not members:
+            return self.flip(data, depth)
+        header_at, data_at, _size = self.rng.choice(members)
+        block = bytearray(data[header_at:data_at])
+        field = self.rng.choice(["name", "size", "mode", "uid", "type", "link", "magic", "prefix", "sparse"])
+        rng = self.rng
+        if field == "name":
+            block[0:100] = rng.choice(INTERESTING_NAMES)[:100].ljust(100, b"\0")
+        elif field == "size":
+            block[124:136] = rng.choice(INTERESTING_NUMBERS + [octal(rng.randrange(1 << 20), 12)]).ljust(12, b"\0")[:12]
+        elif field == "mode":
+            block[100:108] = rng.choice(INTERESTING_NUMBERS).ljust(8, b"\0")[:8]
+        elif field == "uid":
+            block[108:116] = rng.choice(INTERESTING_NUMBERS).ljust(8, b"\0")[:8]
+        elif field == "type":
+            block[156] = rng.choice(TYPEFLAGS)
+        elif field == "link":
+            block[157:257] = rng.choice(INTERESTING_NAMES)[:100].ljust(100, b"\0")
+        elif field == "magic":
+            block[257:265] = rng.choice([b"ustar\x0000", b"ustar  \0", b"\0" * 8, b"garbage!"])
+        elif field == "prefix":
+            block[345:500] = rng.choice(INTERESTING_NAMES)[:155].ljust(155, b"\0")
+        else:
+            block[482:495] = bytes([rng.choice((0, 1))]) + rng.choice(INTERESTING_NUMBERS).ljust(12, b"\0")[:12]
+        fixed = bytes(block) if rng.random() < 0.15 else _refit(bytes(block))
+        return data[:header_at] + fixed + data[data_at:]
+
+    def drop_member(self, data, depth):
+        members = tar_members(data)
+        if not members:
+            return data
+        header_at, data_at, size = self.rng.choice(members)
+        return data[:header_at] + data[data_at + size + (-size % BLOCK) :]
+
+    def duplicate_member(self, data, depth):
+        members = tar_members(data)
+        if not members:
+            return data
+        header_at, data_at, size = self.rng.choice(members)
+        chunk = data[header_at : data_at + size + (-size % BLOCK)]
+        at = self.rng.choice(members)[0]
+        return data[:at] + chunk + data[at:]
+
+    def nested(self, data, depth):
+        """Mutate what a member holds: a layer (through its compression) or a JSON document."""
+        members = [m for m in tar_members(data) if m[2]]
+        if not members:
+            return self.flip(data, depth)
+        at = self.rng.choice(members)
+        body = data[at[1] : at[1] + at[2]]
+        if body[:1] in (b"{", b"["):
+            new = self.mutate_json(body)
+        elif body[:2] == b"\x1f\x8b" or body[:4] == b"\x28\xb5\x2f\xfd":
+            inner = decompress(body)
+            if inner is body or self.rng.random() < 0.2:
+                new = self.mutate(body, depth + 1)  # the compressed bytes themselves
+            else:
+                new = self.mutate(inner, depth + 1)
+                new = gzip_bytes(new) if body[:2] == b"\x1f\x8b" else zstd_bytes(new)
+        else:
+            new = self.mutate(body, depth + 1)
+        return replace_member_data(data, at, new)
+
+    # -- JSON -------------------------------------------------------------------------------
+    def json_value(self, level=0):
+        rng = self.rng
+        kind = rng.randrange(9 if level < 3 else 6)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return rng.choice([True, False])
+        if kind == 2:
+            return rng.choice([0, -1, 1 << 70, 3.5, float("1e308"), 7])
+        if kind in (3, 4, 5):
+            return rng.choice(["", "sha256:" + "0" * 64, "sha256:zz", "../etc", "blobs/sha256/" + "a" * 64, "\udcff", "x" * 300,
+                               "application/vnd.oci.image.index.v1+json", "linux", "amd64", "latest", "RUN x"])
+        if kind in (6, 7):
+            return [self.json_value(level + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(["Config", "Layers", "RepoTags", "manifests", "digest", "mediaType", "config", "layers", "rootfs",
+                            "diff_ids", "history", "platform", "annotations", "size", "os", "created_by", "empty_layer"]):
+                self.json_value(level + 1) for _ in range(rng.randint(0, 3))}
+
+    def mutate_json(self, body: bytes) -> bytes:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return self.flip(body, 0)
+        for _ in range(self.rng.randint(1, 3)):
+            doc = self._mutate_node(doc)
+        text = json.dumps(doc, ensure_ascii=self.rng.random() < 0.5)
+        return text.encode("utf-8", "surrogateescape")
+
+    def _mutate_node(self, node):
+        rng = self.rng
+        if isinstance(node, dict) and node and rng.random() < 0.7:
+            key = rng.choice(list(node))
+            action = rng.randrange(4)
+            if action == 0:
+                del node[key]
+            elif action == 1:
+                node[key] = self.json_value()
+            else:
+                node[key] = self._mutate_node(node[key])
+            return node
+        if isinstance(node, list) and node and rng.random() < 0.7:
+            i = rng.randrange(len(node))
+            action = rng.randrange(4)
+            if action == 0:
+                del node[i]
+            elif action == 1:
+                node.insert(i, self.json_value())
+            else:
+                node[i] = self._mutate_node(node[i])
+            return node
+        return self.json_value()
+
+
+def exercise_index(index) -> None:
+    """Everything a user's report, TUI and rewrite reach from an index."""
+    from slimview.report import build_report
+    from slimview.report.jsondoc import render_json
+    from slimview.report.text import render_text
+
+    report = build_report(index)
+    render_text(report)
+    render_json(report)
+    try:
+        from slimview.report.markdown import render_markdown
+    except ImportError:
+        pass
+    else:
+        render_markdown(report)
+    index.directory_sizes()
+    for path, _entry, _layer in list(index.final_files())[:50]:
+        index.path_history(path)
+        index.content_entry(path)
+    history = index.source.history
+    index.source.layer_history()
+    try:
+        from slimview.rewrite.reconstruct import reconstruct
+    except ImportError:
+        return
+    reconstruct(history, len(index.layers))
+
+
+def metadata_variant(mutator: Mutator, layers: list[bytes]) -> bytes:
+    """An archive with intact layers whose manifest and config were mutated as JSON documents.
+
+    The config member is named after its (mutated) bytes and the manifest points at it, so
+    the readers get past the digest checks into the shapes of the documents.
+    """
+    archive = Archive(layers)
+    config, _name, names, diff_ids, _manifest = archive.parts()
+    rng = mutator.rng
+    if rng.random() < 0.7:
+        config = mutator.mutate_json(config)
+    config_name = sha(config)[7:] + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["fuzz:latest"], "Layers": names}]).encode()
+    if rng.random() < 0.6:
+        manifest = mutator.mutate_json(manifest)
+    return Archive(layers, diff_ids=diff_ids, config=config, manifest=manifest, layer_names=names).build()
+
+
+class FuzzTarget:
+    """Runs inputs through slimview with a time limit; collects what is not a SlimviewError."""
+
+    def __init__(self, workdir: str, *, seconds: float = 10.0, max_entries: int = 20_000):
+        self.workdir = workdir
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.runs = 0
+        self.rejected = 0  # inputs refused with a SlimviewError: fine
+        self.completed = 0  # inputs indexed and reported
+        self.failures: list[tuple[str, str, bytes]] = []  # (target, error, input)
+
+    def _timed(self, name: str, data: bytes, fn) -> None:
+        import signal
+        import traceback
+
+        from slimview.errors import SlimviewError
+
+        def alarm(_signum, _frame):
+            raise Hang(f"no result after {self.seconds} s")
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.runs += 1
+        try:
+            fn()
+            self.completed += 1
+        except SlimviewError:
+            self.rejected += 1
+        except Exception as exc:  # noqa: BLE001 - this is the point: anything else is a bug
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            self.failures.append((name, f"{exc.__class__.__name__}: {exc} at {where.filename}:{where.lineno}", data))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def archive(self, data: bytes, *, suffix: str = ".tar", report: bool = True, verify: bool = True) -> None:
+        """An image file; ``verify=False`` lets layers that no longer match their diff_id through."""
+        from slimview.index import IndexOptions, build_index
+
+        path = os.path.join(self.workdir, "input" + suffix)
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+        def run():
+            options = IndexOptions(use_cache=False, max_entries=self.max_entries, workers=1, verify=verify)
+            index = build_index(path, options)
+            if report:
+                exercise_index(index)
+
+        self._timed("archive" + suffix, data, run)
+
+    def layer(self, data: bytes, *, report: bool = True) -> None:
+        """One layer tar (any compression) on top of a fixed base layer, indexed and merged."""
+        from slimview.index import assemble
+        from slimview.index.layer import index_layer_stream
+
+        def run():
+            files = index_layer_stream(io.BytesIO(data), where="fuzz layer", max_entries=self.max_entries)
+            index = assemble(_fuzz_source(2), [_base_layer(), files])
+            if report:
+                exercise_index(index)
+
+        self._timed("layer", data, run)
+
+    def history(self, lines: list[str]) -> None:
+        try:
+            from slimview.rewrite.reconstruct import reconstruct
+        except ImportError:
+            return
+        from slimview.source.model import HistoryEntry
+
+        entries = [HistoryEntry(created_by=line, empty_layer=i % 3 == 1) for i, line in enumerate(lines)]
+        self._timed("history", "\n".join(lines).encode("utf-8", "surrogateescape"), lambda: reconstruct(entries, len(lines)))
+
+
+_BASE = None
+
+
+def _base_layer():
+    global _BASE
+    if _BASE is None:
+        from slimview.index.layer import index_layer_stream
+
+        _BASE = index_layer_stream(io.BytesIO(simple_layer() if False else tar(
+            directory("etc"), member("etc/hostname", b"box\n"), directory("app"), member("app/a", b"12345"),
+            directory("app/sub"), member("app/sub/b", b"1"), symlink("app/link", "a"), member("x", b"x"),
+        )), where="base")
+    return _BASE
+
+
+def _fuzz_source(layers: int):
+    from slimview.source.model import LayerRef, SourceImage
+
+    refs = [LayerRef(i, "", "", "", -1, f"fuzz layer {i}") for i in range(layers)]
+    config = config_doc([sha(b"%d" % i) for i in range(layers)])
+    return SourceImage("fuzz", "docker-archive", "fuzz:latest", ["fuzz:latest"], config, sha(b"config"), refs)
+
+
+def random_member(rng) -> bytes:
+    """One tar member built field by field from hostile and ordinary choices."""
+    def name():
+        kind = rng.randrange(6)
+        if kind == 0:
+            return rng.choice(INTERESTING_NAMES)
+        if kind == 1:
+            return rng.randbytes(rng.randint(0, 120))
+        if kind == 2:
+            return "/".join(rng.choice(["a", "b", "..", ".", "", ".wh.a", ".wh..wh..opq", "é", "d"]) for _ in range(rng.randint(1, 6))).encode()
+        return rng.choice([b"etc/passwd", b"app/main.py", b"usr/bin/x", b"var/lib/dpkg/status", b"app", b"a", b"a/b"])
+
+    def number(width):
+        kind = rng.randrange(5)
+        if kind == 0:
+            return rng.choice(INTERESTING_NUMBERS)[:width].ljust(width, b"\0")
+        if kind == 1:
+            return base256(rng.choice([0, 1, -1, 1 << 40, -(1 << 40), (1 << (8 * width - 9)) - 1]), width)
+        return octal(rng.randrange(8 ** (width - 1)), width)
+
+    data = rng.choice([b"", b"x", rng.randbytes(rng.randint(0, 1500)), b"PRIVATE KEY-----" + bytes(50), b"Package: a\nStatus: install ok installed\n"])
+    kind = rng.randrange(10)
+    if kind == 0:
+        records = [(rng.choice(PAX_KEYS), rng.choice(["", "0", "-1", "99999999999999999999999", "a/../b", "x" * 200, "1.0", str(rng.randrange(1 << 34))]))
+                   for _ in range(rng.randint(1, 4))]
+        prefix = pax(records, global_=rng.random() < 0.2)
+    elif kind == 1:
+        prefix = gnu_long(name() or b"n", flag=rng.choice([b"L", b"K"]))
+    elif kind == 2:
+        real = rng.choice([0, 10, 1 << 33, 1 << 62])
+        chunks = [(rng.randrange(real + 1), rng.randbytes(rng.randint(0, 40))) for _ in range(rng.randint(0, 3))]
+        return (sparse_pax_member if rng.random() < 0.5 else sparse_gnu_member)("s/" + str(rng.randrange(99)), real, chunks)
+    else:
+        prefix = b""
+    size = len(data) if rng.random() < 0.85 else number(12)
+    block = header(
+        name(),
+        size=size,
+        typeflag=bytes([rng.choice(TYPEFLAGS)]) if rng.random() < 0.4 else rng.choice([b"0", b"5", b"2", b"1"]),
+        linkname=name() if rng.random() < 0.3 else b"",
+        mode=number(8) if rng.random() < 0.2 else 0o644,
+        uid=number(8) if rng.random() < 0.2 else 0,
+        magic=rng.choice([b"ustar\x0000", b"ustar\x0000", b"ustar  \0", b"\0" * 8]),
+        prefix=name() if rng.random() < 0.1 else b"",
+        chksum=rng.randrange(1 << 18) if rng.random() < 0.03 else None,
+    )
+    return prefix + block + pad(data)
+
+
+def random_layer(rng) -> bytes:
+    """A layer tar (sometimes compressed, sometimes without end blocks) of random members."""
+    data = tar(*(random_member(rng) for _ in range(rng.randint(0, 12))), end=rng.random() < 0.9)
+    kind = rng.randrange(6)
+    return gzip_bytes(data) if kind == 0 else zstd_bytes(data) if kind == 1 else data
+
+
+def oci_variant(mutator: Mutator) -> dict[str, bytes]:
+    """An OCI layout whose index.json and image manifest were mutated as JSON documents.
+
+    A mutated manifest is stored under its new digest and the index points at it, so the
+    reader reaches the mutated shapes instead of stopping at a missing blob.
+    """
+    from slimview.sample.builder import ImageSpec, Layer, oci_layout_files
+
+    rng = mutator.rng
+    spec = ImageSpec([Layer("RUN a").file("a.txt", b"hello\n").dir("d"), Layer("RUN b").whiteout("a.txt")])
+    files = oci_layout_files([(spec, "latest", {"os": "linux", "architecture": "amd64"} if rng.random() < 0.5 else None)],
+                             compression=rng.choice([None, "gzip", "zstd"]))
+    index = json.loads(files["index.json"])
+    if rng.random() < 0.7:
+        digest = index["manifests"][0]["digest"]
+        manifest = mutator.mutate_json(files["blobs/sha256/" + digest[7:]])
+        files["blobs/sha256/" + sha(manifest)[7:]] = manifest
+        index["manifests"][0]["digest"] = sha(manifest)
+    body = json.dumps(index).encode()
+    files["index.json"] = mutator.mutate_json(body) if rng.random() < 0.5 else body
+    return files
