@@ -388,9 +388,9 @@ def _select_oci(store: _Store, tag: str | None, platform: str | None) -> tuple[d
     if not candidates:
         raise InputError(f"{store.label}: index.json lists no image manifests")
     if tag is not None:
-        tagged = [(d, a) for d, a in candidates if _tag_matches(tag, _ref_name(d.get("annotations") or {}) or _ref_name(a))]
+        tagged = [(d, a) for d, a in candidates if _tag_matches(tag, _oci_name(d, a)) or _digest_matches(tag, d)]
         if not tagged:
-            names = sorted({_ref_name(d.get("annotations") or {}) or _ref_name(a) or "untagged" for d, a in candidates})
+            names = sorted({_oci_label(d, a) for d, a in candidates})
             raise InputError(f"{store.label} has no image tagged {tag!r} (it holds: {', '.join(names)})")
         candidates = tagged
     present = [(d, a) for d, a in candidates if store.exists(_digest_path(d["digest"]))]
@@ -404,13 +404,26 @@ def _select_oci(store: _Store, tag: str | None, platform: str | None) -> tuple[d
             have = ", ".join(sorted({platform_text(d["platform"]) for d, _ in platformed}))
             raise InputError(f"{store.label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
         present = matching
-    names = {(_ref_name(d.get("annotations") or {}) or _ref_name(a)) for d, a in present}
-    if len(present) > 1 and tag is None and len(names) > 1:
-        raise InputError(
-            f"{store.label} holds {len(present)} images; pick one with ARCHIVE:TAG or --tag ({', '.join(sorted(n or 'untagged' for n in names))})"
-        )
+    names = {_oci_name(d, a) for d, a in present}
+    # Several left is fine when they are one image's platform variants; else the user chooses.
+    if len(present) > 1 and tag is None and (len(names) > 1 or not all(d.get("platform") for d, _ in present)):
+        labels = ", ".join(sorted({_oci_label(d, a) for d, a in present}))
+        raise InputError(f"{store.label} holds {len(present)} images; pick one with ARCHIVE:TAG or --tag ({labels})")
     desc, ann = present[0]
     return desc, _ref_name(desc.get("annotations") or {}) or _ref_name(ann), platform_text(desc.get("platform") or {})
+
+
+def _oci_name(desc: dict, annotations: dict) -> str:
+    return _ref_name(desc.get("annotations") or {}) or _ref_name(annotations)
+
+
+def _oci_label(desc: dict, annotations: dict) -> str:
+    """An index entry as listed to the user: its name, else its manifest digest (which picks it)."""
+    return _oci_name(desc, annotations) or f"untagged ({str(desc.get('digest', ''))[:19]})"
+
+
+def _digest_matches(wanted: str, desc: dict) -> bool:
+    return wanted.startswith("sha256:") and len(wanted) > 7 and str(desc.get("digest", "")).startswith(wanted)
 
 
 def _tag_matches(wanted: str, ref: str) -> bool:
