@@ -64,7 +64,10 @@ def _explain_connect_error(host: str, exc: BaseException) -> str:
 
 def _suggest(client, reference: str) -> str:
     try:
-        tags = sorted({t for img in client.images.list() for t in (img.tags or [])})
+        # The raw list: images.list() inspects each image too, and fails when one is
+        # removed meanwhile (a busy engine), which would lose the suggestion.
+        summaries = client.api.images()
+        tags = sorted({t for img in summaries for t in (img.get("RepoTags") or []) if t != "<none>:<none>"})
     except Exception:
         return ""
     if not tags:
