@@ -387,3 +387,19 @@ def test_an_untagged_image_of_a_multi_image_save_is_picked_by_its_id(tmp_path, l
     assert str(err.value) == f"{path} holds 2 images; pick one with ARCHIVE:TAG or --tag (one:1, untagged #2 ({image_id[:19]}))"
     for chosen in (index(path, tag=image_id), index(f"{path}:{image_id[:19]}")):
         assert (chosen.size, chosen.source.config_digest) == (77, image_id)
+
+
+def test_an_oci_layout_with_several_untagged_images_asks_which(tmp_path):
+    root = tmp_path / "two"
+    write_layout(root, oci_layout_files([(spec(), "", None), (other_spec(), "", None)]))
+    digests = [m["digest"] for m in json.loads((root / "index.json").read_text())["manifests"]]
+    with pytest.raises(InputError) as err:
+        index(root)
+    listed = ", ".join(sorted(f"untagged ({d[:19]})" for d in digests))
+    assert str(err.value) == f"{root} holds 2 images; pick one with ARCHIVE:TAG or --tag ({listed})"
+    assert index(f"{root}:{digests[1][:19]}").size == 77
+    assert index(root, tag=digests[0]).size == spec_size()
+
+
+def spec_size() -> int:
+    return 8 + 4000 + 300 + 200 + 4000 + 10
