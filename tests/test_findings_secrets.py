@@ -87,7 +87,7 @@ def test_secrets_in_deleted_layers_are_reported_with_where_they_still_ship(tmp_p
     cleanup.whiteout("root/.ssh")
     secrets = of_kind(findings_of(tmp_path, [base(), copy, clone, cleanup]), "secret")
 
-    assert [(f.layer, f.paths[0].path, f.details["secret_kinds"], f.details["visible"], f.details["deleted_by"]) for f in secrets] == [
+    assert [(f.layer, f.paths[0].path, f.details["secret_kinds"], f.details["visible"], f.details["hidden_by"]) for f in secrets] == [
         (1, "app/.env", ["credential-assignment", "stripe-key"], True, None),
         (2, "root/.ssh/id_ed25519", ["openssh-private-key"], False, 3),
     ]

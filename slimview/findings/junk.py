@@ -102,7 +102,7 @@ def _context_root(view: ImageView, layer_no: int, workdir: str) -> str | None:
         dest = posixpath.normpath(posixpath.join(workdir, words[1]))
         return dest.strip("/")
     if len(words) == 3 and words[0].startswith("dir:") and words[1] == "in":  # classic builder: COPY dir:<hash> in /app
-        return posixpath.normpath(words[2]).strip("/")
+        return posixpath.normpath(posixpath.join(workdir, words[2])).strip("/")
     return None
 
 

@@ -204,8 +204,9 @@ def scan(path: str, body: bytes) -> list[Match]:
     return sorted(by_value.values(), key=lambda m: (m.line, m.kind))
 
 
-def _hidden_by(view: ImageView, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    return {(h.stored_in, h.path): h.hidden_by for h in view.index.hidden if (h.stored_in, h.path) in wanted}
+def _hidden_by(view: ImageView, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]:
+    """(layer that hid it, "deleted" or "overwritten") for each wanted (layer, path)."""
+    return {(h.stored_in, h.path): (h.hidden_by, h.how) for h in view.index.hidden if (h.stored_in, h.path) in wanted}
 
 
 def detect(view: ImageView) -> list[Finding]:
@@ -227,7 +228,8 @@ def detect(view: ImageView) -> list[Finding]:
         is_env = base == ".env" or base.startswith(".env.")
         keys_only = all(k.endswith(PRIVATE_KEY) for k in kinds)
         label = "Env file with credentials" if is_env else ("Private key" if keys_only else "Secret")
-        gone = "" if visible else f" (deleted by layer {hidden.get((layer_no, path), '?')}, still shipped in layer {layer_no})"
+        hider, how = hidden.get((layer_no, path), (None, "hidden"))
+        gone = "" if visible else f" ({how} by layer {hider}, still shipped in layer {layer_no})"
         names = sorted({m.name for m in matches if m.name})
         generic_only = kinds == ["credential-assignment"] and not is_env
         findings.append(
@@ -256,7 +258,7 @@ def detect(view: ImageView) -> list[Finding]:
                     "secret_kinds": kinds,
                     "matches": [{"kind": m.kind, "name": m.name, "fingerprint": m.fingerprint, "line": m.line} for m in matches],
                     "visible": visible,
-                    "deleted_by": None if visible else hidden.get((layer_no, path)),
+                    "hidden_by": hider,
                 },
             )
         )

@@ -9,6 +9,18 @@ from slimview.report.format import human_bytes, short_instruction
 TOP_ITEMS = 6  # packages, paths or candidates named per finding; the rest are counted
 
 
+# Build-tool categories (findings/buildtools.py), in the order they are listed, with short labels.
+_CATEGORY_LABELS = {
+    "compiler": "compilers",
+    "headers and static libraries": "headers",
+    "binutils": "binutils",
+    "build system": "build tools",
+    "version control": "vcs",
+    "jdk": "jdk",
+    "needed only by build tools": "pulled in",
+}
+
+
 def _shown_path(path: str) -> str:
     return "/" + path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
@@ -27,12 +39,13 @@ def kind_facts(finding: Finding) -> list[tuple[str, str]]:
     d = finding.details
     facts: list[tuple[str, str]] = []
     if finding.kind == "build-tools":
-        if d.get("packages"):
-            direct = [p for p in d["packages"] if p["category"] != "needed only by build tools"]
-            pulled = [p for p in d["packages"] if p["category"] == "needed only by build tools"]
-            facts.append(("packages", _packages(direct)))
-            if pulled:
-                facts.append(("pulled in", _packages(pulled) + " (needed only by the build tools)"))
+        by_category: dict[str, list[dict]] = {}
+        for p in d.get("packages") or []:
+            by_category.setdefault(p["category"], []).append(p)
+        for category, label in _CATEGORY_LABELS.items():
+            if category in by_category:
+                note = " (needed only by the build tools)" if category == "needed only by build tools" else ""
+                facts.append((label, _packages(by_category[category]) + note))
         if d.get("categories"):
             facts.append(("found", ", ".join(f"{k} {human_bytes(v)}" for k, v in d["categories"].items())))
         for r in d.get("removed_packages") or []:

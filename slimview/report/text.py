@@ -29,9 +29,9 @@ def _layers_table(index: ImageIndex, width: int) -> list[str]:
 
 def _wrapped(label: str, text: str, width: int) -> list[str]:
     indent = " " * 14
-    head = f"{label + ':':<12}" if label else " " * 12
+    head = f"{label + ':':<13}" if label else " " * 13
     lines = textwrap.wrap(
-        text, width=max(40, width), initial_indent=indent + head, subsequent_indent=indent + " " * 12,
+        text, width=max(40, width), initial_indent=indent + head, subsequent_indent=indent + " " * 13,
         break_on_hyphens=False, break_long_words=False,
     )
     return lines or [f"{indent}{label}:"]
