@@ -354,7 +354,7 @@ def _oci_manifests(store: _Store, index: Any, depth: int = 0) -> list[tuple[dict
 def _check_descriptor(desc: Any, label: str, where: str) -> None:
     """An OCI descriptor must have the field types the spec gives them (digest, mediaType,
     annotations, platform); anything else is one clear error rather than a crash later."""
-    ok = isinstance(desc, dict) and isinstance(desc.get("digest"), str) and isinstance(desc.get("mediaType") or "", str)
+    ok = isinstance(desc, dict) and isinstance(desc.get("digest"), str) and isinstance(desc.get("mediaType", ""), (str, type(None)))
     if ok:
         annotations = desc.get("annotations") or {}
         platform = desc.get("platform") or {}
