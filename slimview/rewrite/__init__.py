@@ -38,7 +38,7 @@ __all__ = ["Rewrite", "rewrite_image"]
 
 DOCKERFILE_NAME = "Dockerfile.slim"
 DOCKERIGNORE_NAME = ".dockerignore.slim"
-APT_CACHES = ("var/lib/apt/lists/", "var/cache/apt/", "var/cache/apk/")
+PACKAGE_LISTS = ("var/lib/apt/lists/", "var/cache/apk/")
 PIP_CACHES = ("root/.cache/pip/",)
 # Build-tools findings mark packages pulled in only as dependencies with this category.
 _DEPENDENCY_CATEGORY = "needed only by build tools"
@@ -55,11 +55,14 @@ def rewrite_image(
     local_images: Sequence[LocalImage] = (),
 ) -> Rewrite:
     """Rewrite the image's Dockerfile (reconstructed, or the user's at ``dockerfile``)."""
+    # The history says what each layer of the image holds, whichever Dockerfile is rewritten.
+    history = from_image(index, base_image)
     if dockerfile is not None:
         source = from_dockerfile(read_dockerfile(dockerfile), dockerfile)
+        source.base_layers = history.base_layers
         context = context if context is not None else os.path.dirname(os.path.abspath(dockerfile))
     else:
-        source = from_image(index, base_image)
+        source = history
     user_ignore = _user_dockerignore(context)
 
     version = python_version(index)
@@ -78,7 +81,7 @@ def rewrite_image(
         build_packages=_build_packages(findings),
         junk=lambda name: di.is_ignored(name, ignore.patterns),
         entries=lambda step, layer: _entries(index, step, layer, context, user_ignore),
-        savings=_savings(index, source, base_image, findings),
+        savings=_savings(index, history, findings),
         secrets={posixpath.basename(p.path) for f in findings if f.kind == "secret" for p in f.paths},
         layer_bytes={layer.index: layer.stats.size for layer in index.layers},
         runs_as_root_finding=any(f.kind == "config" and f.details.get("check") == "user" for f in findings),
@@ -88,7 +91,7 @@ def rewrite_image(
     dropped = _keep_copied(ignore, written.copied)
 
     sizes = {tag: img.size for img in local_images for tag in img.tags}
-    rows, notes = estimate(index, source, base_image, written, sizes.get(runtime_base))
+    rows, notes = estimate(index, history, source, written, sizes.get(runtime_base))
     if dropped:
         notes.append("kept in the context because the rewrite copies them: " + ", ".join(dropped))
     before, after = sum(r.before for r in rows), sum(r.after for r in rows)
@@ -131,8 +134,8 @@ def _runtime_base(
     if python_stack and version:
         flavour = "alpine" if family == "alpine" else "slim"
         image = f"python:{version}-{flavour}"
-        was = source.base or base_image.name or "the original base"
-        return image, f"{image} matches the Python {version} the image runs (it was {was})."
+        was = source.base or base_image.name
+        return image, f"{image} matches the Python {version} the image runs" + (f" (it was {was})." if was else ".")
     original = source.base or base_image.name
     if original:
         return original, f"{original}, the original base."
@@ -200,11 +203,11 @@ def _build_packages(findings: Sequence[Finding]) -> set[str]:
     return names
 
 
-def _savings(index: ImageIndex, source: RewriteSource, base: BaseImage, findings: Sequence[Finding]) -> dict[str, int]:
+def _savings(index: ImageIndex, source: RewriteSource, findings: Sequence[Finding]) -> dict[str, int]:
     """Bytes each kind of fix saves: build tools (from the findings, else the packages'
     installed sizes), package lists and pip's cache (what the image's own layers stored)."""
-    first = base.layers if base.known else 0
-    lists_visible, lists_hidden = stored_under(index, APT_CACHES, first)
+    first = source.base_layers
+    lists_visible, lists_hidden = stored_under(index, PACKAGE_LISTS, first)
     pip_visible, pip_hidden = stored_under(index, PIP_CACHES, first)
     build_tools = sum(f.bytes for f in findings if f.kind == "build-tools")
     if not build_tools:

@@ -37,6 +37,7 @@ VENV = "/opt/venv"
 APP_UID = 10001
 BUILDER = "builder"
 MAX_EXPLICIT_COPIES = 8
+DISTROLESS_PYTHON = "3.11"  # the Python of gcr.io/distroless/python3-debian12
 
 MANIFESTS = re.compile(
     r"^(?:requirements[\w.-]*\.(?:txt|in)|constraints[\w.-]*\.txt|pyproject\.toml|setup\.py|setup\.cfg|poetry\.lock|"
@@ -139,9 +140,11 @@ class Written:
     venv: str | None
 
 
-def fixes(kind: str, n: int) -> str:
-    """The comment suffix naming what a change fixes: ``(fixes build-tools: 410.2 MB)``."""
-    return f" (fixes {kind}: {human_bytes(n)})" if n else ""
+def fixes(*pairs: str | int) -> str:
+    """The comment suffix naming what a change fixes, by finding kind and bytes:
+    ``fixes("build-tools", 410213098)`` is `` (fixes build-tools: 410.2 MB)``."""
+    named = [f"{kind}: {human_bytes(n)}" for kind, n in zip(pairs[::2], pairs[1::2]) if n]
+    return f" (fixes {', '.join(named)})" if named else ""
 
 
 # -- collecting what the original does -----------------------------------------------------------
@@ -205,23 +208,25 @@ class _Writer:
         self.app_bytes = 0
         self.kept_runs: list[int] = []
         self.comments_used: set[int] = set()
+        self.last = {ins.keyword: n for n, ins in enumerate(source.instructions) if ins.keyword in ("CMD", "ENTRYPOINT")}
         self.python = facts.python is not None and bool(self.c.pips)
         self.venv = (self.c.venv or VENV) if self.python else None
         self.alpine = facts.family == "alpine" or (bool(self.c.apk) and not self.c.apt)
         self.root_original = self.c.user in _ROOT_USERS
         self.owner = self.c.chowns[0].owner if self.c.chowns else (f"{APP_UID}:{APP_UID}" if self.root_original else "")
         requested = self.c.apk if self.alpine else self.c.apt
-        packages = [p for p in requested if not (facts.base_has_python and is_python_tooling(p))]
-        self.provided = [p for p in requested if p not in packages]
         self.build_packages: list[str] = []
-        self.runtime_packages = packages
+        self.runtime_packages = requested
+        self.python_tooling: list[str] = []  # python, pip, venv from the distribution
         if self.python:
-            self.build_packages = [p for p in packages if is_build_only(p, facts.build_packages)]
-            self.runtime_packages = [p for p in packages if p not in self.build_packages]
+            self.python_tooling = [p for p in requested if is_python_tooling(p)]
+            others = [p for p in requested if p not in self.python_tooling]
+            self.build_packages = [p for p in others if is_build_only(p, facts.build_packages)]
+            self.runtime_packages = [p for p in others if p not in self.build_packages]
             if not facts.base_has_python:
                 # A base without Python: the builder needs venv, the runtime the interpreter.
                 self.build_packages += [p for p in ("python3", "python3-venv") if p not in self.build_packages]
-                self.runtime_packages = ["python3"] + [p for p in self.runtime_packages if p != "python3"]
+                self.runtime_packages = ["python3", *self.runtime_packages]
 
     def _take_comments(self, n: int) -> list[str]:
         """The user's comments above instruction ``n``, once: they follow what it became."""
@@ -251,9 +256,6 @@ class _Writer:
             comments = self._package_comments() + [f"Build-only packages stay in this stage{fixes('build-tools', saved)}."]
             out.append(Instruction("RUN", self._install(self.build_packages), comments))
             self.changes.append(Change("build-tools", "build-only packages only in the builder: " + ", ".join(self.build_packages), saved))
-        out.append(Instruction("RUN", f"python3 -m venv --without-pip {self.venv}", [
-            f"A virtualenv without pip: the runtime stage copies {self.venv} and nothing else from here."
-        ]))
         workdir = self.c.workdir_at[self.c.pips[0][0]]
         if workdir != "/":
             out.append(Instruction("WORKDIR", workdir))
@@ -268,6 +270,9 @@ class _Writer:
             if tree:
                 out.append(Instruction("COPY", tree, ["pip installs the project itself, so it needs the source tree."]))
         cache = self.facts.savings.get("pip-cache", 0)
+        venv = Instruction("RUN", f"python3 -m venv --without-pip {self.venv}", [
+            f"A virtualenv without pip: the runtime stage copies {self.venv} and nothing else from here."
+        ])
         for n, command in self.c.pips:
             if cmd.is_pip_tooling_upgrade(command):
                 continue
@@ -278,7 +283,10 @@ class _Writer:
                 self.changes.append(Change("package-cache", "pip runs with --no-cache-dir", cache))
             cache = 0
             out.append(Instruction("RUN", f"python3 -m pip --python {self.venv}/bin/python install --no-cache-dir {args}", comments))
-        return out
+        # The virtualenv is made by the first pip step's RUN (one RUN, so hadolint's DL3059 holds).
+        first_pip = next((i for i, ins in enumerate(out) if ins.keyword == "RUN" and " -m pip " in ins.args), len(out))
+        out.insert(first_pip, venv)
+        return _merge_runs(out)
 
     def _manifest_copy(self, workdir: str) -> str:
         """``COPY`` arguments for the requirement files pip reads, or ""."""
@@ -305,6 +313,9 @@ class _Writer:
             rel = absolute[len(step.dest):]
             if step.unknown or step.sources in (["."], ["./"]):
                 return rel
+            named = [s for s in step.sources if not s.endswith("/") and posixpath.basename(s) == rel]
+            if named:
+                return named[-1]  # a file copied into the directory under its own name
             if len(step.sources) == 1:
                 return posixpath.normpath(posixpath.join(step.sources[0], rel))
         return None
@@ -319,7 +330,8 @@ class _Writer:
     # -- runtime ---------------------------------------------------------------------------------
 
     def runtime(self) -> list[Instruction]:
-        out = [Instruction("FROM", self.facts.runtime_base, [f"Runtime stage: {self.facts.base_reason}", *self._alternatives()])]
+        comments = [*self.source.from_comments, f"Runtime stage: {self.facts.base_reason}", *self._alternatives()]
+        out = [Instruction("FROM", self.facts.runtime_base, comments)]
         out += self._args()
         setup_done = venv_done = user_done = False
         for n, ins in enumerate(self.source.instructions):
@@ -340,6 +352,8 @@ class _Writer:
             elif k == "WORKDIR":
                 out.append(Instruction("WORKDIR", self.c.workdir_at[n], ins.comments))
             elif k in ("CMD", "ENTRYPOINT"):
+                if n != self.last[k]:
+                    continue  # overridden by a later one
                 if not user_done and self.root_original:
                     out.append(self._user())
                     user_done = True
@@ -356,12 +370,17 @@ class _Writer:
         return _merge_runs(out)
 
     def _alternatives(self) -> list[str]:
-        if not self.python:
+        """Distroless, offered with its trade-offs rather than imposed."""
+        if not self.python or self.alpine:
             return []
+        if self.facts.python == DISTROLESS_PYTHON:
+            python = f"Debian's {DISTROLESS_PYTHON} at /usr/bin/python3: build the virtualenv on debian:bookworm to match it."
+        else:
+            python = f"Debian's {DISTROLESS_PYTHON}, not the {self.facts.python} this image runs."
         return [
-            "Alternative: gcr.io/distroless/python3-debian12 is smaller still, but has no shell, no apt and",
-            "Debian's Python 3.11 at /usr/bin/python3 (build the virtualenv on debian:bookworm to match);",
-            "RUN lines, curl-based health checks and `docker exec sh` stop working there.",
+            "Alternative: gcr.io/distroless/python3-debian12 is smaller still, but it has no shell and no",
+            "apt (RUN lines, curl health checks and `docker exec sh` stop working), and its Python is",
+            python,
         ]
 
     def _args(self) -> list[Instruction]:
@@ -387,21 +406,19 @@ class _Writer:
         """One RUN: the runtime's OS packages and the user that runs the program."""
         commands: list[str] = []
         comments = self._package_comments()
+        hidden, cached = self.facts.savings.get("hidden-bytes", 0), self.facts.savings.get("package-cache", 0)
         if self.runtime_packages:
-            lists = self.facts.savings.get("hidden-bytes", 0)
-            kind = "hidden-bytes"
-            if not lists:
-                lists, kind = self.facts.savings.get("package-cache", 0), "package-cache"
             how = "--no-cache" if self.alpine else "--no-install-recommends; the package lists go in the same layer"
-            comments.append(f"Runtime packages only, with {how}{fixes(kind, lists)}.")
+            comments.append(f"Runtime packages only, with {how}{fixes('hidden-bytes', hidden, 'package-cache', cached)}.")
             commands.append(self._install(self.runtime_packages))
-            self.changes.append(Change(kind, "package lists removed in the RUN that downloads them", lists))
-        elif self.build_packages:
-            lists = self.facts.savings.get("hidden-bytes", 0) or self.facts.savings.get("package-cache", 0)
-            if lists:
-                self.changes.append(Change("hidden-bytes", "no package lists in the runtime image", lists))
-        if self.provided:
-            comments.append(f"{', '.join(self.provided)}: {self.facts.runtime_base} provides these.")
+        if hidden:
+            self.changes.append(Change("hidden-bytes", "package lists never stored: removed in the RUN that downloads them", hidden))
+        if cached:
+            self.changes.append(Change("package-cache", "no package lists left in the image", cached))
+        if self.python_tooling and self.facts.base_has_python:
+            comments.append(f"{', '.join(self.python_tooling)}: {self.facts.runtime_base} provides these.")
+        elif self.python_tooling:
+            comments.append(f"{', '.join(self.python_tooling)}: the virtualenv needs only python3 at run time.")
         if self.root_original:
             commands.append(self._add_user())
             note = " (fixes config: runs as root)" if self.facts.runs_as_root_finding else ""
@@ -505,6 +522,8 @@ class _Writer:
         if step.unknown:
             comments.append(f"The history kept only a hash of the sources ({step.unknown[:17]}…): names taken from the layer.")
         entries = self.facts.entries(step, self.source.instructions[n].layer)
+        if self.python and not step.unknown and all(MANIFESTS.match(posixpath.basename(s)) for s in step.sources):
+            return []  # dependency manifests: the builder has them, the program does not read them
         if entries is None:
             return [self._copy_as_written(step, flags, comments)]
         app = [e for e in entries if not self._skipped(e)]

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from slimview.index.model import ImageIndex
 from slimview.rewrite import commands as cmd
-from slimview.rewrite.base import BaseImage
 from slimview.rewrite.dockerfile import Written
 from slimview.rewrite.model import SizeRow
 from slimview.rewrite.packages import is_python_tooling
@@ -40,15 +39,17 @@ def _layer_kind(source: RewriteSource, n: int) -> str:
 
 def estimate(
     index: ImageIndex,
-    source: RewriteSource,
-    base: BaseImage,
+    history: RewriteSource,
+    rewritten: RewriteSource,
     written: Written,
     runtime_base_size: int | None,
 ) -> tuple[list[SizeRow], list[str]]:
-    """Rows (before, after) and notes on what was assumed."""
+    """Rows (before, after) and notes on what was assumed. ``history`` is the image's
+    reconstruction (it says which layer each step made); ``rewritten`` what was rewritten."""
     notes: list[str] = []
     layers = index.layers
-    base_layers = base.layers if base.known else 0
+    source = history
+    base_layers = history.base_layers
     before = {BASE: sum(layer.stats.size for layer in layers[:base_layers])}
     after = {BASE: runtime_base_size if runtime_base_size is not None else before[BASE]}
     if runtime_base_size is None:
@@ -71,8 +72,11 @@ def estimate(
     after[PYTHON_PACKAGES] = sum(added_bytes(index, layer, CACHES) for layer in pip_layers)
     copy_layers = [layer for layer, kind in kinds.items() if kind == APP_FILES]
     after[APP_FILES] = written.app_bytes if written.app_bytes else sum(layers[n].stats.size for n in copy_layers)
-    kept = {source.instructions[n].layer for n in written.kept_runs} - {None}
-    after[OTHER] = sum(layers[n].stats.size for n in kept if kinds.get(n) == OTHER)
+    if rewritten is history:
+        kept = {history.instructions[n].layer for n in written.kept_runs} - {None}
+        after[OTHER] = sum(layers[n].stats.size for n in kept if kinds.get(n) == OTHER)
+    elif written.kept_runs:
+        notes.append("RUN steps kept from the Dockerfile are not counted in the estimate")
     order: Sequence[str] = (BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER)
     rows = [SizeRow(label, before.get(label, 0), after.get(label, 0)) for label in order]
     return [r for r in rows if r.before or r.after], notes

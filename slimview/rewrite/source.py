@@ -27,6 +27,8 @@ class RewriteSource:
     earlier_stages: str = ""  # text of the stages before the final one, verbatim
     stage_names: set[str] = field(default_factory=set)  # names (AS x) of the earlier stages
     base_env: tuple[str, ...] = ()  # ENV the base image sets (inherited, never copied)
+    base_layers: int = 0  # the image's bottom layers that came with the base
+    from_comments: list[str] = field(default_factory=list)  # the user's comments above the stage's FROM
 
 
 def from_image(index: ImageIndex, base: BaseImage) -> RewriteSource:
@@ -35,9 +37,12 @@ def from_image(index: ImageIndex, base: BaseImage) -> RewriteSource:
     instructions = reconstruct(source.history, len(source.layers), start, base.env)
     # Without a known base, the base's own steps are part of the list; its root filesystem
     # (an ADD of a hashed tarball at /, or an import) is no step a rewrite can repeat.
+    base_layers = base.layers
     if not base.known or base.history is None:
         instructions = [i for i in instructions if i.keyword and not _is_rootfs(i)]
-    return RewriteSource(f"the history of {source.name}", base.name, instructions, True, base_env=base.env)
+        made = [i.layer for i in instructions if i.layer is not None]
+        base_layers = min(made) if made else len(source.layers)
+    return RewriteSource(f"the history of {source.name}", base.name, instructions, True, base_env=base.env, base_layers=base_layers)
 
 
 def _is_rootfs(instruction: Instruction) -> bool:
@@ -88,10 +93,9 @@ def from_dockerfile(text: str, path: str) -> RewriteSource:
         if word.startswith("--platform="):
             base = from_words[from_words.index(word) + 1]
     instructions = _instructions(structure[last + 1 :])
-    comments_above_from = [item["value"] for item in structure[first_comment:last]]
-    if comments_above_from and instructions:
-        instructions[0].comments[:0] = comments_above_from
-    return RewriteSource(f"Dockerfile {os.path.relpath(path)}", base, instructions, False, preamble, earlier, names)
+    source = RewriteSource(f"Dockerfile {os.path.relpath(path)}", base, instructions, False, preamble, earlier, names)
+    source.from_comments = [item["value"] for item in structure[first_comment:last]]
+    return source
 
 
 def _instructions(items: list[dict]) -> list[Instruction]:
