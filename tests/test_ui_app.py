@@ -44,7 +44,7 @@ def app_for(sample: str) -> SlimviewApp:
 
 
 def details_text(app) -> str:
-    return str(app.query_one("#details-body").render())
+    return app.query_one(DetailsPane).body.plain
 
 
 def tree_paths(app) -> list[str]:
@@ -151,10 +151,10 @@ async def test_tree_follows_the_layer_and_toggles_between_layer_and_aggregate(sa
         ]
         # Deleted rows are marked by sign as well as colour.
         i = tree_paths(app).index(LISTS + "InRelease")
-        assert tree.row_text(i, NARROW).plain == "- " + " 151.0 kB" + "  " + " " * 8 + "  " + "deb.debian.org_debian_dists_bookworm_InRelease"
+        assert tree.row_plain(i, NARROW) == "- " + " 151.0 kB" + "  " + " " * 8 + "  " + "deb.debian.org_debian_dists_bookworm_InRelease"
         i = tree_paths(app).index("var/lib/apt/lists")
-        assert tree.row_text(i, NARROW).plain == "  " + " " * 9 + "  " + " " * 6 + "▾ " + "lists/"
-        assert tree.row_text(i, 100).plain == "  drwxr-xr-x     0:0     " + " " * 9 + "  " + " " * 6 + "▾ " + "lists/"
+        assert tree.row_plain(i, NARROW) == "  " + " " * 9 + "  " + " " * 6 + "▾ " + "lists/"
+        assert tree.row_plain(i, 100) == "  drwxr-xr-x     0:0     " + " " * 9 + "  " + " " * 6 + "▾ " + "lists/"
         await pilot.press("a")
         await settle(pilot)
         assert app.tree_query.mode == AGGREGATE
@@ -178,9 +178,9 @@ async def test_added_and_modified_files_are_marked(sample):
         await settle(pilot)
         tree = app.query_one(FileTree)
         assert tree.reveal("var/lib/dpkg/status")
-        assert tree.row_text(tree.cursor, NARROW).plain == "~ " + "   3.8 kB" + "  " + " " * 6 + "  " + "status"
+        assert tree.row_plain(tree.cursor, NARROW) == "~ " + "   3.8 kB" + "  " + " " * 6 + "  " + "status"
         assert tree.reveal("usr/bin/make")
-        assert tree.row_text(tree.cursor, NARROW).plain == "+ " + " 250.0 kB" + "  " + " " * 4 + "  " + "make"
+        assert tree.row_plain(tree.cursor, NARROW) == "+ " + " 250.0 kB" + "  " + " " * 4 + "  " + "make"
 
 
 @async_test
@@ -279,7 +279,7 @@ async def test_file_details_history_and_findings(sample):
         await pilot.press("tab")
         tree = app.query_one(FileTree)
         assert tree.reveal("var/lib/dpkg/status")
-        await pilot.pause()
+        await settle(pilot)
         text = details_text(app)
         assert text.startswith("/var/lib/dpkg/status\n")
         assert "Size         3.8 kB (3,764 bytes)" in text
@@ -287,7 +287,7 @@ async def test_file_details_history_and_findings(sample):
         assert "#0   + added" in text and "#2   ~ modified" in text
         assert "From layer   2: RUN apt-get install" in text
         assert tree.reveal("app/.env")
-        await pilot.pause()
+        await settle(pilot)
         text = details_text(app)
         assert ".env copied into the image" in text and "Touched by\n  #4   + added" in text
 

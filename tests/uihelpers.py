@@ -99,7 +99,7 @@ async def settle(pilot, until=None, timeout: float = 30.0) -> None:
         except WorkerFailed:
             pass  # the app's own handler shows it; the test looks at what it shows
         await pilot.pause()
-        done = app.load_error is not None or (app.report is not None and not app.tree_busy)
+        done = app.load_error is not None or (app.report is not None and not app.tree_busy and not app.details_pending)
         if done and not app.workers and (until is None or until()):
             await pilot.pause()
             return

@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -49,6 +50,7 @@ ReportBuilder = Callable[[ImageIndex], Report]
 Rewriter = Callable[[Report], "Rewrite"]
 
 PANES = ("layers", "tree", "findings", "details")
+DETAILS_DELAY = 0.08  # seconds the tree's cursor rests before the details pane follows
 PROGRESS_EVERY = 0.05  # seconds between progress messages: enough for a smooth bar
 KIND_KEYS = {Change.ADDED: "added", Change.MODIFIED: "modified", Change.DELETED: "deleted", Change.UNCHANGED: "unchanged"}
 ALL_KINDS = frozenset(KIND_KEYS)
@@ -132,6 +134,8 @@ class SlimviewApp(App[None]):
         self._tree_serial = 0
         self._tree_busy = False
         self._reveal_after_tree: str | None = None
+        self._details_timer: Timer | None = None
+        self._details_at = 0.0
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -306,9 +310,29 @@ class SlimviewApp(App[None]):
 
     @on(FileTree.Highlighted)
     def file_highlighted(self, event: FileTree.Highlighted) -> None:
-        self._update_files_title()
-        if self.focused is event.tree:
+        if self.focused is not event.tree:
+            return
+        # A held arrow key moves the cursor every few ms; the details follow when it rests.
+        now = time.monotonic()
+        if self._details_timer is None and now - self._details_at >= DETAILS_DELAY:
+            self._details_at = now
             self._show_file_details(event.path)
+            return
+        if self._details_timer is not None:
+            self._details_timer.stop()
+        self._details_timer = self.set_timer(DETAILS_DELAY, self._details_due)
+
+    def _details_due(self) -> None:
+        self._details_timer = None
+        self._details_at = time.monotonic()
+        tree = self.query_one(FileTree)
+        if self.focused is tree:
+            self._show_file_details(tree.cursor_path)
+
+    @property
+    def details_pending(self) -> bool:
+        """The details pane will catch up with the tree's cursor shortly."""
+        return self._details_timer is not None
 
     @on(FileTree.Activated)
     def file_activated(self, event: FileTree.Activated) -> None:

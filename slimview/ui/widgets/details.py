@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from slimview.findings.model import Finding
 from slimview.index.layer import shown
@@ -137,13 +139,68 @@ def finding_details(finding: Finding) -> Text:
     return text
 
 
-class DetailsPane(VerticalScroll):
-    """A scrollable block of text about the focused item."""
+class DetailsPane(ScrollView, can_focus=True):
+    """A scrollable block of text about the focused item, drawn line by line.
 
-    def compose(self):
-        yield Static(id="details-body")
+    Its virtual height is a whole number of pages, so new details of about the same length
+    repaint the pane alone instead of re-laying-out the whole screen on every cursor move.
+    """
+
+    BINDINGS = [
+        Binding("up,k", "scroll_up", "Scroll up", show=False, id="details.up"),
+        Binding("down,j", "scroll_down", "Scroll down", show=False, id="details.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="details.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="details.page_down"),
+        Binding("home", "scroll_home", "Top", show=False, id="details.home"),
+        Binding("end", "scroll_end", "Bottom", show=False, id="details.end"),
+    ]
+
+    DEFAULT_CSS = """
+    DetailsPane {
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.body = Text()
+        self._lines: list[Strip] = []
+        self._width = 0
 
     def show(self, title: str, body: Text) -> None:
-        self.border_title = title
-        self.query_one("#details-body", Static).update(body)
-        self.scroll_home(animate=False)
+        if self.border_title != title:
+            self.border_title = title
+        self.body = body
+        self._layout_lines()
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+
+    def _layout_lines(self) -> None:
+        width = self.scrollable_content_region.width
+        self._width = width
+        if width <= 0:
+            self._lines = []
+            return
+        console = self.app.console
+        options = console.options.update_width(width)
+        self._lines = [Strip(line) for line in console.render_lines(self.body, options, pad=False)]
+        # Whole pages: details a line longer or shorter than the last keep the layout as it is.
+        page = max(self.scrollable_content_region.height, 1)
+        height = -(-max(len(self._lines), 1) // page) * page
+        if self.virtual_size.height != height:
+            self.virtual_size = Size(0, height)
+
+    def on_resize(self) -> None:
+        self._layout_lines()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._layout_lines()
+        i = round(self.scroll_y) + y
+        base = self.rich_style
+        if i >= len(self._lines):
+            return Strip.blank(width, base)
+        return self._lines[i].crop_extend(0, width, base).apply_style(base)

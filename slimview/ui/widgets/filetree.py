@@ -10,9 +10,9 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -251,8 +251,10 @@ class FileTree(ScrollView, can_focus=True):
             return
         i = max(0, min(i, len(self.rows) - 1))
         if i != self.cursor:
+            # Only the two rows change (scrolling, if any, repaints the rest itself).
+            self.refresh_line(self.cursor)
             self.cursor = i
-            self.refresh()
+            self.refresh_line(i)
         self._scroll_cursor_into_view(center)
         self._announce()
 
@@ -296,48 +298,67 @@ class FileTree(ScrollView, can_focus=True):
         self.refresh()
 
     # -- drawing -------------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+
+    def _style(self, name: str) -> Style:
+        styles = getattr(self, "_styles", None)
+        if styles is None:
+            styles = self._styles = {}
+        style = styles.get(name)
+        if style is None:
+            style = styles[name] = self.get_component_rich_style(name, partial=True)
+        return style
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
         row_no = round(self.scroll_y) + y
         if self.view is None or row_no >= len(self.rows):
             return Strip.blank(width, base)
-        text = self.row_text(row_no, width)
+        pieces = self.row_pieces(row_no, width)
         if row_no == self.cursor:
-            name = "filetree--cursor" if self.has_focus else "filetree--cursor-blurred"
-            text.stylize(self.get_component_rich_style(name, partial=True))
-        segments = list(text.render(self.app.console))
-        return Strip(segments).crop_extend(0, width, base).simplify()
+            cursor = self._style("filetree--cursor" if self.has_focus else "filetree--cursor-blurred")
+            segments = [Segment(text, base + style + cursor) for text, style in pieces]
+        else:
+            segments = [Segment(text, base + style) for text, style in pieces]
+        return Strip(segments).crop_extend(0, width, base)
 
-    def row_text(self, row_no: int, width: int) -> Text:
-        """One row: change mark, (permissions, owner,) size, indent, arrow, name."""
+    def row_plain(self, row_no: int, width: int) -> str:
+        """A row as plain text (what it reads like without colour)."""
+        return "".join(text for text, _style in self.row_pieces(row_no, width))
+
+    def row_pieces(self, row_no: int, width: int) -> list[tuple[str, Style]]:
+        """One row as styled pieces: change mark, (permissions, owner,) size, indent, arrow, name."""
         view = self.view
         path, depth = self.rows[row_no]
         kind = view.kind(path)
         found = view.entry(path)
         is_dir = view.is_dir(path)
-        style = self.get_component_rich_style(KIND_CLASS[kind], partial=True) if kind in KIND_CLASS else Style()
-        dim = self.get_component_rich_style("filetree--dim", partial=True)
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
-        text.append(MARKS.get(kind, " ") + " ", style)
+        plain = Style()
+        style = self._style(KIND_CLASS[kind]) if kind in KIND_CLASS else plain
+        dim = self._style("filetree--dim")
+        pieces = [(MARKS.get(kind, " ") + " ", style)]
         if width >= WIDE:
             if found is not None:
                 entry = found[0]
-                text.append(f"{permissions(entry.type, entry.mode)} {entry.uid:>5}:{entry.gid:<5} ", dim)
+                pieces.append((f"{permissions(entry.type, entry.mode)} {entry.uid:>5}:{entry.gid:<5} ", dim))
             else:
-                text.append(" " * 23, dim)
+                pieces.append((" " * 23, dim))
         size = view.size(path)
-        text.append(f"{human_bytes(size) if size or not is_dir else '':>9}  ", dim if kind is None else style)
-        text.append("  " * depth)
+        pieces.append((f"{human_bytes(size) if size or not is_dir else '':>9}  ", dim if kind is None else style))
         if self._has_children(path):
-            text.append("▾ " if self._open_row(row_no) else "▸ ", dim)
+            pieces.append(("  " * depth + ("▾ " if self._open_row(row_no) else "▸ "), dim))
         else:
-            text.append("  ")
+            pieces.append(("  " * depth + "  ", plain))
         label = shown(name_of(path))[1:-1]
         if is_dir:
             label += "/"
         elif found is not None and found[0].link:
             label += (" → " if found[0].type == EntryType.SYMLINK else " ⇒ /") + shown(found[0].link)[1:-1]
-        text.append(label, style)
-        text.truncate(width, overflow="ellipsis")
-        return text
+        room = width - sum(cell_len(text) for text, _style in pieces)
+        if cell_len(label) > room:
+            label = set_cell_size(label, max(room - 1, 0)) + "…" if room > 0 else ""
+        pieces.append((label, style))
+        return pieces
