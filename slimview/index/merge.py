@@ -34,6 +34,7 @@ class _Merger:
         self.hidden: list[Hidden] = []
         self.notes: list[str] = []
         self._links_to: dict[int, dict[str, list[int]]] = {}  # layer → target path → its hard links
+        self._hidden_bodies: set[int] = set()  # packed refs of file bodies already counted hidden
 
     # -- helpers -------------------------------------------------------------------------------
     def _files(self, ref: int) -> tuple[LayerFiles, int]:
@@ -49,6 +50,7 @@ class _Merger:
             size = files.sizes[i]
             if not size or files.links and self._linked(stored_in, path, skip=i):
                 return
+            body = i
         elif type_ == HARDLINK:
             # Removing a hard link hides its target's bytes if it was their last visible name.
             body = self.layers[stored_in].find(files.links[i])
@@ -60,7 +62,11 @@ class _Merger:
             size = files.sizes[body]
         else:
             return
-        self.hidden.append(Hidden(path, size, stored_in, by, how))
+        body_ref = pack(stored_in, body)
+        if body_ref in self._hidden_bodies:
+            return  # a link made to a body after it was hidden (crafted tars) hides nothing more
+        self._hidden_bodies.add(body_ref)
+        self.hidden.append(Hidden(path, size, stored_in, by, how, body))
         self.layers[stored_in].stats.hidden_stored += size
         if how == "deleted":
             stats.bytes_deleted += size
@@ -183,6 +189,8 @@ class _Merger:
 
     def _ensure_dirs(self, parent: str, layer: LayerIndex) -> None:
         """Every ancestor of a new entry must be a directory; lower non-directories give way."""
+        # First the nearest ancestor that exists: a non-directory is removed (with the links
+        # below it) before this entry's implied directories are linked, or they would be lost.
         p = parent
         while p:
             ref = self.final.get(p)
@@ -191,8 +199,10 @@ class _Merger:
                 if files.types[i] != DIR:
                     self._remove(p, layer)
                     self.notes.append(f"layer {layer.index}: {shown(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
-                else:
-                    return  # an existing directory: its ancestors were checked when it was added
+                break
+            p = p.rpartition("/")[0]
+        p = parent
+        while p and p not in self.final:  # an existing directory was linked when it was added
             grand = p.rpartition("/")[0]
             kids = self.children.get(grand)
             if kids is None:

@@ -38,6 +38,7 @@ class Hidden(NamedTuple):
     stored_in: int  # layer index that stored the bytes
     hidden_by: int  # layer index that deleted or overwrote them
     how: str  # "deleted" or "overwritten"
+    entry: int = -1  # index of the stored entry in layer ``stored_in`` (-1: unknown)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class ImageIndex:
         hard link to it; it is listed once, under the first such link.
         """
         orphans: dict[int, str] = {}
+        hidden = {pack(h.stored_in, h.entry) for h in self.hidden if h.entry >= 0}
         for path, ref in self.final.items():
             layer, i = unpack(ref)
             files = self.layers[layer].files
@@ -142,7 +144,9 @@ class ImageIndex:
                 if body is None or files.types[body] != EntryType.FILE or not files.sizes[body]:
                     continue
                 body_ref = pack(layer, body)
-                if self.final.get(files.paths[body]) != body_ref and (body_ref not in orphans or path < orphans[body_ref]):
+                if body_ref in hidden or self.final.get(files.paths[body]) == body_ref:
+                    continue
+                if body_ref not in orphans or path < orphans[body_ref]:
                     orphans[body_ref] = path
         for body_ref, path in orphans.items():
             layer, i = unpack(body_ref)
