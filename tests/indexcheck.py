@@ -61,49 +61,72 @@ def recount(archive: Path, tag: str | None = None) -> Recount:
     """Recount a docker save tarball: apply each layer's whiteouts, then its entries.
 
     A body is one regular file stored by one layer; a hard link names a body of its own
-    layer. Visible bytes are the sizes of the distinct bodies some final path names.
+    layer (while some name still holds it). Visible bytes are the sizes of the distinct
+    bodies some final path names.
     """
     with tarfile.open(archive) as outer:
         manifest = json.load(outer.extractfile("manifest.json"))
         items = [m for m in manifest if tag is None or tag in (m.get("RepoTags") or [])]
         (item,) = items
         state: dict[str, tuple[str, tuple[int, str] | None]] = {}  # path -> (kind, body)
+        below: dict[str, int] = {}  # path -> how many state paths lie strictly below it
         body_size: dict[tuple[int, str], int] = {}
         layer_bytes = []
+        seen: dict[str, tuple[int, str]] = {}  # this layer's bodies a hard link can still name
+
+        def ancestors(path: str):
+            while path:
+                path = posixpath.dirname(path)
+                yield path
+
+        def put(path: str, value) -> None:
+            if path not in state:
+                for a in ancestors(path):
+                    below[a] = below.get(a, 0) + 1
+            state[path] = value
 
         def drop(path: str, keep_self: bool = False) -> None:
-            prefix = path + "/" if path else ""
-            for p in [p for p in state if p.startswith(prefix) or p == path]:
-                if not (keep_self and p == path):
-                    del state[p]
+            doomed = [path] if path in state and not keep_self else []
+            if below.get(path):
+                prefix = path + "/" if path else ""
+                doomed += [p for p in state if p.startswith(prefix)]
+            for p in doomed:
+                del state[p]
+                for a in ancestors(p):
+                    below[a] -= 1
+                # a later hard link to p still finds the body while another name holds it
+                if p in seen and not any(body == seen[p] for _kind, body in state.values()):
+                    del seen[p]
 
         for n, member in enumerate(item["Layers"]):
             with tarfile.open(fileobj=outer.extractfile(member)) as layer:
                 entries = [(e, _clean(e.name)) for e in layer.getmembers()]
             stored = 0
+            seen.clear()
             for e, path in entries:  # deletions act on the lower layers, so they go first
                 base = posixpath.basename(path)
                 if base == ".wh..wh..opq":
                     drop(posixpath.dirname(path), keep_self=True)
                 elif base.startswith(".wh."):
                     drop(posixpath.join(posixpath.dirname(path), base[4:]))
-            seen: dict[str, tuple[int, str]] = {}
             for e, path in entries:
                 if not path or posixpath.basename(path).startswith(".wh."):
                     continue
-                old = state.get(path)
-                if old is not None and old[0] == "dir" and not e.isdir():
+                for a in ancestors(path):  # a file where a directory must be gives way to one
+                    if a in state and state[a][0] != "dir":
+                        drop(a)
+                if not e.isdir():  # a non-directory replaces a directory, implied or not
                     drop(path)
                 if e.isreg():
                     stored += e.size
                     body = (n, path)
                     body_size[body] = e.size
                     seen[path] = body
-                    state[path] = ("file", body)
+                    put(path, ("file", body))
                 elif e.islnk():
-                    state[path] = ("link", seen.get(_clean(e.linkname)))
+                    put(path, ("link", seen.get(_clean(e.linkname))))
                 else:
-                    state[path] = ("dir" if e.isdir() else "other", None)
+                    put(path, ("dir" if e.isdir() else "other", None))
             layer_bytes.append(stored)
     visible = {body for _kind, body in state.values() if body is not None}
     visible_bytes = sum(body_size[b] for b in visible)

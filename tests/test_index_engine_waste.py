@@ -71,7 +71,7 @@ def test_layer_sizes(index, waste_image):
 
 
 def test_hidden_bytes_with_the_layers_that_stored_and_hid_them(index):
-    assert {tuple(h) for h in index.hidden} == kw.HIDDEN
+    assert {tuple(h)[:5] for h in index.hidden} == kw.HIDDEN
     assert len(index.hidden) == len(kw.HIDDEN)  # each body counted once
     assert index.hidden_bytes == kw.HIDDEN_BYTES
     assert index.hidden_by_pair() == kw.HIDDEN_BY_PAIR
