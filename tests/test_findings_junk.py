@@ -100,3 +100,9 @@ def test_junk_deleted_later_still_counts_for_the_copy_layer(tmp_path):
     (junk,) = of_kind(findings, "context-junk")
     (hidden,) = of_kind(findings, "hidden-bytes")
     assert junk.bytes == hidden.bytes == 200_000
+
+
+def test_a_base_images_root_filesystem_added_at_the_root_is_not_context_junk(tmp_path):
+    rootfs = base(("usr/share/doc/x/README", b"x"), ("usr/lib/python3/dist-packages/pkg/tests/t.py", noise("t", 900)))
+    assert rootfs.created_by.startswith("/bin/sh -c #(nop) ADD file:")
+    assert of_kind(findings_of(tmp_path, [rootfs]), "context-junk") == []

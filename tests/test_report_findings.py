@@ -143,3 +143,43 @@ def test_sarif_document_structure(tmp_path):
     assert first["properties"]["bytes"] == 2_000_000
     assert re.fullmatch(r"[0-9a-f]{64}", first["partialFingerprints"]["slimviewFinding/v1"])
     assert results[2]["kind"] == "informational"
+
+
+def _keys(value, out: set[str]) -> set[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.add(key)
+            _keys(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _keys(item, out)
+    return out
+
+
+def test_every_details_key_is_documented(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from slimview.findings import analyze
+    from slimview.index import IndexOptions, build_index
+    from slimview.sample.mini import write_sample
+
+    monkeypatch.setattr("slimview.findings.config.LARGE_FILE_BYTES", 1_000_000)
+    write_sample(str(tmp_path / "mini.tar"))
+    findings = analyze(build_index(str(tmp_path / "mini.tar"), IndexOptions(use_cache=False)))
+    # What the mini sample lacks: path-rule build tools, a chown copy, small duplicate groups.
+    layer = run("make install && chown -R 1000 /opt")
+    layer.file("usr/local/include/big.h", noise("h", 1_200_000))
+    for k in range(3):
+        body = noise(f"dup {k}", 400_000)
+        layer.file(f"opt/a/{k}", body).file(f"opt/b/{k}", body)
+    chown = run("chown -R 1000 /usr/local/include")
+    chown.file("usr/local/include/big.h", noise("h", 1_200_000), uid=1000)
+    findings += report_of(tmp_path, [base(), layer, chown]).findings
+    kinds = {f.kind for f in findings}
+    assert kinds == {"package-cache", "build-tools", "hidden-bytes", "context-junk", "duplicates", "secret", "config", "large-file"}
+    schema = (Path(__file__).resolve().parent.parent / "slimview" / "report" / "schema.md").read_text()
+    documented = schema[schema.index("### `findings[].details` by kind"):]
+    keys = set()
+    for f in findings:
+        _keys(json.loads(json.dumps(f.details)), keys)
+    assert {k for k in keys if f"`{k}`" not in documented} == set()

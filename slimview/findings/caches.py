@@ -119,12 +119,12 @@ RULE_BY_KEY = {rule.key: rule for rule in RULES}
 # One regex for all rules: a single search per path, the matching group names the rule.
 _MATCHER = re.compile("|".join(f"(?P<{rule.key}>{rule.pattern})" for rule in RULES))
 # Every rule's pattern needs one of these substrings; most paths fail this cheap test.
-_HINTS = ("var/", "cache", ".npm", "pnpm", "pkgs/", "go/pkg", ".cargo", "cargo/", ".m2/", ".gradle/", "__pycache__", "tmp/", "etc/apk/")
+_HINTS = re.compile(r"var/|cache|\.npm|pnpm|pkgs/|go/pkg|cargo/|\.m2/|\.gradle/|__pycache__|tmp/|etc/apk/")
 
 
 def classify(path: str) -> tuple[CacheRule, str] | None:
     """The cache rule ``path`` falls under and the cache's root directory, or None."""
-    if not any(h in path for h in _HINTS):
+    if _HINTS.search(path) is None:
         return None
     m = _MATCHER.search(path)
     if m is None:

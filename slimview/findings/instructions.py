@@ -44,7 +44,9 @@ class Instruction:
         if self.keyword not in ("COPY", "ADD"):
             return False
         body = self.body
-        return "--from=" not in body and not re.search(r"(?:^|\s)https?://", body)
+        # "ADD file:<hash> in /" is how a base image's root filesystem is recorded, not a build context.
+        base_rootfs = self.keyword == "ADD" and re.match(r"^file:\S+ in /\s*$", body) is not None
+        return "--from=" not in body and not re.search(r"(?:^|\s)https?://", body) and not base_rootfs
 
     def commands(self) -> list[list[str]]:
         """A RUN's shell command split into simple commands (word lists); [] otherwise."""
