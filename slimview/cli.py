@@ -293,7 +293,7 @@ def verify(image, tag, platform, no_cache, max_entries, base, context, dockerfil
     """
     import shlex
 
-    from slimview.rewrite.verify import default_tag, render_table
+    from slimview.rewrite.verify import default_tag, render_table, shown_command
     from slimview.rewrite.verify import verify as run_verify
 
     if context is None:
@@ -308,7 +308,7 @@ def verify(image, tag, platform, no_cache, max_entries, base, context, dockerfil
     if not result.build.ok:
         sys.stderr.write("slimview: the rewrite did not build:\n" + "".join(f"  {line}\n" for line in result.build.relevant_lines()))
         sys.exit(EXIT_FAILED)
-    shown = " ".join(shlex.quote(a) for a in result.smoke.command) if result.smoke.command else "(none)"
+    shown = shown_command(result.smoke.command) if result.smoke.command else "(none)"
     if not result.smoke.ok:
         sys.stdout.write(render_table(result.before, result.after))
         sys.stderr.write(f"slimview: smoke test failed: {shown}\n" + "".join(f"  {line}\n" for line in result.smoke.output.splitlines()[-20:]))

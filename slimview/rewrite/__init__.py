@@ -88,7 +88,7 @@ def rewrite_image(
         no_healthcheck_finding=any(f.kind == "config" and f.details.get("check") == "healthcheck" for f in findings),
     )
     written = write(source, facts)
-    dropped = _keep_copied(ignore, written.copied)
+    dropped = _keep_copied(ignore, written.copied, context)
 
     sizes = {tag: img.size for img in local_images for tag in img.tags}
     rows, notes = estimate(index, history, source, written, sizes.get(runtime_base))
@@ -135,7 +135,8 @@ def _runtime_base(
         flavour = "alpine" if family == "alpine" else "slim"
         image = f"python:{version}-{flavour}"
         was = source.base or base_image.name
-        return image, f"{image} matches the Python {version} the image runs" + (f" (it was {was})." if was else ".")
+        change = " (unchanged)" if was == image else f" (it was {was})" if was else ""
+        return image, f"{image}{change} matches the Python {version} the image runs."
     original = source.base or base_image.name
     if original:
         return original, f"{original}, the original base."
@@ -180,13 +181,13 @@ def _context_root(findings: Sequence[Finding]) -> str | None:
     return None
 
 
-def _keep_copied(ignore: di.IgnoreFile, copied: list[tuple[str, bool]]) -> list[str]:
-    """Drop every pattern that would exclude something the Dockerfile copies."""
-    dropped = []
+def _keep_copied(ignore: di.IgnoreFile, copied: list[tuple[str, bool]], context: str | None) -> list[str]:
+    """Drop every pattern that would exclude a file the Dockerfile copies; the dropped ones."""
+    dropped: list[str] = []
     for path, is_dir in copied:
         if path in (".", "./"):
-            continue
-        for pattern in di.blocking(path, is_dir, ignore.patterns):
+            continue  # the whole context: trimming it is what the .dockerignore is for
+        for pattern in di.blocking(di.copied_paths(path, is_dir, context), ignore.patterns):
             ignore.drop(pattern)
             dropped.append(pattern)
     return dropped
@@ -228,23 +229,14 @@ def _savings(index: ImageIndex, source: RewriteSource, findings: Sequence[Findin
 def _entries(
     index: ImageIndex, step: CopyStep, layer: int | None, context: str | None, user_ignore: list[str]
 ) -> list[CopiedEntry] | None:
-    """Top-level names a directory COPY brings in: from the context when there is one, else
-    from the layer it made."""
-    if not step.dest.endswith("/"):
-        return None
+    """Top-level names a COPY of the whole context brings in: from the context when there is
+    one, else from the layer it made."""
+    whole_context = step.unknown.startswith(("dir:", "multi:")) or step.sources in (["."], ["./"])
+    if not whole_context or not step.dest.endswith("/"):
+        return None  # named sources say what the user wants copied: copy them as written
     if context is not None:
-        if step.unknown:
-            root = context
-        elif len(step.sources) == 1:
-            root = os.path.join(context, step.sources[0])
-        else:
-            return None
-        if not os.path.isdir(root):
-            return None
-        return _listing(root, context, user_ignore)
+        return _listing(context, context, user_ignore)
     if layer is None:
-        return None
-    if not step.unknown and not (len(step.sources) == 1 and step.sources[0].endswith(("/", "."))):
         return None
     return copied_entries(index, layer, step.dest)
 

@@ -9,6 +9,7 @@ pattern re-includes what an earlier one excluded.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from functools import lru_cache
 COMMON = (".git", ".hg", ".svn", ".idea", ".vscode", "**/.DS_Store", "Dockerfile*", "*.Dockerfile",
           ".dockerignore", "docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", "compose*.yaml",
           ".env", ".env.*", "!.env.example")
+# Patterns that trim what is never an application file, even inside a directory the rewrite copies.
+TRIM = ("**/__pycache__", "**/*.py[cod]", "**/.DS_Store", "**/.ipynb_checkpoints")
 PYTHON = ("**/__pycache__", "**/*.py[cod]", ".venv", "venv", ".pytest_cache", ".mypy_cache", ".ruff_cache",
           ".tox", ".nox", ".coverage", "htmlcov", "*.egg-info", "**/.ipynb_checkpoints")
 # Top-level names that hold no code the program runs (tests, notebooks, docs).
@@ -127,11 +130,26 @@ def is_ignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
-def blocking(source: str, is_dir: bool, patterns: list[str]) -> list[str]:
-    """The patterns that would leave out ``source``, or, for a directory, its ordinary files
-    (patterns that only trim junk inside it, like ``**/__pycache__``, do not count)."""
-    probe = _clean(source) + "/slimview-probe"
-    return [
-        raw for raw in patterns
-        if not raw.startswith("!") and (is_ignored(source, [raw]) or (is_dir and is_ignored(probe, [raw])))
-    ]
+def blocking(paths: list[str], patterns: list[str]) -> list[str]:
+    """The patterns that would leave out one of ``paths`` (files the Dockerfile copies).
+
+    Patterns that only trim what is never an application file (bytecode caches, OS
+    metadata; see TRIM) do not count.
+    """
+    return [raw for raw in patterns if raw not in TRIM and not raw.startswith("!") and any(is_ignored(p, [raw]) for p in paths)]
+
+
+def copied_paths(source: str, is_dir: bool, context: str | None, limit: int = 20_000) -> list[str]:
+    """The context paths a COPY of ``source`` reads: its files when the context is at hand
+    (up to ``limit``), else the source itself and, for a directory, a name inside it."""
+    source = _clean(source)
+    root = os.path.join(context, source) if context is not None else None
+    if root is None or not os.path.isdir(root):
+        return [source, source + "/slimview-probe"] if is_dir else [source]
+    out = [source] if source else []
+    for folder, _dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, context)
+        out += [posixpath.normpath(posixpath.join(rel, f)) for f in files]
+        if len(out) >= limit:
+            break
+    return out[:limit]

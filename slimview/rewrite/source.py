@@ -5,7 +5,6 @@ from the user's own Dockerfile (with their comments, and any earlier stages kept
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass, field
 
 from slimview.errors import InputError
@@ -93,7 +92,7 @@ def from_dockerfile(text: str, path: str) -> RewriteSource:
         if word.startswith("--platform="):
             base = from_words[from_words.index(word) + 1]
     instructions = _instructions(structure[last + 1 :])
-    source = RewriteSource(f"Dockerfile {os.path.relpath(path)}", base, instructions, False, preamble, earlier, names)
+    source = RewriteSource(f"Dockerfile {path}", base, instructions, False, preamble, earlier, names)
     source.from_comments = [item["value"] for item in structure[first_comment:last]]
     return source
 

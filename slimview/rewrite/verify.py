@@ -59,21 +59,30 @@ def smoke_command(command: list[str], python_app: bool) -> list[str] | None:
     args = command[1:]
     python = command[0] if _PYTHON.match(program) else "python"
     if _PYTHON.match(program):
-        options = [a for a in args if a.startswith("-")]
         if args[:1] == ["-m"] and len(args) >= 2:
             module, rest = args[1], args[2:]
             if module in SERVERS:
                 return _server_smoke(python, rest) or [python, "-c", f"import {module}"]
             return [python, "-c", _IMPORTS_OF, module] if _MODULE.match(module) else None
-        positional = [a for a in args if not a.startswith("-")]
-        if positional and positional[0].endswith(".py") and not options:
-            return [python, "-c", _IMPORTS_OF, positional[0]]
+        script = _script(args)
+        if script is not None:
+            return [python, "-c", _IMPORTS_OF, script]
         return [python, "-c", "import sys; print(sys.version)"]
     if program in SERVERS:
         return _server_smoke(python, args) or [python, "-c", f"import {program}"]
     if python_app:
         return None
     return ["sh", "-c", f"command -v {shlex.quote(command[0])}"]
+
+
+def _script(args: list[str]) -> str | None:
+    """The script ``python [options] script.py [args]`` runs, if that is the command's shape."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        if args[i] in ("-c", "-m"):
+            return None
+        i += 2 if args[i] in ("-X", "-W") else 1
+    return args[i] if i < len(args) and args[i].endswith(".py") else None
 
 
 def _server_smoke(python: str, args: list[str]) -> list[str] | None:
@@ -189,12 +198,12 @@ def smoke(tag: str, command: list[str]) -> SmokeResult:
 
 @dataclass
 class Measured:
-    """An image as ``docker image inspect`` describes it."""
+    """An image as ``docker image inspect`` describes it, with its findings by kind."""
 
     name: str
     size: int
     layers: int
-    findings: dict[str, int] = field(default_factory=dict)  # kind → bytes
+    findings: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind → (count, bytes)
 
 
 def inspect(client, reference: str) -> tuple[int, int]:
@@ -205,34 +214,51 @@ def inspect(client, reference: str) -> tuple[int, int]:
     return int(attrs.get("Size") or 0), len((attrs.get("RootFS") or {}).get("Layers") or [])
 
 
-def findings_by_kind(findings) -> dict[str, int]:
-    out: dict[str, int] = {}
+def findings_by_kind(findings) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
     for finding in findings:
-        if finding.severity != "info":
-            out[finding.kind] = out.get(finding.kind, 0) + finding.bytes
+        count, size = out.get(finding.kind, (0, 0))
+        out[finding.kind] = (count + 1, size + finding.bytes)
     return out
 
 
-def render_table(before: Measured, after: Measured) -> str:
-    """The before/after table: size and layers as the engine reports them, findings by kind."""
+def _findings_cell(found: tuple[int, int] | None) -> str:
     from slimview.report.format import human_bytes
 
-    rows = [("", before.name, after.name, "")]
-    ratio = f"{100 * after.size / before.size:.1f} %" if before.size else "-"
-    rows.append(("size", f"{human_bytes(before.size)} ({before.size:,} B)", f"{human_bytes(after.size)} ({after.size:,} B)", ratio))
-    rows.append(("layers", str(before.layers), str(after.layers), ""))
-    for kind in sorted(set(before.findings) | set(after.findings), key=lambda k: -before.findings.get(k, 0)):
-        b, a = before.findings.get(kind), after.findings.get(kind)
-        rows.append((
-            f"  {kind}",
-            human_bytes(b) if b is not None else "-",
-            human_bytes(a) if a is not None else "gone",
-            "",
-        ))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    lines.insert(3, "findings (bytes)")
-    return "\n".join(lines) + "\n"
+    if found is None:
+        return "gone"
+    count, size = found
+    return f"{count} ({human_bytes(size)})" if size else str(count)
+
+
+def render_table(before: Measured, after: Measured) -> str:
+    """The before/after table: size and layers as ``docker image inspect`` reports them, and
+    the findings of each kind (count, bytes) in both images."""
+    from slimview.report.format import human_bytes
+
+    ratio = f"{100 * after.size / before.size:.1f} % of before" if before.size else ""
+    rows = [
+        ("", before.name, after.name, ""),
+        ("size", f"{human_bytes(before.size)} ({before.size:,} B)", f"{human_bytes(after.size)} ({after.size:,} B)", ratio),
+        ("layers", str(before.layers), str(after.layers), ""),
+        ("findings", "", "", ""),
+    ]
+    kinds = sorted(set(before.findings) | set(after.findings), key=lambda k: (-before.findings.get(k, (0, 0))[1], k))
+    for kind in kinds:
+        rows.append((f"  {kind}", _findings_cell(before.findings.get(kind)) if kind in before.findings else "-",
+                     _findings_cell(after.findings.get(kind)), ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n" for row in rows)
+
+
+def shown_command(command: list[str]) -> str:
+    """A command as a person would type it (double quotes where needed)."""
+    def quote(arg: str) -> str:
+        if arg and not re.search(r"[\s'\"$`\\;&|<>()*?]", arg):
+            return arg
+        return '"' + re.sub(r'(["\\$`])', r"\\\1", arg) + '"'
+
+    return " ".join(quote(a) for a in command)
 
 
 @dataclass
