@@ -1,6 +1,6 @@
 """Identical content at several paths of the final filesystem."""
 
-from findings_util import Pkg, base, findings_of, install, noise, of_kind, run, status_file
+from findings_util import Pkg, base, findings_of, noise, of_kind, run, status_file
 
 
 def test_copies_in_several_layers_save_all_but_one(tmp_path):

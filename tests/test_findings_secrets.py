@@ -61,7 +61,7 @@ def test_secret_kinds(path, body, kinds):
         ("app/settings.py", b'API_KEY = os.environ["API_KEY"]\nTOKEN = settings.TOKEN\nSECRET_KEY = get_secret()\n'),
         ("app/.env", b"API_TOKEN=changeme\nPASSWORD=\nSECRET=${SECRET}\nTOKEN=xxxxxxxxxxxx\nAPI_KEY=<your-key-here>\n"),
         ("app/config.yaml", b"password: your_password_here\ntoken: 00000000000\n"),
-        ("app/aws.md.json", f'{{"example": "AKIAIOSFODNN7EXAMPLE"}}'.encode()),
+        ("app/aws.md.json", b'{"example": "AKIAIOSFODNN7EXAMPLE"}'),
         ("usr/bin/ssh-keygen", b"\x7fELF\x00\x00-----BEGIN OPENSSH " + KEY_WORDS.encode() + b"-----\n\x00-----END OPENSSH "),
         ("app/cert.pem", b"-----BEGIN CERTIFICATE-----\nMIIB" + b"A" * 80 + b"\n-----END CERTIFICATE-----\n"),
     ],

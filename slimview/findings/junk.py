@@ -11,7 +11,6 @@ way to keep them out of that layer.
 from __future__ import annotations
 
 import posixpath
-from collections import defaultdict
 from dataclasses import dataclass
 
 from slimview.findings.instructions import parse_instruction
