@@ -155,7 +155,9 @@ def open_engine_image(
     total = int(image.attrs.get("Size") or 0) or None
     label = f"engine image {reference}"
     try:
-        chunks = image.save(chunk_size=SAVE_CHUNK, named=True)
+        # Save under the tag the user named: named=True would use the image's first tag, and
+        # the save of an alias (busybox tagged app:dev) would not hold the name asked for.
+        chunks = image.save(chunk_size=SAVE_CHUNK, named=reference if reference in tags else True)
         stream = _ChunkStream(iter(chunks), lambda n: progress("save", n, total))
         store = stream_archive(stream, label, sink, no_progress, total)
     except (docker.errors.NotFound, docker.errors.ImageNotFound):
