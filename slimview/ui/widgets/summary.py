@@ -10,13 +10,18 @@ from slimview.report import Report
 from slimview.report.format import human_bytes, percent
 
 
-WIDE = 110  # from this width on, the summary spells things out
+WIDE = 200  # the width assumed before the bar has been laid out
 
 
 def summary_text(index: ImageIndex, report: Report | None, width: int = WIDE) -> Text:
+    """One line when it fits in ``width``, else the figures on a second line."""
+    one_line = _summary(index, report, wide=True)
+    return one_line if one_line.cell_len <= width else _summary(index, report, wide=False)
+
+
+def _summary(index: ImageIndex, report: Report | None, wide: bool) -> Text:
     size = index.size
     hidden = index.hidden_bytes
-    wide = width >= WIDE
     avoidable = report.avoidable_bytes if report is not None else None
     parts = [
         (index.source.name, "bold"),
@@ -48,8 +53,8 @@ class SummaryBar(Static):
 
     def show(self, index: ImageIndex, report: Report | None) -> None:
         self.shown = (index, report)
-        self.update(summary_text(index, report, self.size.width or WIDE))
+        self.update(summary_text(index, report, self.content_size.width or WIDE))
 
     def on_resize(self) -> None:
         if self.shown is not None:
-            self.update(summary_text(*self.shown, self.size.width))
+            self.update(summary_text(*self.shown, self.content_size.width))
