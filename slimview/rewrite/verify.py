@@ -308,6 +308,7 @@ def verify(index, findings, rewrite, context: str, tag: str, smoke_cmd: list[str
     command = smoke_cmd or rewrite.smoke
     result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
     size, layers = inspect(client, built.image_id)
-    after_index = build_index(tag, options) if options is not None else build_index(tag)
+    # By id: the engine names a save after the image's first tag, which need not be ours.
+    after_index = build_index(built.image_id, options) if options is not None else build_index(built.image_id)
     after = Measured(tag, size, layers, findings_by_kind(analyze(after_index)))
     return Verification(built, result, before, after)

@@ -1,0 +1,128 @@
+"""End to end with the real engine: the bloated sample is rewritten by `slimview rewrite`,
+and `slimview verify` builds the rewrite, smoke-tests it and measures it. The rewrite must
+build, pass hadolint, run its smoke command, and be at most 45 % of the original's size,
+with every figure matching `docker image inspect`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from rewrite_util import hadolint_issues
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+SAMPLE_CONTEXT = Path(__file__).resolve().parent.parent / "sample_images" / "python-inference"
+CLI_TIMEOUT_S = 1800
+MAX_SHARE = 0.45
+
+
+def slimview(engine, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {"DOCKER_HOST": engine.docker_host, "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "slimview.cli", *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=CLI_TIMEOUT_S, check=False,
+    )
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    """The sample's build context, with a .dockerignore of the user's own that verify must not touch."""
+    root = tmp_path / "context"
+    shutil.copytree(SAMPLE_CONTEXT, root)
+    (root / ".dockerignore").write_text("# mine\nnotebooks\n")
+    return root
+
+
+def _inspect(engine, tag: str) -> tuple[int, int]:
+    attrs = engine.images.get(tag).attrs
+    return attrs["Size"], len(attrs["RootFS"]["Layers"])
+
+
+def _table_sizes(stdout: str) -> tuple[int, int]:
+    m = re.search(r"^size\s+\S+ \S+ \(([\d,]+) B\)\s+\S+ \S+ \(([\d,]+) B\)", stdout, re.M)
+    assert m, stdout
+    return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
+
+
+def test_rewrite_writes_files_and_refuses_to_overwrite(engine, python_inference, tmp_path: Path):
+    out = tmp_path / "out"
+    out.mkdir()
+    first = slimview(engine, "rewrite", python_inference, "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    dockerfile = (out / "Dockerfile.slim").read_text()
+    assert (out / ".dockerignore.slim").read_text().startswith("# .dockerignore.slim: written by slimview")
+    assert "FROM python:3.11-slim AS builder\n" in dockerfile and "\nFROM python:3.11-slim\n" in dockerfile
+    assert "Original base: debian:bookworm (its layer matches that local image)." in first.stdout
+    assert hadolint_issues(dockerfile) == []
+
+    (out / "Dockerfile.slim").write_text("mine\n")
+    again = slimview(engine, "rewrite", python_inference, "-o", str(out))
+    assert again.returncode == 2
+    assert again.stderr == f"slimview: error: {out / 'Dockerfile.slim'} exists; pass --force to overwrite it\n"
+    assert (out / "Dockerfile.slim").read_text() == "mine\n"
+    forced = slimview(engine, "rewrite", python_inference, "-o", str(out), "--force")
+    assert forced.returncode == 0 and (out / "Dockerfile.slim").read_text() == dockerfile
+
+
+@pytest.mark.parametrize("dockerfile", [False, True], ids=["reconstructed", "users-dockerfile"])
+def test_verify_builds_a_smaller_working_image(engine, python_inference, image_tag, context: Path, dockerfile: bool):
+    args = ["verify", python_inference, "--context", str(context), "--build-tag", image_tag]
+    if dockerfile:
+        args += ["--dockerfile", str(context / "Dockerfile")]
+    result = slimview(engine, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    before_size, before_layers = _inspect(engine, python_inference)
+    after_size, after_layers = _inspect(engine, image_tag)
+    assert _table_sizes(result.stdout) == (before_size, after_size)
+    assert re.search(rf"^layers\s+{before_layers}\s+{after_layers}$", result.stdout, re.M), result.stdout
+    assert after_size <= MAX_SHARE * before_size, (after_size, before_size)
+    assert re.search(r"^  build-tools\s+1 \(\d+\.\d MB\)\s+gone$", result.stdout, re.M), result.stdout
+    assert re.search(r"^  secret\s+1\s+gone$", result.stdout, re.M), result.stdout
+    assert result.stdout.endswith(
+        f"Built {image_tag}; smoke test passed: python3 -c \"import importlib; getattr(importlib.import_module("
+        "'inference_engine.app'), 'app'); print('import ok: inference_engine.app:app')\"\n"
+    )
+    assert (context / ".dockerignore").read_text() == "# mine\nnotebooks\n"
+
+    config = engine.images.get(image_tag).attrs["Config"]
+    assert (config["User"], config["WorkingDir"], list(config["ExposedPorts"])) == ("10001:10001", "/app", ["8000/tcp"])
+    assert config["Cmd"] == ["python3", "-m", "uvicorn", "inference_engine.app:app", "--host", "0.0.0.0", "--port", "8000"]
+    assert [e for e in config["Env"] if e.startswith("PATH=")] == ["PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    files = engine.containers.run(image_tag, ["sh", "-c", "ls -A /app; ls /opt/venv/bin | grep -c pip; true"],
+                                  network_mode="none", remove=True, entrypoint="").decode()
+    assert files == "inference_engine\n0\n"  # no .git, .env, tests, notebooks; no pip in the runtime
+
+
+def test_a_smoke_failure_exits_1_with_its_output(engine, python_inference, image_tag, context: Path):
+    result = slimview(engine, "verify", python_inference, "--context", str(context), "--build-tag", image_tag,
+                      "--smoke", "python3 -c 'import onnx_is_not_installed'")
+    assert result.returncode == 1
+    assert result.stderr.startswith("slimview: smoke test failed: python3 -c \"import onnx_is_not_installed\"\n")
+    assert "ModuleNotFoundError: No module named 'onnx_is_not_installed'" in result.stderr
+
+
+def test_a_build_failure_exits_1_with_the_relevant_lines(engine, python_inference, image_tag, context: Path):
+    result = slimview(engine, "verify", python_inference, "--context", str(context), "--build-tag", image_tag,
+                      "--base", "slimview-no-such-base:1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("slimview: the rewrite did not build:\n")
+    assert "slimview-no-such-base" in result.stderr
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(image_tag)
+
+
+def test_the_rewrite_builds_with_the_classic_builder_too(engine, python_inference, image_tag, context: Path):
+    result = slimview(engine, "verify", python_inference, "--context", str(context), "--build-tag", image_tag, "--legacy-builder")
+    assert result.returncode == 0, result.stdout + result.stderr
+    before_size, _ = _inspect(engine, python_inference)
+    after_size, _ = _inspect(engine, image_tag)
+    assert _table_sizes(result.stdout) == (before_size, after_size)
+    assert after_size <= MAX_SHARE * before_size
