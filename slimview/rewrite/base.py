@@ -146,24 +146,37 @@ def find_base(source: SourceImage, images: Sequence[LocalImage] | None) -> BaseI
 
 
 def local_images(client) -> list[LocalImage]:
-    """Every image in the engine, with layers, history and ENV (one inspect each)."""
+    """Every image in the engine, with layers, ENV and size (one inspect each). An image
+    removed while we look is skipped."""
     import docker
 
-    out = []
     try:
-        for image in client.images.list():
-            attrs = image.attrs
-            layers = tuple((attrs.get("RootFS") or {}).get("Layers") or ())
-            env = tuple((attrs.get("Config") or {}).get("Env") or ())
-            out.append(LocalImage(image.id, tuple(image.tags or ()), layers, (), env, int(attrs.get("Size") or 0)))
+        ids = [item["Id"] for item in client.api.images()]
     except docker.errors.DockerException as exc:
         raise EngineError(f"cannot list the engine's images: {exc}") from None
+    out = []
+    for image_id in ids:
+        try:
+            attrs = client.api.inspect_image(image_id)
+        except docker.errors.NotFound:
+            continue
+        except docker.errors.DockerException as exc:
+            raise EngineError(f"cannot inspect the engine's image {image_id[:19]}: {exc}") from None
+        layers = tuple((attrs.get("RootFS") or {}).get("Layers") or ())
+        env = tuple((attrs.get("Config") or {}).get("Env") or ())
+        tags = tuple(t for t in attrs.get("RepoTags") or () if t != "<none>:<none>")
+        out.append(LocalImage(image_id, tags, layers, (), env, int(attrs.get("Size") or 0)))
     return out
 
 
 def image_history(client, image_id: str) -> tuple[str, ...]:
-    """created_by of each history entry of a local image, oldest first."""
-    return tuple(item.get("CreatedBy", "") for item in reversed(client.api.history(image_id)))
+    """created_by of each history entry of a local image, oldest first (() if it vanished)."""
+    import docker
+
+    try:
+        return tuple(item.get("CreatedBy", "") for item in reversed(client.api.history(image_id)))
+    except docker.errors.NotFound:
+        return ()
 
 
 def engine_images(source: SourceImage, client=None) -> list[LocalImage] | None:

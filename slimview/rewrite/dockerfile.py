@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from slimview.report.format import human_bytes
 from slimview.rewrite import commands as cmd
 from slimview.rewrite.model import Change, Instruction, render_instructions
-from slimview.rewrite.packages import is_build_only, is_python_tooling, package_name
+from slimview.rewrite.packages import is_build_only, is_python_tooling
 from slimview.rewrite.reconstruct import exec_array, json_array
 from slimview.rewrite.source import RewriteSource
 from slimview.rewrite.stack import CopiedEntry
@@ -483,8 +483,8 @@ class _Writer:
         for command in self.c.commands[n]:
             if command.kind == cmd.OTHER or (command.kind == cmd.ADD_USER and not self.root_original):
                 kept.append(command.text)
-            elif command.kind == cmd.PIP_INSTALL and not self.python:
-                kept.append(command.text)
+            elif command.kind in (cmd.PIP_INSTALL, cmd.VENV) and not self.python:
+                kept.append(command.text)  # no virtualenv of ours to replace them
             elif command.kind == cmd.CHOWN and not self._chown_covered(command, self.source.instructions[n].layer):
                 kept.append(command.text)
         if not kept:
