@@ -200,7 +200,7 @@ def assemble(source: SourceImage, files: list[LayerFiles], cache: LayerCache | N
     return ImageIndex(source, layers, final, hidden, dive, notes)
 
 
-MERGED_FORMAT = 4  # bump when the merge rules change: cached results become stale
+MERGED_FORMAT = 5  # bump when the merge rules change: cached results become stale
 
 
 def merged_key(files: list[LayerFiles]) -> str:

@@ -93,7 +93,9 @@ class _Merger:
             p = stack.pop()
             kids = self.children.pop(p, None)
             if kids:
-                stack.extend(kids)
+                # Sorted: sets iterate in a per-process hash order, and deletions (and hidden
+                # bytes) must be listed the same way on every run.
+                stack.extend(sorted(kids, reverse=True))
             ref = self.final.pop(p, None)
             if ref is not None:
                 self._hide(p, ref, by.index, "deleted", by.stats)
@@ -126,7 +128,7 @@ class _Merger:
             else:
                 absent += 1
         for path in files.opaque_dirs:
-            for child in list(children.get(path, ())):
+            for child in sorted(children.get(path, ())):
                 self._remove(child, layer)
         if absent:
             self.notes.append(f"layer {layer.index}: {absent} whiteout(s) name paths that no lower layer has")
@@ -176,7 +178,7 @@ class _Merger:
             if type_ != DIR and path in children:
                 # A non-directory replaces a directory, whether an entry or only implied by
                 # deeper paths: the directory's subtree goes with it.
-                for child in list(children.pop(path)):
+                for child in sorted(children.pop(path)):
                     self._remove(child, layer)
             changes[i] = change
             final[path] = pack(me, i)
