@@ -2,9 +2,10 @@
 
 import pytest
 
-from findings_util import Pkg, base, findings_of, install, noise, of_kind, paths_and_sizes, run, stanza, status_file
+from findings_util import Pkg, base, findings_of, index_of, install, noise, of_kind, paths_and_sizes, run, stanza, status_file
 from slimview.findings.buildtools import build_role, may_be_loaded_at_runtime, path_role
-from slimview.findings.packages import parse_apk_installed, parse_dpkg_status, parse_extended_states
+from slimview.findings.packages import parse_apk_installed, parse_dpkg_status, parse_extended_states, read_database
+from slimview.findings.view import ImageView
 
 
 LIBC = Pkg("libc6", {"usr/lib/x86_64-linux-gnu/libc.so.6": 1_900_000}, priority="required")
@@ -252,3 +253,26 @@ def test_without_a_package_database_path_rules_find_build_material(tmp_path):
         "source": "path rules",
         "categories": {"compiler": 300_000, "headers and static libraries": 900_000},
     }
+
+
+def test_distroless_status_d_without_file_lists_falls_back_to_path_rules(tmp_path):
+    root = base(("etc/os-release", b"ID=debian\n"))
+    root.file("var/lib/dpkg/status.d/libc6", stanza(LIBC).encode())
+    root.file("var/lib/dpkg/status.d/libc6.md5sums", b"0123 usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    root.file("usr/lib/x86_64-linux-gnu/libc.so.6", noise("libc", 1_900_000))
+    layer = run("cp -r /build/include /usr/include")
+    layer.file("var/lib/dpkg/status.d/libc6-dev", stanza(LIBC_DEV).encode())
+    layer.file("usr/include/stdio.h", noise("stdio", 1_100_000))
+    (finding,) = of_kind(findings_of(tmp_path, [root, layer]), "build-tools")
+    assert (finding.layer, finding.bytes, finding.details["source"]) == (1, 1_100_000, "path rules")
+
+
+def test_distroless_status_d_is_read_as_a_package_database(tmp_path):
+    root = base()
+    root.file("var/lib/dpkg/status.d/libc6", stanza(LIBC).encode())
+    root.file("var/lib/dpkg/status.d/libc6.md5sums", b"0123 usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    layer = run("true")
+    layer.file("var/lib/dpkg/status.d/tzdata", stanza(Pkg("tzdata")).encode())
+    db = read_database(ImageView(index_of(tmp_path, [root, layer])))
+    assert (db.manager, sorted(db.packages), db.attributed) == ("dpkg", ["libc6", "tzdata"], False)
+    assert (db.packages["libc6"].installed_in, db.packages["tzdata"].installed_in) == (0, 1)

@@ -277,5 +277,8 @@ def _path_findings(view: ImageView, owner: dict[str, str]) -> list[Finding]:
 
 
 def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
-    findings = _package_findings(view, db) if db is not None else []
-    return findings + _path_findings(view, db.owner if db is not None else {})
+    # A database without file lists (distroless keeps only status.d) cannot say which
+    # bytes a package holds; path rules can.
+    if db is None or not db.attributed:
+        return _path_findings(view, {})
+    return _package_findings(view, db) + _path_findings(view, db.owner)
