@@ -53,7 +53,10 @@ def kind_facts(finding: Finding) -> list[tuple[str, str]]:
     elif finding.kind == "package-cache":
         facts.append(("where", ", ".join(d.get("roots", []))))
     elif finding.kind == "hidden-bytes":
-        facts.append(("hidden by", f"layer {d['hidden_by']} {short_instruction(d['hidden_by_instruction'])}"))
+        if finding.layer == d["hidden_by"] and d["stored_in"] != d["hidden_by"]:
+            facts.append(("stored by", f"layer {d['stored_in']}"))
+        else:
+            facts.append(("hidden by", f"layer {d['hidden_by']} {short_instruction(d['hidden_by_instruction'])}"))
         if d.get("packages"):
             facts.append(("packages", ", ".join(
                 f"{p['name']} {p['from'] or '?'} → {p['to'] or '?'} {human_bytes(p['bytes'])}" for p in d["packages"][:TOP_ITEMS]
