@@ -256,13 +256,10 @@ def rewrite(image, tag, platform, no_cache, max_entries, base, context, dockerfi
     if reconstruct_only:
         from slimview.index import build_index
         from slimview.rewrite.base import engine_images, find_base
-        from slimview.rewrite.reconstruct import reconstruct, render_reconstruction
+        from slimview.rewrite.reconstruct import reconstruct_dockerfile
 
         source = build_index(image, options, _stderr_progress()).source
-        base_image = find_base(source, engine_images(source))
-        steps = reconstruct(source.history, len(source.layers), base_image.history or 0, base_image.env)
-        from_line = base_image.name if base_image.history is not None else "scratch"
-        emit(render_reconstruction(source.name, from_line, base_image.describe(), steps), None, False)
+        emit(reconstruct_dockerfile(source, find_base(source, engine_images(source))), None, False)
         return
     targets = [os.path.join(output_dir, dockerfile_name), os.path.join(output_dir, dockerignore_name)]
     existing = [t for t in targets if os.path.lexists(t)]

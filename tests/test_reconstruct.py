@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from slimview.rewrite.base import BaseImage, LocalImage, find_base, from_history, from_labels, match_local
-from slimview.rewrite.reconstruct import go_string_list, parse_history_line, reconstruct, render_reconstruction
+from slimview.rewrite.reconstruct import go_string_list, parse_history_line, reconstruct, reconstruct_dockerfile
 from slimview.source.model import HistoryEntry, LayerRef, SourceImage
 
 
@@ -136,7 +136,7 @@ def test_reconstruct_after_a_base_matched_in_the_engine():
     assert base == BaseImage("debian:bookworm", 1, 2, "engine", ("PATH=/usr/bin",), 117_000_000)
     steps = reconstruct(source.history, len(source.layers), base.history, base.env)
     assert [s.layer for s in steps] == [1, None, 2, None]
-    assert render_reconstruction("app:1", base.name, base.describe(), steps) == (
+    assert reconstruct_dockerfile(source, base) == (
         "# Reconstructed by slimview from the history of app:1.\n"
         "# Base: debian:bookworm (its layer matches that local image).\n"
         "FROM debian:bookworm\n"
@@ -170,11 +170,12 @@ def test_base_from_labels_and_unknown():
     ubuntu = _source(OFFICIAL_DEBIAN, ["sha256:x"], labels={"org.opencontainers.image.ref.name": "ubuntu",
                                                             "org.opencontainers.image.version": "24.04"})
     assert find_base(ubuntu, None).name == "ubuntu:24.04"
-    unknown = find_base(_source(OFFICIAL_DEBIAN, ["sha256:base", "sha256:apt", "sha256:copy"]), [])
+    source = _source(OFFICIAL_DEBIAN, ["sha256:base", "sha256:apt", "sha256:copy"])
+    unknown = find_base(source, [])
     assert (unknown.name, unknown.how, unknown.known) == ("", "unknown", False)
-    steps = reconstruct(OFFICIAL_DEBIAN, 3, 0)
-    assert render_reconstruction("app:1", "scratch", unknown.describe(), steps).splitlines()[1:5] == [
-        "# Base: unknown (no local image shares these layers and no label names one), so every layer is shown.",
+    assert reconstruct_dockerfile(source, unknown).splitlines()[1:6] == [
+        "# Base: unknown (no local image shares these layers and no label names one).",
+        "# Which steps are the base's own is unknown: every step is shown, from scratch.",
         "FROM scratch",
         "ADD <unknown source: file:5d673d25da3a…> /",
         'CMD ["bash"]',

@@ -11,7 +11,7 @@ import pytest
 from engine import build_image
 from slimview.index import IndexOptions, build_index
 from slimview.rewrite.base import engine_images, find_base
-from slimview.rewrite.reconstruct import reconstruct, render_reconstruction
+from slimview.rewrite.reconstruct import reconstruct_dockerfile
 
 pytestmark = pytest.mark.engine
 
@@ -98,16 +98,13 @@ def context(tmp_path_factory) -> Path:
 def test_reconstruction_of_a_real_build(engine, image_tag, context, buildkit, copies):
     build_image(engine, context, DOCKERFILE, image_tag, buildkit=buildkit)
     source = build_index(image_tag, IndexOptions(use_cache=False)).source
-    base = find_base(source, engine_images(source, engine))
-    steps = reconstruct(source.history, len(source.layers), base.history, base.env)
-    text = render_reconstruction(image_tag, base.name, base.describe(), steps)
+    text = reconstruct_dockerfile(source, find_base(source, engine_images(source, engine)))
     assert text == HEAD.format(tag=image_tag) + copies + COMMON_TAIL
 
 
 def test_reconstruction_of_the_sample_matches_its_dockerfile(engine, python_inference):
     """The bloated sample (BuildKit): its Dockerfile comes back, minus blank lines."""
     source = build_index(python_inference, IndexOptions(use_cache=False)).source
-    base = find_base(source, engine_images(source, engine))
-    steps = reconstruct(source.history, len(source.layers), base.history, base.env)
+    text = reconstruct_dockerfile(source, find_base(source, engine_images(source, engine)))
     expected = [line for line in (Path(__file__).parent.parent / "sample_images/python-inference/Dockerfile").read_text().splitlines() if line]
-    assert render_reconstruction(python_inference, base.name, base.describe(), steps).splitlines()[2:] == expected
+    assert text.splitlines()[2:] == expected

@@ -60,8 +60,8 @@ class BaseImage:
         if self.how == "history":
             return f"{self.name} (named by the history's FROM comment)."
         if self.how == "label":
-            return f"{self.name} (named by the image's labels; which layers are its own is unknown, so every layer is shown)."
-        return "unknown (no local image shares these layers and no label names one), so every layer is shown."
+            return f"{self.name} (named by the image's labels)."
+        return "unknown (no local image shares these layers and no label names one)."
 
 
 UNKNOWN = BaseImage("", 0, None, "unknown")

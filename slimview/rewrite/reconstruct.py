@@ -21,8 +21,9 @@ import json
 import re
 from collections.abc import Sequence
 
+from slimview.rewrite.base import BaseImage
 from slimview.rewrite.model import Instruction, render_instructions
-from slimview.source.model import HistoryEntry
+from slimview.source.model import HistoryEntry, SourceImage
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
@@ -400,10 +401,14 @@ def reconstruct(
     return out
 
 
-def render_reconstruction(name: str, base_line: str, base_comment: str, instructions: list[Instruction]) -> str:
-    """The reconstructed Dockerfile: a header saying where it came from, FROM, the steps."""
-    header = [
-        Instruction("", "", [f"Reconstructed by slimview from the history of {name}.", f"Base: {base_comment}"]),
-        Instruction("FROM", base_line),
-    ]
-    return render_instructions(header + instructions)
+def reconstruct_dockerfile(source: SourceImage, base: BaseImage) -> str:
+    """The Dockerfile that built ``source``: a header saying where it came from, FROM, the steps.
+
+    When the base's share of the history is unknown, every step is shown, FROM scratch.
+    """
+    cut = base.history is not None
+    steps = reconstruct(source.history, len(source.layers), base.history or 0, base.env)
+    header = [f"Reconstructed by slimview from the history of {source.name}.", f"Base: {base.describe()}"]
+    if not cut:
+        header.append("Which steps are the base's own is unknown: every step is shown, from scratch.")
+    return render_instructions([Instruction("", "", header), Instruction("FROM", base.name if cut else "scratch"), *steps])

@@ -13,7 +13,7 @@ import os
 from typing import Callable, Iterator
 
 from slimview.errors import EngineError, ImageNotFound, InputError
-from slimview.source.archive import _attach_streamed, build_source, check_config, stream_archive
+from slimview.source.archive import _attach_streamed, _config_platform, build_source, check_config, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage, no_progress
 
@@ -150,7 +150,10 @@ def open_engine_image(
         check_config(config, f"engine image {reference}")
         layers = [LayerRef(i, d, "", "", -1, f"engine layer {i}", None) for i, d in enumerate(diff_ids)]
         name = reference if reference in tags else (tags[0] if tags else image_id[7:19])
-        return SourceImage(reference, "engine", name, tags, config, image_id, layers, config_bytes=config_bytes)
+        return SourceImage(
+            reference, "engine", name, tags, config, image_id, layers,
+            platform=_config_platform(config), config_bytes=config_bytes,
+        )
 
     total = int(image.attrs.get("Size") or 0) or None
     label = f"engine image {reference}"
