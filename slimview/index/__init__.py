@@ -13,7 +13,7 @@ import os
 import threading
 from contextlib import contextmanager
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.cache import LayerCache
@@ -132,6 +132,8 @@ def index_source(
             files[layer.index] = cache.layer_for_blob(layer.blob, layer.diff_id, verified_only=options.verify is True)
         elif cache is not None and source.kind == "engine":
             files[layer.index] = cache.get_layer(layer.diff_id)
+            if files[layer.index] is not None and layer.stored_size < 0:  # as a save would have stored it
+                source.layers[layer.index] = replace(layer, stored_size=files[layer.index].tar_bytes)
         if files[layer.index] is None:
             if layer.blob is None:
                 raise InputError(f"{source.reference}: layer {layer.index} is neither in the archive stream nor in the cache")
