@@ -535,3 +535,16 @@ def test_platform_option(tmp_path, env, home):
         run_bad(["--platform", "windows/amd64", str(root)], env, home),
         f"{root} has no image for platform windows/amd64 (it has: linux/amd64, linux/arm64/v8); use --platform",
     )
+
+
+@pytest.mark.engine
+def test_engine_report_is_the_same_from_a_save_and_from_the_cache(engine, env, home):
+    """The second run saves nothing (the cache knows every layer); the document must not change."""
+    env = {**env, "DOCKER_HOST": engine.docker_host}
+    cold = run_cli(["report", "--json", "busybox:latest"], env, cwd=home["cwd"])
+    warm = run_cli(["report", "--json", "busybox:latest"], env, cwd=home["cwd"])
+    assert (cold.returncode, warm.returncode) == (0, 0)
+    assert json.loads(warm.stdout) == json.loads(cold.stdout)
+    doc = json.loads(warm.stdout)
+    assert doc["image"]["platform"] == "linux/" + doc["image"]["platform"].split("/")[1] != "linux/"
+    assert all(layer["stored_bytes"] > 0 for layer in doc["layers"])
