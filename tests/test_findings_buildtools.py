@@ -131,17 +131,19 @@ def test_purging_a_metapackage_in_a_later_layer_leaves_its_dependencies_flagged(
     assert finding.layer == 1
     assert sorted(p["name"] for p in finding.details["packages"]) == ["cpp-12", "gcc-12", "libc6-dev", "make"]
     assert finding.details["removed_packages"] == [
-        {"removed": "build-essential", "layer": 2, "still_installed": ["gcc-12", "libc6-dev", "make"]}
+        {"removed": "build-essential", "layer": 2, "still_installed": ["cpp-12", "gcc-12", "libc6-dev", "make"]}
     ]
-    assert "Layer 2 removed build-essential but not what it pulled in (gcc-12, libc6-dev, make)" in finding.evidence
+    assert "Layer 2 removed build-essential but not what it pulled in (cpp-12, gcc-12, libc6-dev, make)" in finding.evidence
 
 
 def test_a_purge_in_the_same_run_is_read_from_the_instruction(tmp_path):
-    layer = run("apt-get install -y build-essential && apt-get purge -y build-essential")
-    install(layer, GCC, MAKE)
-    layer.file("var/lib/dpkg/status", status_file(LIBC, LIBSTDCXX, GCC_BASE, GCC, MAKE))
+    gcc = Pkg("gcc", {"usr/share/doc/gcc/README": 1_000}, depends="cpp (= 4:12.2.0-3), gcc-12 (>= 12.2.0-1~)")
+    layer = run("apt-get install -y build-essential git && apt-get purge -y build-essential git-man")
+    install(layer, gcc, GCC, MAKE, Pkg("git", {"usr/bin/git": 900_000}))
+    layer.file("var/lib/dpkg/status", status_file(LIBC, LIBSTDCXX, GCC_BASE, gcc, GCC, MAKE, Pkg("git")))
     (finding,) = of_kind(findings_of(tmp_path, [debian_base(), layer]), "build-tools")
-    assert finding.details["removed_packages"] == [{"removed": "build-essential", "layer": 1, "still_installed": ["gcc-12", "make"]}]
+    # What build-essential depends on stays (gcc, and gcc-12 through it); git was never its dependency.
+    assert finding.details["removed_packages"] == [{"removed": "build-essential", "layer": 1, "still_installed": ["gcc", "gcc-12", "make"]}]
 
 
 def test_purge_with_auto_remove_is_not_called_out(tmp_path):

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from slimview.findings.instructions import has_flag, package_arguments
 from slimview.findings.model import Finding, FindingPath
-from slimview.findings.packages import Package, PackageDatabase, needed_by_runtime
+from slimview.findings.packages import Package, PackageDatabase, needed_by_runtime, providers
 from slimview.findings.view import ImageView, severity_for
 
 KIND = "build-tools"
@@ -117,24 +117,48 @@ def _layer_of(pkg: Package) -> int:
     return max(pkg.bytes_by_layer, key=pkg.bytes_by_layer.get) if pkg.bytes_by_layer else 0
 
 
+# What the build metapackages depend on, for a purge whose stanza no status file kept.
+_METAPACKAGE_DEPENDS = {
+    "build-essential": ["libc6-dev", "gcc", "g++", "make", "dpkg-dev"],
+    "build-base": ["binutils", "file", "gcc", "g++", "libc-dev", "make", "patch", "fortify-headers"],
+}
+
+
+def _pulled_in(db: PackageDatabase, names: list[str], flagged: set[str]) -> list[str]:
+    """The flagged packages ``names`` depend on, directly or through other flagged ones."""
+    by_name = providers(db.packages)
+    found: set[str] = set()
+    stack = [t for n in names for t in by_name.get(n, ())]
+    while stack:
+        name = stack.pop()
+        if name in found or name not in flagged:
+            continue
+        found.add(name)
+        pkg = db.packages[name]
+        stack += [t for group in pkg.depends for dep in group for t in by_name.get(dep, ())]
+    return sorted(found)
+
+
 def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[dict]:
-    """Packages removed while build tools they pulled in stayed installed."""
+    """Packages removed without --auto-remove while build tools they pulled in stayed."""
     out = []
     for removal in db.removals:
-        kept = [n for n in removal.kept if n in flagged]
+        kept = _pulled_in(db, removal.kept, flagged)
         if kept:
             out.append({"removed": removal.name, "layer": removal.layer, "still_installed": kept})
     # A purge in the same RUN that installed the metapackage never shows in any status file:
-    # the instruction itself says what it removed.
+    # the instruction says what it removed, and what a build metapackage depends on is known.
     for layer in view.layers:
         instruction = view.instruction(layer.index)
         removed = package_arguments(instruction, ("apt-get", "apt", "aptitude"), ("purge", "remove"))
         removed += package_arguments(instruction, ("apk",), ("del",))
         if not removed or has_flag(instruction, "--auto-remove", "--autoremove", "autoremove"):
             continue
-        kept = sorted(n for n in flagged if (_layer_of(db.packages[n])) <= layer.index)
         for name in removed:
-            if name not in db.packages and kept and not any(r["removed"] == name for r in out):
+            if name in db.packages or any(r["removed"] == name for r in out):
+                continue
+            kept = _pulled_in(db, _METAPACKAGE_DEPENDS.get(name, []), flagged)
+            if kept:
                 out.append({"removed": name, "layer": layer.index, "still_installed": kept})
     return out
 
