@@ -224,8 +224,8 @@ def rewrite_options(f):
     return f
 
 
-def load_rewrite(image: str, options, dockerfile: str | None, context: str | None, base: str | None):
-    """(report, rewrite) for IMAGE; the local engine, when one answers, identifies the base."""
+def load_rewrite(image: str, options, dockerfile: str | None, context: str | None, base: str | None, **rewrite_args):
+    """(report, base, rewrite) for IMAGE; the local engine, when one answers, identifies the base."""
     from slimview.rewrite import rewrite_image
     from slimview.rewrite.base import engine_images, find_base
 
@@ -233,7 +233,8 @@ def load_rewrite(image: str, options, dockerfile: str | None, context: str | Non
     images = engine_images(rep.index.source)
     base_image = find_base(rep.index.source, images)
     rewritten = rewrite_image(
-        rep.index, base_image, rep.findings, dockerfile=dockerfile, context=context, base=base, local_images=images or ()
+        rep.index, base_image, rep.findings, dockerfile=dockerfile, context=context, base=base, local_images=images or (),
+        **rewrite_args,
     )
     return rep, base_image, rewritten
 
@@ -267,7 +268,8 @@ def rewrite(image, tag, platform, no_cache, max_entries, base, context, dockerfi
         raise SlimviewError(f"{existing[0]} exists; pass --force to overwrite it")
     if not os.path.isdir(output_dir):
         raise SlimviewError(f"output directory {output_dir} does not exist")
-    _rep, base_image, rewritten = load_rewrite(image, options, dockerfile, context, base)
+    names = (dockerfile_name, dockerignore_name)
+    _rep, base_image, rewritten = load_rewrite(image, options, dockerfile, context, base, names=names)
     from slimview.rewrite.summary import render_summary
 
     write_atomic(targets[0], rewritten.dockerfile, force=force)

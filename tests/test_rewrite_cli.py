@@ -34,7 +34,8 @@ def test_rewrite_from_a_file_without_an_engine(tmp_path: Path, mini: str):
     assert result.returncode == 0, result.stderr
     # The CLI's rewrite is the library's, with the findings: bytes from them on the changes.
     index = build_index(mini, IndexOptions(use_cache=False))
-    expected = rewrite_image(index, find_base(index.source, None), analyze(index))
+    expected = rewrite_image(index, find_base(index.source, None), analyze(index), names=("Dockerfile.small", ".dockerignore.slim"))
+    assert expected.dockerfile.splitlines()[0] == "# Dockerfile.small: written by slimview from the history of python-inference-mini:latest."
     assert (out / "Dockerfile.small").read_text() == expected.dockerfile
     assert (out / ".dockerignore.slim").read_text() == expected.dockerignore
     assert "# A non-root user (uid 10001) runs the program (fixes config: runs as root); a numeric USER suits runAsNonRoot.\n" in expected.dockerfile

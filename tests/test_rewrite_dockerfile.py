@@ -22,7 +22,8 @@ from slimview.sample.mini import write_sample
 MINI_REWRITE = """\
 # Dockerfile.slim: written by slimview from the history of python-inference-mini:latest.
 # Estimated size 28.0 MB -> 12.4 MB (44 % of the original); `slimview verify` builds it and measures.
-# Build it with .dockerignore.slim as the build context's .dockerignore.
+# Build it with .dockerignore.slim as the build context's .dockerignore (BuildKit also reads it
+# as Dockerfile.slim.dockerignore next to this file).
 
 # Builder stage: compilers and headers stay here; only the virtualenv moves on.
 FROM python:3.11-slim AS builder

@@ -53,8 +53,12 @@ def rewrite_image(
     context: str | None = None,
     base: str | None = None,
     local_images: Sequence[LocalImage] = (),
+    names: tuple[str, str] = (DOCKERFILE_NAME, DOCKERIGNORE_NAME),
 ) -> Rewrite:
-    """Rewrite the image's Dockerfile (reconstructed, or the user's at ``dockerfile``)."""
+    """Rewrite the image's Dockerfile (reconstructed, or the user's at ``dockerfile``).
+
+    ``names``: what the Dockerfile and the .dockerignore will be called (for their headers).
+    """
     # The history says what each layer of the image holds, whichever Dockerfile is rewritten.
     history = from_image(index, base_image)
     if dockerfile is not None:
@@ -95,15 +99,17 @@ def rewrite_image(
     if dropped:
         notes.append("kept in the context because the rewrite copies them: " + ", ".join(dropped))
     before, after = sum(r.before for r in rows), sum(r.after for r in rows)
+    dockerfile_name, dockerignore_name = names
     header = [
-        f"{DOCKERFILE_NAME}: written by slimview from {source.origin}.",
+        f"{dockerfile_name}: written by slimview from {source.origin}.",
         f"Estimated size {human_bytes(before)} -> {human_bytes(after)} ({_percent(after, before)} of the original);"
         " `slimview verify` builds it and measures.",
-        f"Build it with {DOCKERIGNORE_NAME} as the build context's .dockerignore.",
+        f"Build it with {dockerignore_name} as the build context's .dockerignore (BuildKit also reads it",
+        f"as {dockerfile_name}.dockerignore next to this file).",
     ]
     text = "".join(f"# {line}\n" for line in header) + "\n" + written.text
     ignore_text = ignore.render([
-        f"{DOCKERIGNORE_NAME}: written by slimview for {DOCKERFILE_NAME}; use it as the context's .dockerignore.",
+        f"{dockerignore_name}: written by slimview for {dockerfile_name}; use it as the context's .dockerignore.",
         "Nothing the Dockerfile copies is excluded.",
     ])
     return Rewrite(
