@@ -57,7 +57,7 @@ dockerd_pid() {
 
 install_tools() {
     local missing=() pkg
-    for pkg in docker.io skopeo debootstrap busybox-static; do
+    for pkg in docker.io skopeo debootstrap busybox-static strace; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
     done
     ((${#missing[@]} == 0)) && return 0
