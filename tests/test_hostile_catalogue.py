@@ -225,6 +225,34 @@ def case_config_without_diff_ids(tmp):
     return _write(tmp / "t.tar", archive.build()), r"{p}: image config has no rootfs\.diff_ids list", InputError
 
 
+def case_config_field_of_the_wrong_type(tmp):
+    archive = simple_archive()
+    config = json.loads(archive.parts()[0])
+    config["config"]["User"] = 5  # fuzzing: crashed the findings with AttributeError
+    archive.config = config
+    return _write(tmp / "t.tar", archive.build()), r"{p}: image config field config\.User is not a string", InputError
+
+
+def case_config_history_not_a_list(tmp):
+    archive = simple_archive()
+    config = json.loads(archive.parts()[0])
+    config["history"] = True  # fuzzing: TypeError in the history
+    archive.config = config
+    return _write(tmp / "t.tar", archive.build()), r"{p}: image config field history is not a list of objects", InputError
+
+
+def case_manifest_repo_tags_not_strings(tmp):
+    archive = simple_archive()
+    _config, config_name, names, _ids, _manifest = archive.parts()
+    archive.manifest = [{"Config": config_name, "RepoTags": [{"tag": "x"}], "Layers": names}]
+    return _write(tmp / "t.tar", archive.build()), r"{p}: manifest\.json RepoTags is not a list of strings", InputError
+
+
+def case_sparse_pax_header_with_an_empty_size(tmp):
+    data = one_layer(pax({"GNU.sparse.realsize": "", "GNU.sparse.major": "1"}), member("s", b"0\n" + bytes(510)))
+    return _write(tmp / "t.tar", data), rf"{{p}}: {LAYER}: tar entry 's' has a malformed PAX number", InputError
+
+
 def case_layer_listed_but_absent(tmp):
     archive = simple_archive(layer_names=["l0/layer.tar", "l1/layer.tar"], omit={"l1/layer.tar"})
     return _write(tmp / "t.tar", archive.build()), r"{p}: layer 'l1/layer\.tar' is missing from the archive", InputError
@@ -403,6 +431,15 @@ def case_oci_malformed_digest(tmp):
         files["index.json"] = json.dumps(index).encode()
 
     return _oci_layout(tmp, mutate), r"malformed digest 'sha256:\.\./\.\./\.\./etc/passwd' \(expected sha256:<64 hex>\)", InputError
+
+
+def case_oci_descriptor_of_the_wrong_type(tmp):
+    def mutate(files):
+        index = json.loads(files["index.json"])
+        index["manifests"][0]["mediaType"] = []  # fuzzing: TypeError (unhashable) in the selection
+        files["index.json"] = json.dumps(index).encode()
+
+    return _oci_layout(tmp, mutate), r"{p}: index\.json has a malformed descriptor", InputError
 
 
 CASES = {name[len("case_") :]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}

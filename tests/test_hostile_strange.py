@@ -163,3 +163,22 @@ def test_a_file_replacing_a_directory_only_implied_by_deeper_paths(tmp_path):
     assert sorted(index.final) == ["a"]
     assert (index.visible_bytes, index.hidden_bytes) == (1, 5)
     assert index.layers[1].stats.bytes_deleted == 5
+
+
+def test_history_lines_no_builder_writes_still_reconstruct(tmp_path):
+    """Go escapes that are not escapes, a retries rune of several characters, a SHELL that is
+    not JSON: the reconstructed Dockerfile keeps what it cannot parse (all crashed before)."""
+    from hostile import config_doc, sha
+
+    layers = [tar(member("a", b"1")), tar(member("b", b"2"))]
+    history = [
+        {"created_by": '/bin/sh -c #(nop)  CMD ["\\x" "\\U99999999" "\\9"]', "empty_layer": True},
+        {"created_by": "RUN /bin/sh -c echo a # buildkit"},
+        {"created_by": 'HEALTHCHECK &{["CMD-SHELL" "true"] "30s" "5s" "0s" \'ab\'}', "empty_layer": True},
+        {"created_by": 'SHELL ["/bin/bash" "-c"', "empty_layer": True},
+        {"created_by": "RUN /bin/sh -c echo b # buildkit"},
+    ]
+    path = Archive(layers, config=config_doc([sha(t) for t in layers], history)).write(tmp_path / "history.tar")
+    proc = run_cli(["rewrite", "--reconstruct", path], tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert "RUN echo a" in proc.stdout and "RUN echo b" in proc.stdout
