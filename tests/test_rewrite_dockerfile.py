@@ -355,3 +355,44 @@ def test_user_dockerfile_path_is_read(tmp_path: Path):
         read_dockerfile(str(tmp_path / "missing"))
     with pytest.raises(InputError, match="has no FROM instruction"):
         from_dockerfile("RUN true\n", "Dockerfile")
+
+
+PSYCOPG = """\
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y gcc libpq-dev && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir psycopg2==2.9.10
+CMD ["python", "-c", "import psycopg2"]
+"""
+
+
+def test_a_dev_package_leaves_its_shared_library_in_the_runtime():
+    """psycopg2 compiled against libpq-dev's headers needs libpq5 at run time."""
+    facts = _facts(python="3.11", base="python:3.11-slim", shared_libraries={"libpq-dev": ["libpq5"]})
+    written = write(from_dockerfile(PSYCOPG, "Dockerfile"), facts)
+    assert (written.build_packages, written.runtime_packages) == (["gcc", "libpq-dev"], ["libpq5"])
+    assert (
+        "# Run-time libraries of the build's -dev packages: libpq5 (libpq-dev).\n"
+        "# A non-root user (uid 10001) runs the program; a numeric USER suits runAsNonRoot.\n"
+        "RUN apt-get update \\\n"
+        " && apt-get install -y --no-install-recommends libpq5 \\\n"
+    ) in written.text
+    assert hadolint_issues(written.text) == []
+
+
+def test_shared_libraries_from_the_dpkg_database():
+    from slimview.rewrite.stack import parse_dpkg_sizes, shared_libraries
+
+    status = b"".join(
+        f"Package: {name}\nStatus: install ok installed\nInstalled-Size: 10\nDepends: {deps}\n\n".encode()
+        for name, deps in [
+            ("libpq-dev", "libpq5 (= 15.8-0+deb12u1), libssl-dev"),
+            ("libssl-dev", "libssl3 (= 3.0.15-1~deb12u1)"),
+            ("zlib1g-dev", "libc6-dev | libc-dev, zlib1g (= 1:1.2.13)"),
+            ("python3.11-dev", "libpython3.11 (= 3.11.2-6), libpython3.11-dev"),
+            ("libpq5", "libc6, libssl3"), ("libssl3", "libc6"), ("zlib1g", "libc6"), ("libc6", ""), ("libpython3.11", "libc6"),
+        ]
+    )
+    installed = parse_dpkg_sizes(status)
+    assert installed["libpq-dev"].installed_bytes == 10_240
+    got = shared_libraries(["libpq-dev", "libssl-dev", "zlib1g-dev", "python3.11-dev", "gcc"], installed, {"libc6"})
+    assert got == {"libpq-dev": ["libpq5"], "libssl-dev": ["libssl3"], "zlib1g-dev": ["zlib1g"]}

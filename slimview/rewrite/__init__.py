@@ -30,6 +30,7 @@ from slimview.rewrite.stack import (
     dpkg_packages,
     os_release,
     python_version,
+    shared_libraries,
     stored_under,
 )
 from slimview.rewrite.verify import smoke_command
@@ -88,6 +89,7 @@ def rewrite_image(
         savings=_savings(index, history, findings),
         secrets={posixpath.basename(p.path) for f in findings if f.kind == "secret" for p in f.paths},
         layer_bytes={layer.index: layer.stats.size for layer in index.layers},
+        shared_libraries=_shared_libraries(index, history, source),
         runs_as_root_finding=any(f.kind == "config" and f.details.get("check") == "user" for f in findings),
         no_healthcheck_finding=any(f.kind == "config" and f.details.get("check") == "healthcheck" for f in findings),
     )
@@ -208,6 +210,14 @@ def _build_packages(findings: Sequence[Finding]) -> set[str]:
             if isinstance(package, dict) and package.get("category") != _DEPENDENCY_CATEGORY and package.get("name"):
                 names.add(str(package["name"]).split(":", 1)[0])
     return names
+
+
+def _shared_libraries(index: ImageIndex, history: RewriteSource, source: RewriteSource) -> dict[str, list[str]]:
+    installed = dpkg_packages(index)
+    first = history.base_layers
+    base_packages = set(dpkg_packages(index, first - 1)) if first else set()
+    dev = [p for p in requested_packages(source) if is_build_only(p)]
+    return shared_libraries(dev, installed, base_packages)
 
 
 def _savings(index: ImageIndex, source: RewriteSource, findings: Sequence[Finding]) -> dict[str, int]:

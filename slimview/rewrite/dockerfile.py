@@ -118,11 +118,13 @@ class Facts:
     build_packages: set[str] = field(default_factory=set)  # named by build-tools findings
     junk: Callable[[str], bool] = lambda name: False  # a top-level context name that is junk
     entries: Callable[[CopyStep, int | None], list[CopiedEntry] | None] = lambda step, layer: None
-    # Bytes each fix saves, by finding kind: build-tools, hidden-bytes (package lists deleted
-    # by a later layer), package-cache (lists or pip cache left in place).
+    # Bytes each fix saves: "build-tools", "hidden-bytes" (package lists a later layer
+    # deleted), "package-cache" (package lists left in place), "pip-cache" (pip's cache).
     savings: dict[str, int] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)  # top-level context names holding secrets
     layer_bytes: dict[int, int] = field(default_factory=dict)  # layer → bytes it stores
+    # -dev package → the shared libraries it depends on (libpq-dev → libpq5), from the image's dpkg database.
+    shared_libraries: dict[str, list[str]] = field(default_factory=dict)
     runs_as_root_finding: bool = False
     no_healthcheck_finding: bool = False
 
@@ -218,11 +220,18 @@ class _Writer:
         self.build_packages: list[str] = []
         self.runtime_packages = requested
         self.python_tooling: list[str] = []  # python, pip, venv from the distribution
+        self.libraries: dict[str, list[str]] = {}  # -dev package → run-time libraries added for it
         if self.python:
             self.python_tooling = [p for p in requested if is_python_tooling(p)]
             others = [p for p in requested if p not in self.python_tooling]
             self.build_packages = [p for p in others if is_build_only(p, facts.build_packages)]
             self.runtime_packages = [p for p in others if p not in self.build_packages]
+            # What was compiled against a -dev package's headers needs its library at run time.
+            self.libraries = {
+                dev: [lib for lib in libs if lib not in self.runtime_packages]
+                for dev, libs in facts.shared_libraries.items() if dev in self.build_packages
+            }
+            self.runtime_packages += list(dict.fromkeys(lib for libs in self.libraries.values() for lib in libs))
             if not facts.base_has_python:
                 # A base without Python: the builder needs venv, the runtime the interpreter.
                 self.build_packages += [p for p in ("python3", "python3-venv") if p not in self.build_packages]
@@ -415,6 +424,9 @@ class _Writer:
             self.changes.append(Change("hidden-bytes", "package lists never stored: removed in the RUN that downloads them", hidden))
         if cached:
             self.changes.append(Change("package-cache", "no package lists left in the image", cached))
+        added = [f"{', '.join(libs)} ({dev})" for dev, libs in self.libraries.items() if libs]
+        if added:
+            comments.append(f"Run-time libraries of the build's -dev packages: {'; '.join(added)}.")
         if self.python_tooling and self.facts.base_has_python:
             comments.append(f"{', '.join(self.python_tooling)}: {self.facts.runtime_base} provides these.")
         elif self.python_tooling:

@@ -17,6 +17,8 @@ OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 _PYTHON_LIB = re.compile(r"^usr/(?:local/)?lib/python(3\.\d+)/")
 _PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(3\.\d+)$")
 _DEP_NAME = re.compile(r"^\s*([^\s(:]+)")
+# A shared-library package: libpq5, libssl3, libffi8, libjpeg62-turbo (not libpq-dev).
+_SHARED_LIBRARY = re.compile(r"^(?:lib[a-z0-9.+]*\d[a-z0-9.+-]*|zlib1g)$")
 
 
 def python_version(index: ImageIndex) -> str | None:
@@ -128,6 +130,24 @@ def closure_bytes(names: list[str], installed: dict[str, OsPackage], already: se
     """Installed bytes of ``names`` and what they depend on, except what ``already`` has
     (the packages of the base the rewrite runs on)."""
     return sum(installed[name].installed_bytes for name in closure_names(names, installed, already))
+
+
+def shared_libraries(dev_packages: list[str], installed: dict[str, OsPackage], already: set[str]) -> dict[str, list[str]]:
+    """The shared-library packages each ``-dev`` package depends on (libpq-dev → libpq5):
+    what a program built against the headers needs at run time. Libraries in ``already``
+    (the base's packages) and Python's own are left out."""
+    out: dict[str, list[str]] = {}
+    for dev in dev_packages:
+        pkg = installed.get(dev.split("=", 1)[0])
+        if pkg is None or not pkg.name.endswith("-dev"):
+            continue
+        libraries = [
+            d for d in pkg.depends
+            if _SHARED_LIBRARY.match(d) and d not in already and not d.startswith("libpython") and d in installed
+        ]
+        if libraries:
+            out[dev] = libraries
+    return out
 
 
 # -- layers ------------------------------------------------------------------------------------
