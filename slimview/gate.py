@@ -15,12 +15,14 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from slimview.errors import InputError
 from slimview.findings.model import Finding
-from slimview.report import Report
 from slimview.report.format import human_bytes
+
+if TYPE_CHECKING:  # the CLI imports this module for its flags; keep that import light
+    from slimview.report import Report
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 DISABLED = "disabled"
