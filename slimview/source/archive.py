@@ -59,6 +59,8 @@ def _load_json(data: bytes, what: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{what} is not valid JSON ({exc.__class__.__name__})") from None
+    except RecursionError:
+        raise InputError(f"{what} nests too deeply to be an image's metadata") from None
 
 
 class _Store:
