@@ -630,6 +630,9 @@ class Mutator:
             doc = json.loads(body)
         except ValueError:
             return self.flip(body, 0)
+        if self.rng.random() < 0.02:  # nesting deeper than any parser's recursion limit
+            depth = self.rng.choice([900, 5000, 50_000])
+            return b"[" * depth + body + b"]" * depth if self.rng.random() < 0.5 else b'{"a":' * depth + b"1" + b"}" * depth
         for _ in range(self.rng.randint(1, 3)):
             doc = self._mutate_node(doc)
         text = json.dumps(doc, ensure_ascii=self.rng.random() < 0.5)

@@ -184,6 +184,11 @@ def case_manifest_not_a_list(tmp):
     return _write(tmp / "t.tar", data), r"{p}: manifest\.json is not a non-empty list of images", InputError
 
 
+def case_manifest_nested_too_deeply(tmp):
+    data = simple_archive(manifest=b"[" * 100_000 + b"]" * 100_000).build()
+    return _write(tmp / "t.tar", data), r"{p}: manifest\.json nests too deeply to be an image's metadata", InputError
+
+
 def case_manifest_entry_without_layers(tmp):
     data = simple_archive(manifest=[{"Config": "x.json", "Layers": "a/layer.tar"}]).build()
     return _write(tmp / "t.tar", data), r"{p}: manifest\.json entry lacks Config or Layers", InputError
