@@ -26,15 +26,17 @@ _KEY = re.compile(
     rb"(?:[A-Za-z-]+: [^\n]*\r?\n)*\s*([A-Za-z0-9+/=\r\n]{64,}?)\s*-----END"
 )
 
-# Token formats with a recognisable prefix; the group is the secret value.
+# Token formats with a recognisable prefix; the group is the secret value. The literal
+# prefixes gate each regex: ``bytes in`` runs at memchr speed, a \b-anchored regex tries
+# every offset, and most bodies hold none of these.
 _TOKENS = [
-    ("aws-access-key-id", re.compile(rb"\b((?:AKIA|ASIA)[0-9A-Z]{16})\b")),
-    ("github-token", re.compile(rb"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b")),
-    ("gitlab-token", re.compile(rb"\b(glpat-[A-Za-z0-9_-]{20,})")),
-    ("slack-token", re.compile(rb"\b(xox[abposr]-[A-Za-z0-9-]{10,})")),
-    ("stripe-key", re.compile(rb"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})")),
-    ("google-api-key", re.compile(rb"\b(AIza[0-9A-Za-z_-]{35})")),
-    ("npm-token", re.compile(rb"\b(npm_[A-Za-z0-9]{36})\b")),
+    ("aws-access-key-id", (b"AKIA", b"ASIA"), re.compile(rb"\b((?:AKIA|ASIA)[0-9A-Z]{16})\b")),
+    ("github-token", (b"gh", b"github_pat_"), re.compile(rb"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b")),
+    ("gitlab-token", (b"glpat-",), re.compile(rb"\b(glpat-[A-Za-z0-9_-]{20,})")),
+    ("slack-token", (b"xox",), re.compile(rb"\b(xox[abposr]-[A-Za-z0-9-]{10,})")),
+    ("stripe-key", (b"_live_", b"_test_"), re.compile(rb"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})")),
+    ("google-api-key", (b"AIza",), re.compile(rb"\b(AIza[0-9A-Za-z_-]{35})")),
+    ("npm-token", (b"npm_",), re.compile(rb"\b(npm_[A-Za-z0-9]{36})\b")),
 ]
 # NAME=value / "name": "value" / name: value, where the name says it holds a credential.
 _ASSIGNMENT = re.compile(
@@ -122,7 +124,9 @@ def _name_on_line(body: bytes, offset: int) -> str:
 
 def _tokens(body: bytes) -> list[Match]:
     out = []
-    for kind, pattern in _TOKENS:
+    for kind, literals, pattern in _TOKENS:
+        if not any(literal in body for literal in literals):
+            continue
         for m in pattern.finditer(body):
             if b"EXAMPLE" in m.group(1):  # AWS's documented example key
                 continue

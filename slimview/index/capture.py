@@ -8,8 +8,10 @@ and suffix lookups on the path.
 
 from __future__ import annotations
 
+import re
+
 # Bump when the lists below change: cached layer indexes kept bodies by the old policy.
-POLICY_VERSION = 2
+POLICY_VERSION = 3
 # Package databases, kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
 # Candidate secret and config files, kept up to this size.
@@ -17,6 +19,13 @@ SMALL_FILE_MAX = 256 << 10
 # Files up to this size are also searched for a private key header, whatever their name.
 KEY_SCAN_MAX = 1 << 20
 KEY_MARKER = b"PRIVATE KEY-----"
+# ssh tools and TLS libraries carry the marker as a string constant; a key has a base64 body.
+_PEM_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----\r?\n(?:[A-Za-z-]+: [^\n]*\r?\n)*\s*[A-Za-z0-9+/=]{32}")
+
+
+def holds_private_key(body: bytes) -> bool:
+    """Does a body that contains KEY_MARKER hold an actual PEM private key block?"""
+    return _PEM_KEY.search(body) is not None
 
 PACKAGE_DBS = frozenset(
     {

@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterator, NamedTuple
 import xxhash
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit
+from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
 from slimview.source.tarstream import EntryType, TarError, TarReader, located
 
@@ -263,7 +263,7 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
                 files.captured[len(paths)] = body
             elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
                 digest, body = reader.hash_and_find(KEY_MARKER)
-                if body is not None:
+                if body is not None and holds_private_key(body):
                     files.captured[len(paths)] = body
             else:
                 digest = reader.hash_data()
