@@ -316,6 +316,15 @@ def verify(image, tag, platform, no_cache, max_entries, base, context, dockerfil
     sys.stdout.write(f"\nBuilt {out_tag}; smoke test passed: {shown}\n")
 
 
+def one_line(text: str) -> str:
+    """A message as one printable line: a newline or a terminal escape in a file name the
+    user gave (or an archive holds) is shown escaped, never acted on by the terminal."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every error to one line and an exit status."""
     try:
@@ -329,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(EXIT_ERROR)
     except SlimviewError as exc:
-        sys.stderr.write(f"slimview: error: {exc}\n")
+        sys.stderr.write(f"slimview: error: {one_line(str(exc))}\n")
         sys.exit(exc.exit_status)
     except KeyboardInterrupt:
         sys.stderr.write("slimview: interrupted\n")
@@ -343,10 +352,17 @@ def main(argv: list[str] | None = None) -> None:
     except MemoryError:
         sys.stderr.write("slimview: error: out of memory (try --max-entries to refuse huge images)\n")
         sys.exit(EXIT_ERROR)
+    except OSError as exc:  # the file system failed (a file vanished mid-run, a disk error): not a bug
+        if os.environ.get("SLIMVIEW_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"slimview: error: {one_line(where + (exc.strerror or str(exc)))}\n")
+        sys.exit(EXIT_ERROR)
     except Exception as exc:  # a bug: still one line, with a way to get the traceback
         if os.environ.get("SLIMVIEW_DEBUG"):
             raise
-        sys.stderr.write(f"slimview: internal error: {exc.__class__.__name__}: {str(exc)[:300]} (set SLIMVIEW_DEBUG=1 for a traceback)\n")
+        text = one_line(f"{exc.__class__.__name__}: {str(exc)[:300]}")
+        sys.stderr.write(f"slimview: internal error: {text} (set SLIMVIEW_DEBUG=1 for a traceback)\n")
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_OK)
 

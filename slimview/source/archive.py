@@ -188,6 +188,8 @@ class LayoutStore(_Store):
             size = os.path.getsize(full)
         except FileNotFoundError:
             raise InputError(f"{self.label}: layer blob '{name}' is missing") from None
+        if not os.path.isfile(full):
+            raise InputError(f"{self.label}: layer blob '{name}' is not a regular file")
         if not os.access(full, os.R_OK):
             raise InputError(f"{self.label}: layer blob '{name}' is not readable (permission denied)")
         return BlobRef(full, 0, size)
