@@ -447,6 +447,17 @@ def case_oci_descriptor_of_the_wrong_type(tmp):
     return _oci_layout(tmp, mutate), r"{p}: index\.json has a malformed descriptor", InputError
 
 
+def case_oci_layer_blob_is_a_directory(tmp):
+    def mutate(files):
+        index = json.loads(files["index.json"])
+        manifest = json.loads(files["blobs/sha256/" + index["manifests"][0]["digest"][7:]])
+        blob = "blobs/sha256/" + manifest["layers"][0]["digest"][7:]
+        files[blob] = None
+        files[blob + "/x"] = b"not a blob"  # the blob's name is a directory
+
+    return _oci_layout(tmp, mutate), r"{p}: layer blob 'blobs/sha256/[0-9a-f]{64}' is not a regular file", InputError
+
+
 CASES = {name[len("case_") :]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 
 
@@ -467,6 +478,17 @@ def test_library_raises_only_slimview_errors(name, tmp_path):
     assert re.fullmatch(pattern.replace("{p}", re.escape(image)), str(caught.value)), str(caught.value)
     leftovers = [f for _r, _d, fs in os.walk(tmp_path / "cache") for f in fs if f.startswith(".tmp-")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("name", ["new\nline.tar", "esc\x1b]0;title\x07.tar", "bad\udcff.tar"])
+def test_names_with_control_characters_stay_one_escaped_line(name, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(b"x" * 600)
+    proc = run_cli(["report", str(path)], tmp_path)
+    shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in shown)
+    assert error_line(proc) == f"{shown}: not a tar archive, OCI layout or compressed save"
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
 
 
 def test_the_catalogue_covers_the_issue(tmp_path):
