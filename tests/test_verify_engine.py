@@ -126,3 +126,33 @@ def test_the_rewrite_builds_with_the_classic_builder_too(engine, python_inferenc
     after_size, _ = _inspect(engine, image_tag)
     assert _table_sizes(result.stdout) == (before_size, after_size)
     assert after_size <= MAX_SHARE * before_size
+
+
+COMPILED = """\
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y gcc libpq-dev python3-dev
+RUN pip install psycopg2
+CMD ["python", "-c", "import psycopg2; print(psycopg2.__version__)"]
+"""
+
+
+def test_a_compiled_extension_keeps_the_library_it_links(engine, image_tag, tmp_path: Path):
+    """psycopg2 is compiled against libpq-dev in the builder: the runtime must still have libpq5."""
+    from engine import build_image
+
+    original = image_tag.replace(":latest", "-original:latest")
+    context = tmp_path / "context"
+    context.mkdir()
+    build_image(engine, context, COMPILED, original, buildkit=True)
+    try:
+        result = slimview(engine, "verify", original, "--context", str(context), "--build-tag", image_tag)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "smoke test passed: python -c " in result.stdout  # the CMD's own imports
+        before_size, _ = _inspect(engine, original)
+        after_size, _ = _inspect(engine, image_tag)
+        assert _table_sizes(result.stdout) == (before_size, after_size)
+        assert after_size <= MAX_SHARE * before_size
+        output = engine.containers.run(image_tag, network_mode="none", remove=True).decode()
+        assert output.startswith("2.")  # the program itself runs: psycopg2 finds libpq.so.5
+    finally:
+        engine.images.remove(original, force=True)

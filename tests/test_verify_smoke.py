@@ -35,7 +35,8 @@ def _server(module: str, attr: str, python: str = "python3") -> list[str]:
         (["python", "-m", "mypkg", "serve"], ["python", "-c", IMPORTS_OF, "mypkg"]),
         (["python3", "main.py", "--port", "8000"], ["python3", "-c", IMPORTS_OF, "main.py"]),
         (["python3", "-u", "-X", "dev", "main.py"], ["python3", "-c", IMPORTS_OF, "main.py"]),
-        (["python3", "-c", "print(1)"], ["python3", "-c", "import sys; print(sys.version)"]),
+        (["python3", "-c", "import psycopg2; print(1)"], ["python3", "-c", IMPORTS_OF, "-c", "import psycopg2; print(1)"]),
+        (["python3", "-X", "dev"], ["python3", "-c", "import sys; print(sys.version)"]),
         (["nginx", "-g", "daemon off;"], ["sh", "-c", "command -v nginx"]),
         ([], None),
     ],
@@ -53,6 +54,9 @@ def test_imports_of_a_script_are_imported_without_running_it(tmp_path: Path):
     (tmp_path / "main.py").write_text("import json\nfrom helper import VALUE\nraise SystemExit('the script ran')\n")
     ok = subprocess.run([sys.executable, "-c", IMPORTS_OF, "main.py"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert (ok.returncode, ok.stdout) == (0, "imports ok: json, helper\n")
+    code = subprocess.run([sys.executable, "-c", IMPORTS_OF, "-c", "import os.path\nraise SystemExit(3)"],
+                          capture_output=True, text=True, check=False)
+    assert (code.returncode, code.stdout) == (0, "imports ok: os.path\n")
     (tmp_path / "broken.py").write_text("import not_installed_anywhere\n")
     bad = subprocess.run([sys.executable, "-c", IMPORTS_OF, "broken.py"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and "ModuleNotFoundError: No module named 'not_installed_anywhere'" in bad.stderr

@@ -28,16 +28,21 @@ _APP_SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_]\w*)(?P<
 _MODULE = re.compile(r"^[A-Za-z_][\w.]*$")
 
 # Imports every module a script or module imports at its top level, without running it.
+# The target is a script path, a module name, or "-c" followed by the code itself.
 _IMPORTS_OF = (
     "import ast, importlib, importlib.util, sys\n"
     "target = sys.argv[1]\n"
-    "if target.endswith('.py'):\n"
-    "    path = target\n"
+    "if target == '-c':\n"
+    "    path, code = '<string>', sys.argv[2]\n"
     "else:\n"
-    "    spec = importlib.util.find_spec(target)\n"
-    "    main = spec.submodule_search_locations and importlib.util.find_spec(target + '.__main__')\n"
-    "    path = (main or spec).origin\n"
-    "tree = ast.parse(open(path, encoding='utf-8').read(), path)\n"
+    "    if target.endswith('.py'):\n"
+    "        path = target\n"
+    "    else:\n"
+    "        spec = importlib.util.find_spec(target)\n"
+    "        main = spec.submodule_search_locations and importlib.util.find_spec(target + '.__main__')\n"
+    "        path = (main or spec).origin\n"
+    "    code = open(path, encoding='utf-8').read()\n"
+    "tree = ast.parse(code, path)\n"
     "names = [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names]\n"
     "names += [n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module]\n"
     "for name in names:\n"
@@ -50,8 +55,9 @@ def smoke_command(command: list[str], python_app: bool) -> list[str] | None:
     """A command proving the program's imports work, derived from its ENTRYPOINT + CMD.
 
     ``python -m uvicorn pkg.mod:app`` (or ``uvicorn pkg.mod:app``) imports ``pkg.mod`` and
-    reads ``app``; ``python script.py`` and ``python -m pkg`` import what the script imports
-    at its top level, without running it. Other programs: check the executable is there.
+    reads ``app``; ``python script.py``, ``python -m pkg`` and ``python -c CODE`` import what
+    the code imports at its top level, without running it. Other programs: check the
+    executable is there.
     """
     if not command:
         return None
@@ -67,6 +73,8 @@ def smoke_command(command: list[str], python_app: bool) -> list[str] | None:
         script = _script(args)
         if script is not None:
             return [python, "-c", _IMPORTS_OF, script]
+        if "-c" in args and args.index("-c") + 1 < len(args):
+            return [python, "-c", _IMPORTS_OF, "-c", args[args.index("-c") + 1]]
         return [python, "-c", "import sys; print(sys.version)"]
     if program in SERVERS:
         return _server_smoke(python, args) or [python, "-c", f"import {program}"]
@@ -80,7 +88,7 @@ def _script(args: list[str]) -> str | None:
     i = 0
     while i < len(args) and args[i].startswith("-"):
         if args[i] in ("-c", "-m"):
-            return None
+            return None  # code or a module, not a script
         i += 2 if args[i] in ("-X", "-W") else 1
     return args[i] if i < len(args) and args[i].endswith(".py") else None
 
