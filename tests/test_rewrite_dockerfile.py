@@ -396,3 +396,25 @@ def test_shared_libraries_from_the_dpkg_database():
     assert installed["libpq-dev"].installed_bytes == 10_240
     got = shared_libraries(["libpq-dev", "libssl-dev", "zlib1g-dev", "python3.11-dev", "gcc"], installed, {"libc6"})
     assert got == {"libpq-dev": ["libpq5"], "libssl-dev": ["libssl3"], "zlib1g-dev": ["zlib1g"]}
+
+
+@pytest.mark.parametrize(
+    "args, workdir, sources, dest",
+    [
+        (". .", "/app", ["."], "/app/"),
+        ("--chown=1:1 src/ lib/", "/srv", ["src/"], "/srv/lib/"),
+        ('["a b.txt", "c.txt", "/dst/"]', "/", ["a b.txt", "c.txt"], "/dst/"),
+        ("<unknown source: dir:e7a2da247d16…> .", "/app", ["."], "/app/"),
+        ("<unknown source: dir:b5b69f08c11c…> ./sub/", "/app", ["sub/"], "/app/sub/"),
+        ("<unknown source: file:d8a006482ae0…> /etc/added.txt", "/app", ["added.txt"], "/etc/added.txt"),
+        ("<unknown source: file:d8a006482ae0…> /etc/", "/app", ["."], "/etc/"),
+        ("--chown=1000:1000 <unknown source: multi:f1fc3e76ac3c…> /opt", "/", ["."], "/opt/"),
+    ],
+)
+def test_copy_destinations_and_guessed_sources(args, workdir, sources, dest):
+    from slimview.rewrite.dockerfile import parse_copy
+    from slimview.rewrite.model import Instruction
+
+    step = parse_copy(Instruction("COPY", args), workdir)
+    assert (step.sources, step.dest) == (sources, dest)
+    assert bool(step.unknown) == ("<unknown source" in args)

@@ -156,3 +156,26 @@ def test_a_compiled_extension_keeps_the_library_it_links(engine, image_tag, tmp_
         assert output.startswith("2.")  # the program itself runs: psycopg2 finds libpq.so.5
     finally:
         engine.images.remove(original, force=True)
+
+
+def test_a_classic_builder_image_is_rewritten_from_hashed_sources(engine, image_tag, context: Path):
+    """The classic builder keeps only `COPY dir:<hash> in .`: the rewrite takes that for the
+    context and names the application files from the layer; verify proves the guess."""
+    from engine import build_image
+
+    original = image_tag.replace(":latest", "-legacy:latest")
+    build_image(engine, SAMPLE_CONTEXT, (SAMPLE_CONTEXT / "Dockerfile").read_text(), original, buildkit=False)
+    try:
+        rewrite = slimview(engine, "rewrite", original, "-o", str(context.parent))
+        assert rewrite.returncode == 0, rewrite.stderr
+        dockerfile = (context.parent / "Dockerfile.slim").read_text()
+        assert "\nCOPY --chown=10001:10001 inference_engine/ /app/inference_engine/\n" in dockerfile
+        assert hadolint_issues(dockerfile) == []
+        result = slimview(engine, "verify", original, "--context", str(context), "--build-tag", image_tag)
+        assert result.returncode == 0, result.stdout + result.stderr
+        before_size, _ = _inspect(engine, original)
+        after_size, _ = _inspect(engine, image_tag)
+        assert _table_sizes(result.stdout) == (before_size, after_size)
+        assert after_size <= MAX_SHARE * before_size
+    finally:
+        engine.images.remove(original, force=True)

@@ -12,6 +12,7 @@ import os
 import posixpath
 from collections.abc import Sequence
 
+from slimview.errors import InputError
 from slimview.findings.model import Finding
 from slimview.index.model import ImageIndex
 from slimview.report.format import human_bytes
@@ -68,6 +69,11 @@ def rewrite_image(
         context = context if context is not None else os.path.dirname(os.path.abspath(dockerfile))
     else:
         source = history
+    if not any(i.keyword in ("RUN", "COPY", "ADD") for i in source.instructions):
+        raise InputError(
+            f"nothing to rewrite: {source.origin} has no RUN, COPY or ADD step of its own"
+            + (f" (its layers are those of {base_image.name})" if base_image.known else "")
+        )
     user_ignore = _user_dockerignore(context)
 
     version = python_version(index)
@@ -247,8 +253,7 @@ def _entries(
 ) -> list[CopiedEntry] | None:
     """Top-level names a COPY of the whole context brings in: from the context when there is
     one, else from the layer it made."""
-    whole_context = step.unknown.startswith(("dir:", "multi:")) or step.sources in (["."], ["./"])
-    if not whole_context or not step.dest.endswith("/"):
+    if step.sources not in (["."], ["./"]) or not step.dest.endswith("/"):
         return None  # named sources say what the user wants copied: copy them as written
     if context is not None:
         return _listing(context, context, user_ignore)

@@ -89,13 +89,27 @@ def parse_copy(instruction: Instruction, workdir: str) -> CopyStep:
     if directory and not absolute.endswith("/"):
         absolute += "/"
     unknown = ""
-    if len(sources) == 1:
-        m = _UNKNOWN_SOURCE.match(sources[0])
-        if m:
-            unknown = f"{m.group('kind')}:{m.group('hash')}"
-            if m.group("kind") in ("dir", "multi") and not absolute.endswith("/"):
-                absolute += "/"
+    m = _UNKNOWN_SOURCE.match(sources[0]) if len(sources) == 1 else None
+    if m:
+        kind, unknown = m.group("kind"), f"{m.group('kind')}:{m.group('hash')}"
+        if kind in ("dir", "multi") and not absolute.endswith("/"):
+            absolute += "/"
+        sources = _guess_sources(kind, absolute, workdir)
     return CopyStep(instruction.keyword, flags, sources, absolute, unknown)
+
+
+def _guess_sources(kind: str, dest: str, workdir: str) -> list[str]:
+    """Sources for a COPY whose history kept only a hash of them. A directory copied into
+    the WORKDIR is taken for the context (``COPY . .``), one copied elsewhere for the context
+    directory of the same name; a file keeps its name. Several files, or a file copied into
+    a directory, are the context's, named after what the layer holds."""
+    if kind == "dir":
+        if dest.rstrip("/") == workdir.rstrip("/") or dest == "/":
+            return ["."]
+        return [posixpath.basename(dest.rstrip("/")) + "/"]
+    if kind == "file" and not dest.endswith("/"):
+        return [posixpath.basename(dest)]
+    return ["."]
 
 
 def _quoted_ok(text: str) -> bool:
@@ -320,7 +334,7 @@ class _Writer:
             if not step.reads_context or not step.dest.endswith("/") or not absolute.startswith(step.dest):
                 continue
             rel = absolute[len(step.dest):]
-            if step.unknown or step.sources in (["."], ["./"]):
+            if step.sources in (["."], ["./"]):
                 return rel
             named = [s for s in step.sources if not s.endswith("/") and posixpath.basename(s) == rel]
             if named:
@@ -331,7 +345,7 @@ class _Writer:
 
     def _source_tree_copy(self) -> str:
         for step in self.c.copies.values():
-            if step.reads_context and (step.unknown or step.sources in (["."], ["./"])):
+            if step.reads_context and step.sources in (["."], ["./"]):
                 self.copied.append((".", True))
                 return f". {step.dest}"
         return ""
@@ -524,15 +538,16 @@ class _Writer:
             return [ins]
         if step.keyword == "ADD" and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in step.sources):
             return [ins]  # ADD unpacks these archives
-        flags = [f for f in step.flags if not f.startswith("--chown=")]
+        flags = step.flags
         if self.owner:
-            flags.insert(0, f"--chown={self.owner}")
+            flags = [f"--chown={self.owner}", *(f for f in step.flags if not f.startswith("--chown="))]
         comments = self._take_comments(n)
         for chown in self.c.chowns:
             if chown.owner == self.owner and self._chown_covers(chown, step):
                 comments.append(f"--chown instead of a later `{chown.text}` layer that stored every file again.")
         if step.unknown:
-            comments.append(f"The history kept only a hash of the sources ({step.unknown[:17]}…): names taken from the layer.")
+            guess = f"`{' '.join(step.sources)}` is" if step.sources != ["."] else "the names below (from the layer) are"
+            comments.append(f"The history kept only a hash of the sources ({step.unknown[:17]}…), so {guess} a guess.")
         entries = self.facts.entries(step, self.source.instructions[n].layer)
         if self.python and not step.unknown and all(MANIFESTS.match(posixpath.basename(s)) for s in step.sources):
             return []  # dependency manifests: the builder has them, the program does not read them
@@ -571,17 +586,13 @@ class _Writer:
 
     def _copy_as_written(self, step: CopyStep, flags: list[str], comments: list[str]) -> Instruction:
         sources = step.sources
-        if step.unknown.startswith("file:"):
-            sources = [posixpath.basename(step.dest.rstrip("/"))]
-        elif step.unknown:
-            sources = ["."]
         for s in sources:
             self.copied.append((s, s in (".", "./") or s.endswith("/")))
         keyword = "COPY" if step.keyword == "ADD" and not any("://" in s for s in sources) else step.keyword
         return Instruction(keyword, " ".join([*flags, *sources, step.dest]), comments)
 
     def _source_prefix(self, step: CopyStep) -> str:
-        if step.unknown or step.sources in (["."], ["./"]) or len(step.sources) != 1:
+        if step.sources in (["."], ["./"]) or len(step.sources) != 1:
             return ""
         return step.sources[0].rstrip("/")
 
