@@ -316,40 +316,42 @@ def error_line(proc) -> str:
     return lines[0][len(prefix) :]
 
 
+_MEASURE = r"""
+import os, resource, sys
+cap, report = int(sys.argv[1]), sys.argv[2]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    os.execv(sys.argv[3], sys.argv[3:])
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
+
+
 def run_cli_measured(args: list[str], home: str | os.PathLike, *, address_space: int, timeout: float = 120):
     """Run the CLI under an address-space cap; returns (exit status, stdout, stderr, peak RSS bytes).
 
     The cap (RLIMIT_AS) keeps a regression from exhausting the machine: it turns into
-    MemoryError, which the CLI reports, so the caller's message check fails loudly.
+    MemoryError, which the CLI reports, so the caller's message check fails loudly. The CLI
+    is started from a minimal interpreter (python -S), not from the test process: a child
+    forked from a large parent starts with the parent's pages resident, and Linux carries
+    that high-water mark into ru_maxrss across exec.
     """
-    import resource
     import tempfile
 
     script = shutil.which("slimview")
     command = [script] if script else [sys.executable, "-m", "slimview.cli"]
-
-    def cap():
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([*command, *args], stdout=out, stderr=err, cwd=str(home), env=cli_env(home), preexec_fn=cap)
-        import signal
-        import time
-
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                os.kill(proc.pid, signal.SIGKILL)
-                os.wait4(proc.pid, 0)
-                raise TimeoutError(f"slimview {' '.join(args)} still running after {timeout} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as scratch:
+        report = os.path.join(scratch, "maxrss")
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", _MEASURE, str(address_space), report, *command, *args],
+            capture_output=True, text=True, cwd=str(home), env=cli_env(home), timeout=timeout, check=False,
+        )
+        with open(report) as fh:
+            rss = int(fh.read()) * 1024
+    return proc.returncode, proc.stdout, proc.stderr, rss
 
 
 def empty_entries_layer(count: int, *, prefix: str = "f", whiteouts: bool = False) -> bytes:
