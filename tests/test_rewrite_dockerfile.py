@@ -149,7 +149,7 @@ def test_findings_put_their_bytes_on_the_changes(mini):
     assert "# A non-root user (uid 10001) runs the program (fixes config: runs as root); a numeric USER suits runAsNonRoot." in lines
     assert lines[-2] == "# No HEALTHCHECK (config finding): add one that probes the program's health endpoint."
     assert rewrite.dockerignore.splitlines()[3:5] == ["# secret finding: credentials must never be copied into an image.", ".env"]
-    assert [c.bytes for c in rewrite.changes if c.kind == "build-tools"] == [build_tools]
+    assert [c.bytes for c in rewrite.fixes if c.kind == "build-tools"] == [build_tools]
     assert hadolint_issues(rewrite.dockerfile) == []
 
 

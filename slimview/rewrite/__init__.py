@@ -123,7 +123,7 @@ def rewrite_image(
     return Rewrite(
         dockerfile=text,
         dockerignore=ignore_text,
-        changes=written.changes,
+        fixes=written.fixes,
         sizes=rows,
         copied_sources=[path for path, _is_dir in written.copied],
         smoke=smoke_command(written.exec_command, written.venv is not None),

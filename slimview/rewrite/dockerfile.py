@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from slimview.report.format import human_bytes
 from slimview.rewrite import commands as cmd
-from slimview.rewrite.model import Change, Instruction, render_instructions
+from slimview.rewrite.model import Fix, Instruction, render_instructions
 from slimview.rewrite.packages import is_build_only, is_python_tooling
 from slimview.rewrite.reconstruct import exec_array, json_array
 from slimview.rewrite.source import RewriteSource
@@ -146,7 +146,7 @@ class Facts:
 @dataclass
 class Written:
     text: str
-    changes: list[Change]
+    fixes: list[Fix]
     copied: list[tuple[str, bool]]  # (context path, is a directory) of every COPY source
     app_bytes: int
     runtime_packages: list[str]
@@ -219,7 +219,7 @@ class _Writer:
         self.source = source
         self.facts = facts
         self.c = _collect(source)
-        self.changes: list[Change] = []
+        self.fixes: list[Fix] = []
         self.copied: list[tuple[str, bool]] = []
         self.app_bytes = 0
         self.kept_runs: list[int] = []
@@ -278,7 +278,7 @@ class _Writer:
             saved = self.facts.savings.get("build-tools", 0)
             comments = self._package_comments() + [f"Build-only packages stay in this stage{fixes('build-tools', saved)}."]
             out.append(Instruction("RUN", self._install(self.build_packages), comments))
-            self.changes.append(Change("build-tools", "build-only packages only in the builder: " + ", ".join(self.build_packages), saved))
+            self.fixes.append(Fix("build-tools", "build-only packages only in the builder: " + ", ".join(self.build_packages), saved))
         workdir = self.c.workdir_at[self.c.pips[0][0]]
         if workdir != "/":
             out.append(Instruction("WORKDIR", workdir))
@@ -287,7 +287,7 @@ class _Writer:
             out.append(Instruction("COPY", manifests, [
                 "Dependency manifests first: editing the source no longer re-runs pip."
             ]))
-            self.changes.append(Change("cache-order", "dependency manifests copied and installed before the source"))
+            self.fixes.append(Fix("cache-order", "dependency manifests copied and installed before the source"))
         if any(command.local for _n, command in self.c.pips):
             tree = self._source_tree_copy()
             if tree:
@@ -303,7 +303,7 @@ class _Writer:
             comments = self._take_comments(n)
             comments.append(f"--no-cache-dir: pip's download cache never reaches a layer{fixes('package-cache', cache)}.")
             if cache:
-                self.changes.append(Change("package-cache", "pip runs with --no-cache-dir", cache))
+                self.fixes.append(Fix("package-cache", "pip runs with --no-cache-dir", cache))
             cache = 0
             out.append(Instruction("RUN", f"python3 -m pip --python {self.venv}/bin/python install --no-cache-dir {args}", comments))
         # The virtualenv is made by the first pip step's RUN (one RUN, so hadolint's DL3059 holds).
@@ -435,9 +435,9 @@ class _Writer:
             comments.append(f"Runtime packages only, with {how}{fixes('hidden-bytes', hidden, 'package-cache', cached)}.")
             commands.append(self._install(self.runtime_packages))
         if hidden:
-            self.changes.append(Change("hidden-bytes", "package lists never stored: removed in the RUN that downloads them", hidden))
+            self.fixes.append(Fix("hidden-bytes", "package lists never stored: removed in the RUN that downloads them", hidden))
         if cached:
-            self.changes.append(Change("package-cache", "no package lists left in the image", cached))
+            self.fixes.append(Fix("package-cache", "no package lists left in the image", cached))
         added = [f"{', '.join(libs)} ({dev})" for dev, libs in self.libraries.items() if libs]
         if added:
             comments.append(f"Run-time libraries of the build's -dev packages: {'; '.join(added)}.")
@@ -449,7 +449,7 @@ class _Writer:
             commands.append(self._add_user())
             note = " (fixes config: runs as root)" if self.facts.runs_as_root_finding else ""
             comments.append(f"A non-root user (uid {APP_UID}) runs the program{note}; a numeric USER suits runAsNonRoot.")
-            self.changes.append(Change("config", f"runs as uid {APP_UID} instead of root"))
+            self.fixes.append(Fix("config", f"runs as uid {APP_UID} instead of root"))
         if not commands:
             return []
         return [Instruction("RUN", " \\\n && ".join(commands), comments)]
@@ -480,7 +480,7 @@ class _Writer:
         pythonpath = self._pythonpath()
         if pythonpath:
             env += f" PYTHONPATH={pythonpath}"
-        self.changes.append(Change("python", f"pip packages in a virtualenv ({self.venv}) built in the builder stage"))
+        self.fixes.append(Fix("python", f"pip packages in a virtualenv ({self.venv}) built in the builder stage"))
         return [
             Instruction("COPY", f"--from={self._builder_name()} {self.venv} {self.venv}", [
                 "The virtualenv the builder made; its bin/ first on PATH, so python, pip-installed",
@@ -529,7 +529,7 @@ class _Writer:
         covered = all(any(_within(posixpath.normpath(p), d) for d in dests) for p in command.paths)
         if covered:
             saved = self.facts.layer_bytes.get(layer, 0) if layer is not None else 0
-            self.changes.append(Change("hidden-bytes", f"`{command.text}` replaced by COPY --chown={command.owner}", saved))
+            self.fixes.append(Fix("hidden-bytes", f"`{command.text}` replaced by COPY --chown={command.owner}", saved))
         return covered
 
     def _copy(self, n: int, ins: Instruction) -> list[Instruction]:
@@ -562,7 +562,7 @@ class _Writer:
             secret = [e.name for e in junk if e.name in self.facts.secrets]
             note = f"; {', '.join(secret)} held credentials (fixes secret)" if secret else ""
             comments.append(f"Application files only: {names} left out{fixes('context-junk', saved)}{note}.")
-            self.changes.append(Change("context-junk", "left out of the copy: " + ", ".join(e.name for e in junk), saved))
+            self.fixes.append(Fix("context-junk", "left out of the copy: " + ", ".join(e.name for e in junk), saved))
         if not app:
             return []
         prefix = self._source_prefix(step)
@@ -679,7 +679,7 @@ def write(source: RewriteSource, facts: Facts) -> Written:
             text += ("\n" if text else "") + part
     return Written(
         text=text,
-        changes=writer.changes,
+        fixes=writer.fixes,
         copied=list(dict.fromkeys(writer.copied)),
         app_bytes=writer.app_bytes,
         runtime_packages=writer.runtime_packages,

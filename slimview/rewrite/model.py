@@ -30,10 +30,10 @@ def render_instructions(instructions: list[Instruction]) -> str:
 
 
 @dataclass(frozen=True)
-class Change:
+class Fix:
     """One thing the rewrite does differently, the finding kind it fixes, and the bytes it saves."""
 
-    kind: str  # a finding kind (build-tools, package-cache, ...) or a rewrite-only one (base, cache-order, user)
+    kind: str  # a finding kind (build-tools, hidden-bytes, config, ...) or a rewrite-only one (cache-order, python)
     summary: str
     bytes: int = 0
 
@@ -53,7 +53,7 @@ class Rewrite:
 
     dockerfile: str
     dockerignore: str
-    changes: list[Change]
+    fixes: list[Fix]
     sizes: list[SizeRow]
     copied_sources: list[str]  # context paths the Dockerfile copies (never ignored)
     smoke: list[str] | None  # a command proving the app's imports work, when one can be derived

@@ -25,10 +25,10 @@ def render_summary(rewrite: Rewrite) -> str:
     lines = ["Estimated size (`slimview verify` builds the rewrite and measures it):", *_table(rows, "lrr")]
     if share:
         lines.append(f"  the rewrite would be {share}")
-    if rewrite.changes:
+    if rewrite.fixes:
         lines.append("")
-        lines.append("Changes:")
-        lines += _table([(c.kind, human_bytes(c.bytes) if c.bytes else "", c.summary) for c in rewrite.changes], "lrl")
+        lines.append("Fixes:")
+        lines += _table([(c.kind, human_bytes(c.bytes) if c.bytes else "", c.summary) for c in rewrite.fixes], "lrl")
     if rewrite.notes:
         lines.append("")
         lines += [f"Note: {note}." for note in rewrite.notes]
