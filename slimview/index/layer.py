@@ -220,6 +220,7 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
     links = files.links
     seen: dict[str, int] = {}
     duplicates = 0
+    sparse = 0
     # What the entry limit counts besides entries, so that memory stays bounded whatever
     # the shape: whiteouts, directories only implied by deeper paths (a path 2,000 levels
     # deep implies 2,000 of them), and one more for every 256 bytes of a long path.
@@ -267,6 +268,8 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
                     files.captured[len(paths)] = body
             else:
                 digest = reader.hash_data()
+            if tar_entry.sparse:
+                sparse += 1
         else:
             size = 0
             if type_ == EntryType.SYMLINK:
@@ -299,6 +302,8 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
         raise LimitExceeded(_too_many(where, max_entries))
     if duplicates:
         files.notes.append(f"{duplicates} path(s) appear more than once; the last copy wins")
+    if sparse:
+        files.notes.append(f"{sparse} sparse file(s): sizes are apparent sizes, holes included (never expanded)")
     return files
 
 
