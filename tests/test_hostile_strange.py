@@ -107,9 +107,11 @@ def test_ten_gigabyte_sparse_file_keeps_its_size_and_is_never_expanded(writer, t
     assert (disk.type, disk.size) == (EntryType.FILE, TEN_GB)
     assert index.final_entry("data/after")[0].size == 10  # the stream stayed in step after it
     assert index.visible_bytes == TEN_GB + 10
+    assert index.notes == ["layer 0: 1 sparse file(s): sizes are apparent sizes, holes included (never expanded)"]
 
     doc = _report(path, tmp_path)
     assert doc["image"]["size_bytes"] == TEN_GB + 10
+    assert doc["notes"] == index.notes
     sizes = {f["path"]: f["size"] for f in doc["layers"][0]["files"]}
     assert sizes == {"data": 0, "data/disk.img": TEN_GB, "data/after": 10}
 
