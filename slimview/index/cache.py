@@ -77,6 +77,7 @@ class LayerCache:
     def __init__(self, root: str | None = None):
         self.root = os.path.join(root or default_cache_dir(), f"index-v{FORMAT}.{POLICY_VERSION}")
         self._ok = True
+        self._swept = False
         self.hits = 0
         self.misses = 0
         self._checked: dict[str, LayerFiles] = {}  # validated by has_layer, awaiting get_layer
@@ -89,6 +90,9 @@ class LayerCache:
     def _write(self, kind: str, name: str, data: bytes) -> None:
         if not self._ok:
             return
+        if not self._swept:  # once per run that writes: what killed runs left behind
+            self._swept = True
+            self.sweep_temporaries()
         path = self._path(kind, name)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
