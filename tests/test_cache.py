@@ -20,7 +20,7 @@ import slimview.index as index_module
 from indexcheck import canonical_digest, cli_env, run_cli
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index, index_source
-from slimview.index.cache import LayerCache
+from slimview.index.cache import LayerCache, blob_fingerprint
 from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
 from slimview.source import open_image
 
@@ -209,6 +209,7 @@ def poison(cache_dir: Path, victim: Path, tmp_path: Path) -> None:
     for ref, layer in zip(v.layers, d.layers, strict=True):
         layer.files.tar_digest = ref.diff_id
         cache.put_layer(layer.files)
+        cache.remember_fingerprint(ref.blob, blob_fingerprint(ref.blob))
         cache.remember_blob(ref.blob, ref.diff_id)
 
 
@@ -317,3 +318,13 @@ def test_reopening_an_unchanged_archive_does_not_hash_its_layers_again(archives,
     index_counting(archives[0], cache_dir)
     monkeypatch.setattr(cache_module, "blob_fingerprint", lambda blob: pytest.fail("hashed again"))
     assert index_counting(archives[0], cache_dir)[1].hits == 2
+
+
+def test_a_blob_the_cache_has_never_seen_is_read_once(archives, tmp_path, monkeypatch):
+    """A cold index digests each blob while parsing it; no separate hashing pass first."""
+    import slimview.index.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "blob_fingerprint", lambda blob: pytest.fail("hashed before indexing"))
+    idx, cache = index_counting(archives[0], tmp_path / "cache")
+    assert (cache.hits, cache.misses) == (0, 2)
+    assert all(layer.files.blob_fingerprint for layer in idx.layers)

@@ -16,7 +16,7 @@ from array import array
 from dataclasses import dataclass, replace
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.cache import LayerCache
+from slimview.index.cache import LayerCache, fingerprint_from
 from slimview.index.layer import DEFAULT_MAX_ENTRIES, Entry, LayerFiles, index_layer_stream
 from slimview.index.merge import merge_layers
 from slimview.index.model import Change, DiveEfficiency, Hidden, ImageIndex, LayerIndex, LayerStats
@@ -58,9 +58,12 @@ class IndexOptions:
 
 
 def _index_blob(blob: BlobRef, where: str, verify: bool, max_entries: int) -> LayerFiles:
-    reader = RangeReader(blob.path, blob.offset, blob.size)
+    reader = RangeReader(blob.path, blob.offset, blob.size, digest=True)
     try:
-        return index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
+        files = index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
+        reader.read_rest()
+        files.blob_fingerprint = fingerprint_from(blob.size, reader.hasher.hexdigest())
+        return files
     finally:
         reader.close()
 
@@ -153,12 +156,14 @@ def index_source(
             )
     if cache is not None:
         for i in cold:
+            blob = source.layers[i].blob
+            cache.remember_fingerprint(blob, files[i].blob_fingerprint)
             if files[i].tar_digest:
                 cache.put_layer(files[i])
                 if files[i].tar_digest == source.layers[i].diff_id:  # only a digested blob vouches for its diff_id
-                    cache.remember_blob(source.layers[i].blob, source.layers[i].diff_id)
+                    cache.remember_blob(blob, source.layers[i].diff_id)
             else:
-                cache.put_unverified(source.layers[i].blob, files[i])
+                cache.put_unverified(blob, files[i])
         for i in source.streamed:
             if files[i].tar_digest:
                 cache.put_layer(files[i])

@@ -32,6 +32,7 @@ MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600
 FINGERPRINT_CHUNK = 4 << 20
+SAMPLE_SPAN = 64 << 10
 
 
 def default_cache_dir() -> str:
@@ -39,12 +40,18 @@ def default_cache_dir() -> str:
     return os.path.join(base, "slimview")
 
 
-def blob_fingerprint(blob: BlobRef) -> str:
+def fingerprint_from(size: int, xxh3_hex: str) -> str:
     """Identity of stored bytes: their size and an xxh3-128 of every byte.
 
     Sampling the head and tail would let a blob changed in the middle pass for the old
-    one and serve its stale index; xxh3 runs at memory speed, little next to parsing.
+    one and serve its stale index. The index digests a blob while it reads it, so this
+    costs no extra read.
     """
+    return hashlib.sha256(f"{size}:{xxh3_hex}".encode()).hexdigest()
+
+
+def blob_fingerprint(blob: BlobRef) -> str:
+    """fingerprint_from for a blob on disk, reading it (for callers outside the index)."""
     h = xxhash.xxh3_128()
     fd = os.open(blob.path, os.O_RDONLY)
     try:
@@ -57,7 +64,20 @@ def blob_fingerprint(blob: BlobRef) -> str:
             pos += len(data)
     finally:
         os.close(fd)
-    return hashlib.sha256(f"{blob.size}:{h.hexdigest()}".encode()).hexdigest()
+    return fingerprint_from(blob.size, h.hexdigest())
+
+
+def _sample_key(blob: BlobRef) -> str:
+    """Size, first and last 64 KiB: cheap, and only ever a hint that a full hash may match."""
+    h = hashlib.sha256(f"{blob.size}:".encode())
+    fd = os.open(blob.path, os.O_RDONLY)
+    try:
+        h.update(os.pread(fd, min(SAMPLE_SPAN, blob.size), blob.offset))
+        tail = max(0, blob.size - SAMPLE_SPAN)
+        h.update(os.pread(fd, blob.size - tail, blob.offset + tail))
+    finally:
+        os.close(fd)
+    return h.hexdigest()
 
 
 def _stored_compression(blob: BlobRef) -> str:
@@ -175,24 +195,47 @@ class LayerCache:
         if name:
             self._write("layers", name, encode_layer(files))
 
-    def fingerprint(self, blob: BlobRef) -> str:
-        """blob_fingerprint, remembered for as long as the file holding the blob is unchanged
-        (same inode, size, mtime and ctime; any write moves ctime)."""
+    def _stat_key(self, blob: BlobRef) -> str:
         st = os.stat(blob.path)
         ident = (
             f"{os.path.realpath(blob.path)}\0{st.st_dev}:{st.st_ino}:{st.st_size}:"
             f"{st.st_mtime_ns}:{st.st_ctime_ns}:{blob.offset}:{blob.size}"
         )
-        key = hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()
+        return hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def fingerprint(self, blob: BlobRef) -> str | None:
+        """The blob's fingerprint, None when the cache cannot know this blob.
+
+        Remembered from the read that indexed it, for as long as the file holding it is
+        unchanged (same inode, size, mtime and ctime; any write moves ctime). A blob in
+        another file (a second image sharing base layers) is hashed in full, but only when
+        a cached blob has the same size, head and tail: a blob the cache has never seen
+        costs no read here; it is indexed, which computes its fingerprint.
+        """
+        key = self._stat_key(blob)
         known = self._fingerprints.get(key)
         if known is None:
             stored = self._read("stat", key)
             known = stored.decode("ascii", "replace") if stored is not None else ""
             if not HEX64.match(known):
-                known = blob_fingerprint(blob)
+                candidate = self._read("samples", _sample_key(blob))
+                if candidate is None or blob_fingerprint(blob) != candidate.decode("ascii", "replace"):
+                    return None
+                known = candidate.decode("ascii")
                 self._write("stat", key, known.encode("ascii"))
             self._fingerprints[key] = known
         return known
+
+    def remember_fingerprint(self, blob: BlobRef, fingerprint: str) -> None:
+        if not HEX64.match(fingerprint):
+            return
+        try:
+            key = self._stat_key(blob)
+        except OSError:
+            return
+        self._fingerprints[key] = fingerprint
+        self._write("stat", key, fingerprint.encode("ascii"))
+        self._write("samples", _sample_key(blob), fingerprint.encode("ascii"))
 
     def layer_for_blob(self, blob: BlobRef, diff_id: str, *, verified_only: bool = False) -> LayerFiles | None:
         """The cached index of ``blob``: by its diff_id if this exact blob was once verified to
@@ -201,6 +244,9 @@ class LayerCache:
         try:
             fingerprint = self.fingerprint(blob)
         except OSError:
+            return None
+        if fingerprint is None:
+            self.misses += 1
             return None
         files = None
         if _hex(diff_id):
@@ -225,19 +271,22 @@ class LayerCache:
 
     def put_unverified(self, blob: BlobRef, files: LayerFiles) -> None:
         """File an index made without digesting its layer under the blob's fingerprint."""
-        try:
-            fingerprint = self.fingerprint(blob)
-        except OSError:
+        fingerprint = files.blob_fingerprint or self._known(blob)
+        if not fingerprint:
             return
         files.source_key = "fingerprint:" + fingerprint
         self._write("blob-layers", fingerprint, encode_layer(files))
 
     def remember_blob(self, blob: BlobRef, diff_id: str) -> None:
-        if _hex(diff_id):
-            try:
-                self._write("blobs", self.fingerprint(blob), diff_id.encode("ascii"))
-            except OSError:
-                pass
+        fingerprint = self._known(blob)
+        if _hex(diff_id) and fingerprint:
+            self._write("blobs", fingerprint, diff_id.encode("ascii"))
+
+    def _known(self, blob: BlobRef) -> str | None:
+        try:
+            return self.fingerprint(blob)
+        except OSError:
+            return None
 
     # -- merged results of a whole image -------------------------------------------------
     def get_merged(self, key: str):

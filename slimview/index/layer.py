@@ -70,6 +70,7 @@ class LayerFiles:
     captured: dict[int, bytes] = field(default_factory=dict)  # entry → body kept (see capture.py)
     tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id), "" if not digested
     source_key: str = ""  # what identifies this layer's bytes: tar_digest, else a blob fingerprint
+    blob_fingerprint: str = ""  # identity of the stored blob, when it was read from a file
     tar_bytes: int = 0  # length of the uncompressed tar
     compression: str = "none"
     notes: list[str] = field(default_factory=list)
