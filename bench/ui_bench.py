@@ -74,16 +74,23 @@ class Pane:
         if slimview is None:
             raise SystemExit("the slimview console script is not installed (pip install -e .)")
         self.session = f"slimview-bench-{os.getpid()}"
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        self.tmux = ["tmux", "-L", self.session, "-f", "/dev/null"]  # a server of its own
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        # An idle pane first: a program started with the session can read its size before
+        # tmux applies -x/-y.
+        subprocess.run(
+            [*self.tmux, "new-session", "-d", "-s", self.session, "-x", str(TMUX_SIZE[0]), "-y", str(TMUX_SIZE[1]), "sleep 600"],
+            check=True,
+        )
         self.started = time.perf_counter()
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.session, "-x", str(TMUX_SIZE[0]), "-y", str(TMUX_SIZE[1]),
-             f"env XDG_CACHE_HOME={cache_dir} TERM=xterm-256color {slimview} {image}; sleep 30"],
+            [*self.tmux, "respawn-pane", "-k", "-t", self.session,
+             f"env -u COLUMNS -u LINES XDG_CACHE_HOME={cache_dir} TERM=xterm-256color {slimview} {image}; sleep 30"],
             check=True,
         )
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-t", self.session, "-p"], capture_output=True, text=True).stdout
+        return subprocess.run([*self.tmux, "capture-pane", "-t", self.session, "-p"], capture_output=True, text=True).stdout
 
     def wait_for(self, test, timeout: float = 600.0) -> float:
         """Seconds since start when ``test(screen)`` first held."""
@@ -97,19 +104,19 @@ class Pane:
         """Seconds from sending ``key`` until the screen first changes."""
         before = self.screen()
         t = time.perf_counter()
-        subprocess.run(["tmux", "send-keys", "-t", self.session, key], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.session, key], check=True)
         while time.perf_counter() - t < timeout:
             if self.screen() != before:
                 return time.perf_counter() - t
         raise SystemExit(f"the screen did not change after {key}:\n{before}")
 
     def send(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.session, *keys], check=True)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, "q"], capture_output=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.session, "q"], capture_output=True)
         time.sleep(0.3)
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 def first_frame(image: str, cache_dir: str) -> tuple[float, float]:

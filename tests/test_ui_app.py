@@ -356,15 +356,17 @@ async def test_findings_grouped_ranked_and_jump_to_layer_and_files(sample):
 @async_test
 async def test_summary_shows_size_efficiency_hidden_and_avoidable(sample):
     app = app_for(sample)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         summary = str(app.query_one("#summary").render())
         index = app.index
-        assert summary == (
-            f"python-inference-mini:latest  28.0 MB in 7 layers, 169 entries  efficiency {index.dive.score * 100:.1f} %"
-            f"  hidden 3.7 MB (13.4 %)  avoidable 6.5 MB (23.2 %)"
-        )
+        figures = f"efficiency {index.dive.score * 100:.1f} %  hidden 3.7 MB (13.4 %)  avoidable 6.5 MB (23.2 %)"
+        assert summary == f"python-inference-mini:latest  28.0 MB in 7 layers, 169 entries  {figures}"
         assert app.report.avoidable_bytes == FIXED_AVOIDABLE
+        await pilot.resize_terminal(120, 40)  # too narrow for one line: the figures go below
+        await pilot.pause()
+        summary = str(app.query_one("#summary").render())
+        assert summary == f"python-inference-mini:latest  28.0 MB in 7 layers, 169 entries\n{figures}"
 
 
 @async_test
@@ -432,3 +434,117 @@ async def test_quit_is_clean(sample):
         await settle(pilot)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+FAKE_REWRITE_TEXT = ("FROM python:3.11-slim\nCMD [\"python3\"]\n", ".git\n.env\n")
+
+
+def fake_rewriter(report):
+    from slimview.rewrite.model import Rewrite, SizeRow
+
+    dockerfile, dockerignore = FAKE_REWRITE_TEXT
+    return Rewrite(dockerfile, dockerignore, [], [SizeRow("OS packages", 11_622_632, 259_072)], [], None)
+
+
+def export_app(sample, directory) -> SlimviewApp:
+    return make_app(
+        sample, IndexOptions(use_cache=False), report_builder=fixed_report, rewriter=fake_rewriter,
+        export_directory=str(directory),
+    )
+
+
+@async_test
+async def test_export_previews_saves_confirms_overwrites_and_copies(sample, tmp_path):
+    from slimview.ui.screens.export import ConfirmScreen, ExportScreen
+
+    app = export_app(sample, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        estimate = str(app.screen.query_one("#export-estimate").render())
+        assert estimate.startswith("Estimated size  11.6 MB → 259.1 kB  (98 % smaller)\n")
+        await pilot.press("a", "1")  # the app's keys do nothing under the dialog
+        assert isinstance(app.screen, ExportScreen) and app.tree_query.mode == AGGREGATE
+        await pilot.press("ctrl+y")
+        assert app.clipboard == FAKE_REWRITE_TEXT[0]
+        await pilot.press("ctrl+g")
+        assert app.clipboard == FAKE_REWRITE_TEXT[1]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ExportScreen)
+        assert (tmp_path / "Dockerfile.slim").read_text() == FAKE_REWRITE_TEXT[0]
+        assert (tmp_path / ".dockerignore.slim").read_text() == FAKE_REWRITE_TEXT[1]
+
+        (tmp_path / "Dockerfile.slim").write_text("mine\n")
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        question = str(app.screen.query_one("#confirm-question").render())
+        assert question == f"{tmp_path}/Dockerfile.slim and {tmp_path}/.dockerignore.slim already exist. Overwrite?"
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        assert (tmp_path / "Dockerfile.slim").read_text() == "mine\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert not isinstance(app.screen, (ExportScreen, ConfirmScreen))
+        assert (tmp_path / "Dockerfile.slim").read_text() == FAKE_REWRITE_TEXT[0]
+
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportScreen)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dockerignore.slim", "Dockerfile.slim"]
+
+
+@async_test
+async def test_export_to_a_missing_directory_is_an_error_notice(sample, tmp_path):
+    from slimview.ui.screens.export import ExportScreen
+
+    app = export_app(sample, tmp_path / "missing")
+    notices = []
+    async with app.run_test(size=SIZE) as pilot:
+        real_notify = app.notify
+        app.notify = lambda message, **kw: (notices.append((message, kw.get("severity"))), real_notify(message, **kw))
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert notices == [(f"cannot write {tmp_path}/missing/Dockerfile.slim: directory {tmp_path}/missing does not exist", "error")]
+    assert not (tmp_path / "missing").exists()
+
+
+@async_test
+async def test_a_failing_rewrite_is_shown_in_the_export_dialog(sample, tmp_path):
+    from slimview.ui.screens.export import ExportScreen
+
+    def broken(report):
+        raise InputError("no Dockerfile history to rewrite")
+
+    app = make_app(sample, IndexOptions(use_cache=False), report_builder=fixed_report, rewriter=broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportScreen)
+        assert str(app.screen.query_one("#export-estimate").render()) == "No rewrite: no Dockerfile history to rewrite"
+        assert app.screen.query_one("#export-save-button").disabled
+
+
+@async_test
+async def test_slash_typed_right_after_the_filter_key_lands_in_the_pattern(sample):
+    app = app_for(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab", "slash", *"usr/bin/m", "enter")
+        await settle(pilot, lambda: app.tree_query.pattern == "usr/bin/m")
+        tree = app.query_one(FileTree)
+        assert [p for p in tree_paths(app) if not tree.view.is_dir(p)] == ["usr/bin/make"]
+        assert tree.has_focus

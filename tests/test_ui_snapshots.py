@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from slimview.index import IndexOptions
-from slimview.rewrite.model import Change, Rewrite, SizeRow
+from slimview.rewrite.model import Fix, Rewrite, SizeRow
 from slimview.sample.mini import write_sample
 from slimview.ui.app import make_app
 from slimview.ui.screens.export import ExportScreen
@@ -32,9 +32,9 @@ FIXED_REWRITE = Rewrite(
         'CMD ["python3", "-m", "uvicorn", "inference_engine.app:app"]\n'
     ),
     dockerignore="# .dockerignore.slim\n.git\n.env\nnotebooks\ntests\n",
-    changes=[
-        Change("build-tools", "build-only packages moved to the builder stage", 3_901_512),
-        Change("user", "runs as uid 10001 instead of root"),
+    fixes=[
+        Fix("build-tools", "build-only packages moved to the builder stage", 3_901_512),
+        Fix("user", "runs as uid 10001 instead of root"),
     ],
     sizes=[SizeRow("OS packages", 11_622_632, 259_072), SizeRow("application files", 533_526, 4_200)],
     copied_sources=["inference_engine/"],

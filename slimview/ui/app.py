@@ -88,7 +88,8 @@ class SlimviewApp(App[None]):
                 tooltip="Move to the next pane (layers, files, findings, details)"),
         Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True, id="app.previous_pane",
                 tooltip="Move to the previous pane"),
-        Binding("ctrl+f,slash", "filter", "Filter", id="app.filter", tooltip="Filter the file tree by a path regex"),
+        # A priority binding: focus moves before the keys typed right after it are handed out.
+        Binding("ctrl+f,slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the file tree by a path regex"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="app.clear_filter",
                 tooltip="Drop every file-tree filter (path, change kinds, finding)"),
         Binding("a", "toggle_view", "Layer/all", id="app.toggle_view",
@@ -422,6 +423,16 @@ class SlimviewApp(App[None]):
         details.show("File", file_details(self.index, tree.view, path, findings))
 
     # -- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The app's own keys act on the main screen only; "/" in a text field is just a "/"."""
+        if action in ("quit", "next_pane", "previous_pane") or action not in _OWN_ACTIONS:
+            return True
+        if self.screen is not self.screen_stack[0]:
+            return False
+        if action == "filter" and isinstance(self.focused, Input):
+            return False
+        return True
+
     def _pane_step(self, step: int) -> None:
         if self.screen is not self.screen_stack[0]:
             # Inside a dialog, tab moves between its own controls.
@@ -444,7 +455,8 @@ class SlimviewApp(App[None]):
         self._pane_step(-1)
 
     def action_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        # Focus now, not after the queued keys: the pattern typed right after "/" must land in it.
+        self.screen.set_focus(self.query_one("#filter", Input))
 
     def action_clear_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
@@ -531,6 +543,7 @@ class SlimviewApp(App[None]):
         self.exit(return_code=EXIT_ERROR if self.load_error else 0)
 
 
+_OWN_ACTIONS = frozenset(b.action.split("(")[0] for b in SlimviewApp.BINDINGS)
 _KIND_MARK = {Change.ADDED: "+", Change.MODIFIED: "~", Change.UNCHANGED: "=", Change.DELETED: "-"}
 
 

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.worker import Worker
-from textual.widgets import Button, Input, Label, LoadingIndicator, Static, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static, TabPane, TabbedContent
 
 from slimview.report.format import human_bytes
 
@@ -59,12 +59,12 @@ def estimate_text(rewrite: "Rewrite") -> Text:
 
 def changes_text(rewrite: "Rewrite") -> Text:
     text = Text()
-    for change in rewrite.changes:
+    for fix in rewrite.fixes:
         text.append("• ")
-        text.append(change.summary)
-        if change.bytes:
-            text.append(f"  (saves {human_bytes(change.bytes)})", "green")
-        text.append(f"  [{change.kind}]\n", "dim")
+        text.append(fix.summary)
+        if fix.bytes:
+            text.append(f"  (saves {human_bytes(fix.bytes)})", "green")
+        text.append(f"  [{fix.kind}]\n", "dim")
     for note in rewrite.notes:
         text.append(f"note: {note}\n", "yellow")
     return text or Text("No changes.", style="dim")
@@ -143,6 +143,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 yield Input(self.directory, id="export-directory")
                 yield Button("Save", id="export-save-button", variant="primary", disabled=True)
                 yield Button("Copy", id="export-copy-button", disabled=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         dialog = self.query_one("#export-dialog")

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Footer, Markdown
 
 
 def help_text() -> str:
@@ -24,6 +24,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog", classes="dialog"):
             with VerticalScroll(id="help-scroll"):
                 yield Markdown(help_text(), id="help-body")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         dialog = self.query_one("#help-dialog")

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.worker import Worker
-from textual.widgets import Label, TextArea
+from textual.widgets import Footer, Label, TextArea
 
 from slimview.index.capture import KEY_MARKER
 from slimview.index.content import read_body
@@ -82,6 +82,7 @@ class FileViewerScreen(ModalScreen[None]):
         with Vertical(id="viewer-dialog", classes="dialog"):
             yield Label("Reading…", id="viewer-status")
             yield TextArea("", read_only=True, show_line_numbers=True, soft_wrap=False, id="viewer-text")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         dialog = self.query_one("#viewer-dialog")

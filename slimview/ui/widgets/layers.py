@@ -74,6 +74,9 @@ class LayersPane(DataTable):
             )
         if index.layers:
             self.move_cursor(row=min(max(row, 0), len(index.layers) - 1), animate=False)
+        # Column widths settle after this refill; repaint every row once they have, or rows
+        # drawn in between keep the old widths on screen.
+        self.call_after_refresh(self.refresh)
 
     @property
     def layer_no(self) -> int | None:

@@ -1,0 +1,154 @@
+"""End to end: the installed ``slimview`` console script in a real terminal (tmux) on the
+bundled sample: navigate, export the rewrite, confirm an overwrite, quit."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from slimview.index import IndexOptions, build_index
+from slimview.report import build_report
+from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
+from slimview.sample import bundled_sample_path
+from slimview.ui.app import rewrite_report
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+NO_ENGINE = "unix:///nonexistent/docker.sock"  # the rewrite then depends on the image alone
+
+
+class Terminal:
+    """A tmux pane on a server of its own (other tmux users on the machine are left alone)."""
+
+    def __init__(self, command: str, cwd: str, env: dict[str, str], size=(120, 40)):
+        self.session = f"slimview-test-{uuid.uuid4().hex[:8]}"
+        self.tmux = ["tmux", "-L", self.session, "-f", "/dev/null"]
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        # The pane starts idle and the program is started in it once tmux has sized it: a
+        # program started with the session can read the size before tmux applies -x/-y.
+        # COLUMNS/LINES from the test runner's environment would override the pane's size.
+        subprocess.run(
+            [*self.tmux, "new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]), "-c", cwd, "sleep 600"],
+            check=True,
+        )
+        subprocess.run(
+            [*self.tmux, "respawn-pane", "-k", "-t", self.session, "-c", cwd, f"env -u COLUMNS -u LINES {exports} {command}; echo slimview-exit=$?; sleep 60"],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        return subprocess.run([*self.tmux, "capture-pane", "-t", self.session, "-p"], capture_output=True, text=True, check=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", self.session, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+def wait_for_text(path, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while path.read_text() != text:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} was not rewritten")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> str:
+    path = str(tmp_path / "cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", path)
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    return path
+
+
+def expected_rewrite():
+    index = build_index(bundled_sample_path(), IndexOptions())
+    return rewrite_report(build_report(index))
+
+
+def test_installed_script_navigates_exports_and_confirms_overwrites(tmp_path, cache):
+    slimview = shutil.which("slimview")
+    assert slimview is not None, "the slimview console script is not installed"
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {"XDG_CACHE_HOME": cache, "DOCKER_HOST": NO_ENGINE, "TERM": "xterm-256color"}
+    term = Terminal(slimview, str(out), env)
+    try:
+        screen = term.wait_for("▸ app/")  # the tree is in
+        assert "Files · all files after layer 6" in screen
+        assert "python-inference-mini:latest" in screen
+        assert "RUN apt-get update" in screen  # the layers pane
+
+        term.keys("Up")  # layer 5: the pip install
+        term.wait_for("Files · all files after layer 5")
+        term.keys("Tab", "Space")  # the tree: open app/
+        screen = term.wait_for("▸ .git/")
+        assert "  .env" in screen and "  Dockerfile" in screen
+        term.keys("a")  # layer 5's own changes
+        term.wait_for("Files · layer 5 changes")
+        term.keys("/")
+        term.keys(*"numpy.body")
+        screen = term.wait_for("1 matches")
+        assert "numpy.body" in screen
+        term.keys("Enter")  # back to the tree
+        term.wait_for("space Open/close")
+        term.keys("Escape")  # clears the filter
+        term.wait_for("▸ usr/")
+
+        term.keys("x")
+        screen = term.wait_for("Estimated size")
+        assert DOCKERFILE_NAME in screen and "FROM " in screen, screen
+        term.keys("C-s")
+        term.wait_for("Exported")
+        rewrite = expected_rewrite()
+        assert (out / DOCKERFILE_NAME).read_text() == rewrite.dockerfile
+        assert (out / DOCKERIGNORE_NAME).read_text() == rewrite.dockerignore
+
+        # Exporting again asks before overwriting; "no" keeps the user's edit.
+        (out / DOCKERFILE_NAME).write_text("edited by hand\n")
+        term.keys("x")
+        term.wait_for("Estimated size")
+        term.keys("C-s")
+        term.wait_for("Overwrite?")
+        term.keys("n")
+        term.wait_for("Estimated size")
+        assert (out / DOCKERFILE_NAME).read_text() == "edited by hand\n"
+        term.keys("C-s")
+        term.wait_for("Overwrite?")
+        term.keys("y")
+        wait_for_text(out / DOCKERFILE_NAME, rewrite.dockerfile)
+
+        term.keys("q")
+        term.wait_for("slimview-exit=0")
+    finally:
+        term.close()
+    assert sorted(os.listdir(out)) == sorted([DOCKERFILE_NAME, DOCKERIGNORE_NAME])  # no temporary files left
+
+
+def test_installed_script_reports_an_unreadable_image_in_the_app(tmp_path, cache):
+    slimview = shutil.which("slimview")
+    env = {"XDG_CACHE_HOME": cache, "DOCKER_HOST": NO_ENGINE, "TERM": "xterm-256color"}
+    term = Terminal(f"{slimview} {tmp_path}/missing.tar", str(tmp_path), env, size=(80, 24))
+    try:
+        screen = term.wait_for("Could not open the image")
+        assert "Traceback" not in screen
+        term.keys("q")
+        term.wait_for("slimview-exit=2")
+    finally:
+        term.close()
