@@ -106,3 +106,13 @@ def test_a_base_images_root_filesystem_added_at_the_root_is_not_context_junk(tmp
     rootfs = base(("usr/share/doc/x/README", b"x"), ("usr/lib/python3/dist-packages/pkg/tests/t.py", noise("t", 900)))
     assert rootfs.created_by.startswith("/bin/sh -c #(nop) ADD file:")
     assert of_kind(findings_of(tmp_path, [rootfs]), "context-junk") == []
+
+
+def test_buildkit_history_of_a_stage_copy_is_not_context_junk(tmp_path):
+    """BuildKit writes `COPY --from=builder /opt/venv /opt/venv` as `COPY /opt/venv /opt/venv # buildkit`."""
+    staged = step("COPY /opt/venv /opt/venv")
+    staged.file("opt/venv/pyvenv.cfg", b"home = /usr/bin\n").file("opt/venv/lib/x.py", noise("x", 50_000))
+    relative = step("COPY venv /opt/venv")
+    relative.file("opt/venv/pyvenv.cfg", b"home = /usr/bin\n").file("opt/venv/lib/y.py", noise("y", 40_000))
+    found = of_kind(findings_of(tmp_path, [base(), staged, relative]), "context-junk")
+    assert [(f.layer, f.bytes) for f in found] == [(2, 40_000 + len(b"home = /usr/bin\n"))]

@@ -46,7 +46,11 @@ class Instruction:
         body = self.body
         # "ADD file:<hash> in /" is how a base image's root filesystem is recorded, not a build context.
         base_rootfs = self.keyword == "ADD" and re.match(r"^file:\S+ in /\s*$", body) is not None
-        return "--from=" not in body and not re.search(r"(?:^|\s)https?://", body) and not base_rootfs
+        # BuildKit records `COPY --from=builder /opt/venv /opt/venv` without its --from; a copy
+        # whose every source is absolute is taken from another stage, not the context.
+        words = [w for w in body.split() if not w.startswith("--")]
+        from_stage = len(words) >= 2 and all(w.startswith("/") for w in words[:-1])
+        return "--from=" not in body and not re.search(r"(?:^|\s)https?://", body) and not base_rootfs and not from_stage
 
     def commands(self) -> list[list[str]]:
         """A RUN's shell command split into simple commands (word lists); [] otherwise."""
