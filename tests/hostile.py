@@ -629,6 +629,12 @@ class Mutator:
 
     def mutate_json(self, body: bytes) -> bytes:
         try:
+            return self._mutate_json(body)
+        except RecursionError:  # a document an earlier mutation nested too deeply to walk
+            return self.flip(body, 0)
+
+    def _mutate_json(self, body: bytes) -> bytes:
+        try:
             doc = json.loads(body)
         except ValueError:
             return self.flip(body, 0)
