@@ -548,3 +548,37 @@ async def test_slash_typed_right_after_the_filter_key_lands_in_the_pattern(sampl
         tree = app.query_one(FileTree)
         assert [p for p in tree_paths(app) if not tree.view.is_dir(p)] == ["usr/bin/make"]
         assert tree.has_focus
+
+
+@async_test
+async def test_the_palette_offers_every_action_of_the_keys(sample):
+    from slimview.ui.commands import SlimviewCommands
+
+    app = app_for(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        provider = SlimviewCommands(app.screen)
+        titles = [hit.text async for hit in provider.discover()]
+        assert titles == [
+            "Quit", "Next pane", "Previous pane", "Filter", "Clear filter", "Layer/all", "Sort", "Expand all",
+            "Collapse all", "Added", "Modified", "Deleted", "Unchanged", "View", "Export", "Help",
+        ]
+        hits = [hit async for hit in provider.search("collapse")]
+        assert [h.text for h in hits] == ["Collapse all"]
+        assert hits[0].help == "Close every directory (ctrl+space as in dive) (key: c)"
+
+
+@async_test
+async def test_jumping_to_the_same_finding_twice_shows_its_largest_file(sample):
+    app = app_for(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.jump_to_finding(FIXED_FINDINGS[2])
+        await settle(pilot)
+        tree = app.query_one(FileTree)
+        assert tree.cursor_path == "app/.git/objects/pack/pack-3f1c2a.pack"
+        await pilot.press("up")
+        assert tree.cursor_path != "app/.git/objects/pack/pack-3f1c2a.pack"
+        app.jump_to_finding(FIXED_FINDINGS[2])
+        await settle(pilot)
+        assert tree.cursor_path == "app/.git/objects/pack/pack-3f1c2a.pack"

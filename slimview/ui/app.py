@@ -96,7 +96,8 @@ class SlimviewApp(App[None]):
                 tooltip="Switch the tree between this layer's changes and everything up to this layer"),
         Binding("s", "toggle_sort", "Sort", id="app.toggle_sort", tooltip="Sort the tree by name or by size"),
         Binding("e", "expand_all", "Expand all", show=False, id="app.expand_all", tooltip="Open every directory"),
-        Binding("c", "collapse_all", "Collapse all", show=False, id="app.collapse_all", tooltip="Close every directory"),
+        Binding("c,ctrl+@,ctrl+space", "collapse_all", "Collapse all", show=False, id="app.collapse_all",
+                tooltip="Close every directory (ctrl+space as in dive)"),
         Binding("1", "toggle_kind('added')", "Added", show=False, id="app.kind_added", tooltip="Show or hide added files"),
         Binding("2", "toggle_kind('modified')", "Modified", show=False, id="app.kind_modified",
                 tooltip="Show or hide modified files"),
@@ -361,14 +362,19 @@ class SlimviewApp(App[None]):
             self.notify("This finding is about the whole image, not one layer.", title=finding.title)
             return
         paths = frozenset(p.path for p in finding.paths if p.layer == layer_no)
-        self._request_tree(
-            mode=LAYER, layer_no=layer_no, pattern="", kinds=None,
-            only=paths or None, only_label=finding.title if paths else "",
-        )
+        largest = min(paths, key=lambda p: (-_size_of(finding, p), p)) if paths else None
+        changes = dict(mode=LAYER, layer_no=layer_no, pattern="", kinds=None, only=paths or None,
+                       only_label=finding.title if paths else "")
+        tree = self.query_one(FileTree)
+        if replace(self.tree_query, **changes) == self.tree_query:
+            if largest is not None:
+                tree.reveal(largest)  # already showing these files
+        else:
+            self._reveal_after_tree = largest
+            self._request_tree(**changes)
         self.query_one("#filter", Input).value = ""
-        self._reveal_after_tree = min(paths, key=lambda p: (-_size_of(finding, p), p)) if paths else None
         self.query_one(LayersPane).move_cursor(row=layer_no)
-        self.query_one(FileTree).focus()
+        tree.focus()
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:

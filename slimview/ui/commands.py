@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 from textual.binding import Binding
@@ -22,7 +23,8 @@ class SlimviewCommands(Provider):
 
     def _commands(self):
         for binding in palette_bindings(self.app):
-            key = binding.key_display or self.app.get_key_display(binding)
+            first = dataclasses.replace(binding, key=binding.key.split(",")[0])
+            key = binding.key_display or self.app.get_key_display(first)
             help_text = f"{binding.tooltip} (key: {key})" if binding.tooltip else f"key: {key}"
             yield binding.description, help_text, partial(self.app.run_action, binding.action)
 
