@@ -392,8 +392,6 @@ def test_planted_secrets_appear_in_no_output_in_any_format(tmp_path):
             assert _leaks(open(path, errors="replace").read()) == [], path
 
 
-@pytest.mark.xfail(strict=True, reason="the index cache keeps captured file bodies, secrets included, in clear (0600 files); "
-                   "reported in issue 7's closing note: store redacted scan results instead")
 def test_planted_secrets_are_not_written_to_the_cache_in_clear(tmp_path):
     image = _secret_image(tmp_path / "secret.tar")
     assert run_cli(["report", image], tmp_path).returncode == 0
@@ -403,6 +401,20 @@ def test_planted_secrets_are_not_written_to_the_cache_in_clear(tmp_path):
             data = open(os.path.join(root, name), "rb").read()
             leaked += [s for s in SECRETS if s.encode() in data]
     assert leaked == []
+
+
+def test_the_content_viewer_refuses_files_holding_secrets(tmp_path):
+    """read_body (the TUI's file viewer) shows ordinary files but never a file with a secret."""
+    from slimview.errors import InputError
+    from slimview.index import IndexOptions, build_index
+    from slimview.index.content import read_body
+
+    idx = build_index(_secret_image(tmp_path / "secret.tar"), IndexOptions(use_cache=False))
+    assert read_body(idx, 0, "app/main.py") == b"import os\nprint(os.environ['X'])\n"
+    for path in ("app/.env", "app/config.json", "root/.ssh/id_ed25519"):
+        with pytest.raises(InputError, match="holds a secret .*; slimview does not display it") as caught:
+            read_body(idx, 0, path)
+        assert _leaks(str(caught.value)) == []
 
 
 # -- the cache under concurrency and kills ----------------------------------------------------

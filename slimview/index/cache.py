@@ -349,6 +349,7 @@ def encode_layer(files: LayerFiles) -> bytes:
         _join(files.opaque_dirs),
         json.dumps([[k, len(v)] for k, v in files.captured.items()]).encode(),
         b"".join(files.captured.values()),
+        json.dumps({str(k): v for k, v in files.secrets.items()}, ensure_ascii=False).encode("utf-8", "surrogateescape"),
     ]
     header = json.dumps(
         {
@@ -406,6 +407,9 @@ def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
             at += length
         if at != len(sections[11]):
             return None
+        files.secrets = {
+            int(k): [tuple(m) for m in v] for k, v in json.loads(sections[12].decode("utf-8", "surrogateescape")).items()
+        }
         files.tar_digest = header["diff_id"]
         files.source_key = header["key"]
         files.tar_bytes = header["tar_bytes"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 # Bump when the lists below change: cached layer indexes kept bodies by the old policy.
-POLICY_VERSION = 3
+POLICY_VERSION = 4
 # Package databases, kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
 # Candidate secret and config files, kept up to this size.
@@ -72,6 +72,11 @@ CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".toml", "
 # Trees full of config-like files that ship with distributions and language runtimes.
 QUIET_PREFIXES = ("usr/share/", "usr/lib/python3", "usr/local/lib/python3", "usr/lib/node_modules/", "etc/ssl/", "usr/include/")
 QUIET_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
+
+
+def keeps_body(path: str) -> bool:
+    """Is a captured body kept (package databases), or only scanned for secrets and dropped?"""
+    return path in PACKAGE_DBS or path.startswith((DPKG_INFO, DPKG_STATUS_D))
 
 
 def capture_limit(path: str, base: str, size: int) -> int:

@@ -24,6 +24,11 @@ def read_body(index: ImageIndex, layer_no: int, path: str, limit: int = VIEW_LIM
         raise InputError(f"layer {layer_no} has no entry {path!r}")
     if layer.files.types[i] != EntryType.FILE:
         raise InputError(f"{path!r} in layer {layer_no} is a {EntryType.NAMES[layer.files.types[i]]}, not a file")
+    secrets = layer.files.secrets.get(i)
+    if secrets:
+        kinds = ", ".join(sorted({m[0] for m in secrets}))
+        prints = ", ".join(m[2] for m in secrets[:3])
+        raise InputError(f"{path!r} holds a secret ({kinds}; fingerprints {prints}); slimview does not display it")
     kept = layer.files.captured.get(i)
     if kept is not None:
         return kept[:limit]

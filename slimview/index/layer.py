@@ -18,7 +18,8 @@ from typing import BinaryIO, Iterator, NamedTuple
 import xxhash
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key
+from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key, keeps_body
+from slimview.index.secretscan import scan
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
 from slimview.source.tarstream import EntryType, TarError, TarReader, located
 
@@ -68,6 +69,9 @@ class LayerFiles:
     whiteouts: list[str] = field(default_factory=list)  # paths a ``.wh.`` entry deletes
     opaque_dirs: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
     captured: dict[int, bytes] = field(default_factory=dict)  # entry → body kept (see capture.py)
+    # entry → redacted secret matches (kind, name, fingerprint, line); bodies holding
+    # secrets are never kept (see secretscan.py)
+    secrets: dict[int, list[tuple[str, str, str, int]]] = field(default_factory=dict)
     tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id), "" if not digested
     source_key: str = ""  # what identifies this layer's bytes: tar_digest, else a blob fingerprint
     blob_fingerprint: str = ""  # identity of the stored blob, when it was read from a file
@@ -209,6 +213,12 @@ class _Counter:
         self.n += len(data)
 
 
+def _scan_for_secrets(files: LayerFiles, i: int, path: str, body: bytes) -> None:
+    matches = scan(path, body)
+    if matches:
+        files.secrets[i] = [(m.kind, m.name, m.fingerprint, m.line) for m in matches]
+
+
 def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset()) -> LayerFiles:
     files = LayerFiles()
     paths = files.paths
@@ -262,11 +272,14 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
             if limit and tar_entry.stored <= limit and not tar_entry.sparse:
                 body = reader.read_data(limit)
                 digest = xxhash.xxh3_128_digest(body)
-                files.captured[len(paths)] = body
+                if keeps_body(path):
+                    files.captured[len(paths)] = body
+                else:
+                    _scan_for_secrets(files, len(paths), path, body)
             elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
                 digest, body = reader.hash_and_find(KEY_MARKER)
                 if body is not None and holds_private_key(body):
-                    files.captured[len(paths)] = body
+                    _scan_for_secrets(files, len(paths), path, body)
             else:
                 digest = reader.hash_data()
             if tar_entry.sparse:
