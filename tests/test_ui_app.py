@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -582,3 +585,32 @@ async def test_jumping_to_the_same_finding_twice_shows_its_largest_file(sample):
         app.jump_to_finding(FIXED_FINDINGS[2])
         await settle(pilot)
         assert tree.cursor_path == "app/.git/objects/pack/pack-3f1c2a.pack"
+
+
+def test_index_worker_processes_start_from_inside_the_app(tmp_path, sample):
+    """The index starts worker processes (forkserver) from the app's worker thread, where
+    Textual's stderr has no file descriptor; a fresh interpreter shows it still works."""
+    script = f"""
+import asyncio, concurrent.futures, multiprocessing, os, sys
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from slimview.index import IndexOptions, build_index
+from slimview.ui.app import make_app
+from uihelpers import settle
+
+def in_processes(reference, options, progress):
+    context = multiprocessing.get_context("forkserver")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    return build_index(reference, options, progress)
+
+async def main():
+    app = make_app({sample!r}, IndexOptions(use_cache=False), index_builder=in_processes)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        print("error:", app.load_error)
+
+asyncio.run(main())
+"""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "error: None", done.stdout + done.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from multiprocessing import resource_tracker
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
@@ -120,6 +121,10 @@ class SlimviewApp(App[None]):
         export_directory: str | None = None,
     ):
         super().__init__()
+        # Textual swaps sys.stderr for an object without a file descriptor while it runs, and
+        # multiprocessing's resource tracker (needed by the index's worker processes) cannot
+        # start then; start it now, while stderr is still the terminal's.
+        resource_tracker.ensure_running()
         self.reference = reference
         self.options = options or IndexOptions()
         self.index_builder = index_builder

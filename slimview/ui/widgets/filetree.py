@@ -346,8 +346,15 @@ class FileTree(ScrollView, can_focus=True):
                 pieces.append((f"{permissions(entry.type, entry.mode)} {entry.uid:>5}:{entry.gid:<5} ", dim))
             else:
                 pieces.append((" " * 23, dim))
-        size = view.size(path)
-        pieces.append((f"{human_bytes(size) if size or not is_dir else '':>9}  ", dim if kind is None else style))
+        # Sizes for files and directories; links and devices hold no bytes of their own.
+        if is_dir:
+            size = view.size(path)
+            shown_size = human_bytes(size) if size else ""
+        elif found is not None and found[0].type == EntryType.FILE:
+            shown_size = human_bytes(found[0].size)
+        else:
+            shown_size = ""
+        pieces.append((f"{shown_size:>9}  ", dim if kind is None else style))
         if self._has_children(path):
             pieces.append(("  " * depth + ("▾ " if self._open_row(row_no) else "▸ "), dim))
         else:
