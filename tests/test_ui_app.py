@@ -313,9 +313,13 @@ async def test_viewer_shows_text_from_the_archive_and_withholds_secrets(sample):
         assert tree.reveal("app/.env")
         await pilot.press("v")
         await settle(pilot, lambda: isinstance(app.screen, FileViewerScreen))
+        await settle(pilot)
         text = app.screen.query_one(TextArea).text
-        assert "withheld" in str(app.screen.query_one("#viewer-status", Label).render())
-        assert "API_TOKEN" not in text and "sk_test" not in text and "DEBUG" not in text
+        status = str(app.screen.query_one("#viewer-status", Label).render())
+        # Withheld by the viewer, or refused by the core before it got there.
+        assert "withheld" in status or "holds a secret" in status
+        for shown_text in (text, status):
+            assert "API_TOKEN" not in shown_text and "sk_test_4eC39" not in shown_text and "DEBUG" not in shown_text
         await pilot.press("escape")
         assert tree.reveal("usr/bin/make")
         await pilot.press("v")
