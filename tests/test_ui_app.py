@@ -8,7 +8,6 @@ import sys
 import threading
 
 import pytest
-from rich.text import Text
 from textual.widgets import ContentSwitcher, Input, Label, Markdown, TextArea
 
 from slimview.errors import InputError

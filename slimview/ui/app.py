@@ -2,16 +2,18 @@
 
 The app only presents. Opening the image (engine save + index) and building the
 findings run in a thread worker that posts typed messages; building a file-tree view
-runs in another. Worker errors land in one handler (``on_worker_state_changed``).
+runs in another, and the dialogs have their own (reading a file, writing the rewrite).
+Every worker error lands in one handler, ``handle_worker_state``.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import time
-from multiprocessing import resource_tracker
 from dataclasses import replace
+from multiprocessing import resource_tracker
 from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
@@ -237,6 +239,9 @@ class SlimviewApp(App[None]):
             layers.move_cursor(row=top)
             self._request_tree(force=True)
         self._show_details_for(self.focused)
+        # A big index is millions of long-lived objects: keep them out of every later garbage
+        # collection, or a full collection now and then stalls a key press for most of a second.
+        gc.freeze()
 
     def on_report_ready(self, message: ReportReady) -> None:
         report = message.report
@@ -255,6 +260,10 @@ class SlimviewApp(App[None]):
         self.query_one(SummaryBar).show(report.index, report)
         self.query_one(FindingsPane).load(report.findings)
         self._show_details_for(self.focused)
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
 
     # -- the file tree -------------------------------------------------------------------------
     def _request_tree(self, *, force: bool = False, open_all: bool = False, **changes) -> None:
