@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from slimview.errors import SlimviewError
 from slimview.fsutil import write_atomic
 from slimview.findings.model import Finding
-from slimview.index import IndexOptions, build_index
+from slimview.index import IndexOptions, build_index, gc_paused
 from slimview.index.model import Change, ImageIndex
 from slimview.report import Report, build_report
 from slimview.source.tarstream import EntryType
@@ -43,7 +43,7 @@ from slimview.ui.widgets.filetree import FileTree
 from slimview.ui.widgets.findings import FindingsPane
 from slimview.ui.widgets.layers import LayersPane
 from slimview.ui.widgets.loading import LoadingPanel
-from slimview.ui.widgets.summary import SummaryBar
+from slimview.ui.widgets.summary import ImageFigures, SummaryBar
 
 if TYPE_CHECKING:
     from slimview.rewrite.model import Rewrite
@@ -68,6 +68,28 @@ def rewrite_report(report: Report) -> "Rewrite":
     source = report.index.source
     images = engine_images(source)
     return rewrite_image(report.index, find_base(source, images), report.findings, local_images=images or ())
+
+
+def findings_lookups(findings: list[Finding]) -> tuple[dict[str, list[Finding]], dict[int, list[Finding]]]:
+    """The findings each path belongs to, and the findings about each layer."""
+    by_path: dict[str, list[Finding]] = {}
+    by_layer: dict[int, list[Finding]] = {}
+    for finding in findings:
+        for p in finding.paths:
+            found = by_path.setdefault(p.path, [])
+            if not found or found[-1] is not finding:
+                found.append(finding)
+        layers = {finding.layer} if finding.layer is not None else {p.layer for p in finding.paths}
+        for layer_no in layers:
+            by_layer.setdefault(layer_no, []).append(finding)
+    return by_path, by_layer
+
+
+def freeze_heap() -> None:
+    """Keep what exists now (a big index is millions of long-lived objects) out of every later
+    garbage collection, or a full collection now and then stalls a key press for most of a second."""
+    gc.collect(0)  # the young garbage goes first, so it is not kept forever
+    gc.freeze()
 
 
 def worker_message(error: BaseException) -> str:
@@ -182,12 +204,23 @@ class SlimviewApp(App[None]):
                 last[0], last[1] = now, stage
                 self.post_message(IndexProgress(stage, done, total))
 
-        index = self.index_builder(self.reference, self.options, progress)
-        # Per-layer path lookups are built once here rather than on the first key press.
-        for layer in index.layers:
-            layer.find("")
-        self.post_message(IndexReady(index))
-        self.post_message(ReportReady(self.report_builder(index)))
+        # Everything that walks the whole image happens here, off the UI thread: per-layer
+        # path lookups (else built on the first key press), the summary's totals, the
+        # findings' lookups. What it builds lives as long as the app: the collector is paused
+        # meanwhile and it all ends up frozen out of later collections.
+        with gc_paused():
+            index = self.index_builder(self.reference, self.options, progress)
+            for layer in index.layers:
+                layer.find("")
+            figures = ImageFigures.of(index)
+            freeze_heap()
+        self.post_message(IndexReady(index, figures))
+        with gc_paused():
+            report = self.report_builder(index)
+            by_path, by_layer = findings_lookups(report.findings)
+            figures = figures.with_report(report)
+            freeze_heap()
+        self.post_message(ReportReady(report, figures, by_path, by_layer))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tree", name="tree")
     def build_tree(self, serial: int, query: TreeQuery, expanded: frozenset[str] | None) -> None:
@@ -230,7 +263,7 @@ class SlimviewApp(App[None]):
         self.index = index
         self.views = ViewCache(index)
         self.query_one(LoadingPanel).finishing()
-        self.query_one(SummaryBar).show(index, None)
+        self.query_one(SummaryBar).show(message.figures)
         layers = self.query_one(LayersPane)
         layers.load(index)
         top = len(index.layers) - 1
@@ -239,28 +272,14 @@ class SlimviewApp(App[None]):
             layers.move_cursor(row=top)
             self._request_tree(force=True)
         self._show_details_for(self.focused)
-        # A big index is millions of long-lived objects: keep them out of every later garbage
-        # collection, or a full collection now and then stalls a key press for most of a second.
-        gc.freeze()
 
     def on_report_ready(self, message: ReportReady) -> None:
         report = message.report
         self.report = report
-        by_path: dict[str, list[Finding]] = {}
-        by_layer: dict[int, list[Finding]] = {}
-        for finding in report.findings:
-            for p in finding.paths:
-                found = by_path.setdefault(p.path, [])
-                if not found or found[-1] is not finding:
-                    found.append(finding)
-            layers = {finding.layer} if finding.layer is not None else {p.layer for p in finding.paths}
-            for layer_no in layers:
-                by_layer.setdefault(layer_no, []).append(finding)
-        self.findings_by_path, self.findings_by_layer = by_path, by_layer
-        self.query_one(SummaryBar).show(report.index, report)
+        self.findings_by_path, self.findings_by_layer = message.by_path, message.by_layer
+        self.query_one(SummaryBar).show(message.figures)
         self.query_one(FindingsPane).load(report.findings)
         self._show_details_for(self.focused)
-        gc.freeze()
 
     def on_unmount(self) -> None:
         gc.unfreeze()

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from slimview.findings.model import Finding
 from slimview.index.model import ImageIndex
 from slimview.report import Report
 from slimview.ui.treemodel import Row, Selection, TreeQuery, TreeView
+from slimview.ui.widgets.summary import ImageFigures
 
 
 @dataclass
@@ -25,13 +27,17 @@ class IndexReady(Message):
     """The image is indexed: layers, files and waste figures can be shown."""
 
     index: ImageIndex
+    figures: ImageFigures
 
 
 @dataclass
 class ReportReady(Message):
-    """The findings are in."""
+    """The findings are in, with the lookups the panes need."""
 
     report: Report
+    figures: ImageFigures
+    by_path: dict[str, list[Finding]]
+    by_layer: dict[int, list[Finding]]
 
 
 @dataclass

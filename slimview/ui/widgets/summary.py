@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -9,52 +11,69 @@ from slimview.index.model import ImageIndex
 from slimview.report import Report
 from slimview.report.format import human_bytes, percent
 
-
 WIDE = 200  # the width assumed before the bar has been laid out
 
 
-def summary_text(index: ImageIndex, report: Report | None, width: int = WIDE) -> Text:
+@dataclass(frozen=True)
+class ImageFigures:
+    """The numbers the summary shows, worked out once (off the UI thread: on a big image the
+    totals walk hundreds of thousands of paths)."""
+
+    name: str
+    size: int
+    layers: int
+    entries: int
+    efficiency: float  # dive's score, 0..1
+    hidden: int
+    avoidable: int | None = None  # known once the findings are in
+
+    @classmethod
+    def of(cls, index: ImageIndex) -> "ImageFigures":
+        return cls(index.source.name, index.size, len(index.layers), index.entry_count, index.dive.score, index.hidden_bytes)
+
+    def with_report(self, report: Report) -> "ImageFigures":
+        return replace(self, avoidable=report.avoidable_bytes)
+
+
+def summary_text(figures: ImageFigures, width: int = WIDE) -> Text:
     """One line when it fits in ``width``, else the figures on a second line."""
-    one_line = _summary(index, report, wide=True)
-    return one_line if one_line.cell_len <= width else _summary(index, report, wide=False)
+    one_line = _summary(figures, wide=True)
+    return one_line if one_line.cell_len <= width else _summary(figures, wide=False)
 
 
-def _summary(index: ImageIndex, report: Report | None, wide: bool) -> Text:
-    size = index.size
-    hidden = index.hidden_bytes
-    avoidable = report.avoidable_bytes if report is not None else None
+def _summary(f: ImageFigures, wide: bool) -> Text:
     parts = [
-        (index.source.name, "bold"),
-        f"  {human_bytes(size)} in {len(index.layers)} layers, {index.entry_count:,} entries",
+        (f.name, "bold"),
+        f"  {human_bytes(f.size)} in {f.layers} layers, {f.entries:,} entries",
         "  " if wide else "\n",
         "efficiency ",
-        (f"{index.dive.score * 100:.1f} %", "bold"),
+        (f"{f.efficiency * 100:.1f} %", "bold"),
         "  hidden ",
-        (human_bytes(hidden), "bold"),
-        f" ({percent(hidden, size)})",
+        (human_bytes(f.hidden), "bold"),
+        f" ({percent(f.hidden, f.size)})",
         "  avoidable ",
     ]
-    if avoidable is None:
+    if f.avoidable is None:
         parts.append(("…", "dim"))
     else:
-        parts.extend([(human_bytes(avoidable), "bold"), f" ({percent(avoidable, size)})"])
+        parts.extend([(human_bytes(f.avoidable), "bold"), f" ({percent(f.avoidable, f.size)})"])
     return Text.assemble(*parts)
 
 
 class SummaryBar(Static):
     """One or two lines at the top: what the image is and how much of it is waste."""
 
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.figures: ImageFigures | None = None
+
     def starting(self, reference: str) -> None:
         self.update(Text.assemble(("slimview", "bold"), f"  opening {reference}"))
 
-    def __init__(self, *, id: str | None = None):
-        super().__init__(id=id)
-        self.shown: tuple[ImageIndex, Report | None] | None = None
-
-    def show(self, index: ImageIndex, report: Report | None) -> None:
-        self.shown = (index, report)
-        self.update(summary_text(index, report, self.content_size.width or WIDE))
+    def show(self, figures: ImageFigures) -> None:
+        self.figures = figures
+        self.update(summary_text(figures, self.content_size.width or WIDE))
 
     def on_resize(self) -> None:
-        if self.shown is not None:
-            self.update(summary_text(*self.shown, self.content_size.width))
+        if self.figures is not None:
+            self.update(summary_text(self.figures, self.content_size.width))
