@@ -12,6 +12,7 @@ BAR_WIDTH = 8
 NARROW_BAR_WIDTH = 5  # when the pane is under 50 cells wide
 EIGHTHS = " ▏▎▍▌▋▊▉"
 INSTRUCTION_MAX = 120  # the details pane shows it whole
+SIZE_WIDTH = 8  # "999.9 kB"
 
 
 def size_bar(size: int, largest: int, width: int = BAR_WIDTH) -> str:
@@ -32,10 +33,15 @@ class LayersPane(DataTable):
         self._room = 0
 
     def on_mount(self) -> None:
-        self.add_column("#", key="index")
-        self.add_column("Size", key="size")
-        self.add_column("", key="bar")
-        self.add_column("Instruction", key="instruction")
+        self._add_columns(digits=1, bar=BAR_WIDTH, room=len("Instruction"))
+
+    def _add_columns(self, digits: int, bar: int, room: int) -> None:
+        # Fixed widths: measured ones settle only when the table is next idle, and rows drawn
+        # before that would stay on screen with the old widths.
+        self.add_column("#", key="index", width=digits)
+        self.add_column("Size", key="size", width=SIZE_WIDTH)
+        self.add_column("", key="bar", width=bar)
+        self.add_column("Instruction", key="instruction", width=room)
 
     def load(self, index: ImageIndex) -> None:
         self.index = index
@@ -45,10 +51,12 @@ class LayersPane(DataTable):
         if self.index is not None and self._instruction_room() != self._room:
             self._fill()
 
+    def _digits(self) -> int:
+        return max(1, len(str(max(len(self.index.layers) - 1, 0))))
+
     def _instruction_room(self) -> int:
         """Cells left for the instruction so the table never scrolls sideways."""
-        digits = len(str(max(len(self.index.layers) - 1, 0)))
-        fixed = max(digits, 1) + 8 + self._bar_width() + 2 * 4 * self.cell_padding + 1  # + a scrollbar's cell
+        fixed = self._digits() + SIZE_WIDTH + self._bar_width() + 2 * 4 * self.cell_padding + 1  # + a scrollbar's cell
         return max(8, min(INSTRUCTION_MAX, self.scrollable_content_region.width - fixed))
 
     def _bar_width(self) -> int:
@@ -59,7 +67,8 @@ class LayersPane(DataTable):
         row = self.cursor_row
         self._room = room = self._instruction_room()
         bar = self._bar_width()
-        self.clear()
+        self.clear(columns=True)
+        self._add_columns(self._digits(), bar, room)
         largest = max((layer.stats.size for layer in index.layers), default=0)
         for layer in index.layers:
             instruction = short_instruction(layer.instruction) or "(no history)"
@@ -74,9 +83,6 @@ class LayersPane(DataTable):
             )
         if index.layers:
             self.move_cursor(row=min(max(row, 0), len(index.layers) - 1), animate=False)
-        # Column widths settle after this refill; repaint every row once they have, or rows
-        # drawn in between keep the old widths on screen.
-        self.call_after_refresh(self.refresh)
 
     @property
     def layer_no(self) -> int | None:
