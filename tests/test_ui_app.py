@@ -617,3 +617,40 @@ asyncio.run(main())
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "error: None", done.stdout + done.stderr
+
+
+def screen_text(app) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+@async_test
+async def test_brackets_in_names_instructions_and_titles_are_shown_as_they_are(tmp_path):
+    from slimview.findings.model import Finding, FindingPath
+    from slimview.report import Report
+    from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
+    from slimview.ui.screens.viewer import FileViewerScreen
+
+    layer = Layer("RUN echo [bold]x[/bold]").dir("app").file("app/[id].js", b"export default 1\n").file("app/[red]", b"r")
+    image = str(tmp_path / "brackets.tar")
+    write_docker_archive(ImageSpec([layer]), image, ["brackets:latest"])
+    finding = Finding("context-junk", "[red]junk[/red] copied", "low", 1, 0, "RUN echo", [FindingPath("app/[red]", 1, 0)])
+    app = make_app(image, IndexOptions(use_cache=False), report_builder=lambda index: Report(index, [finding]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "RUN echo [bold]x[/bold]" in text
+        assert "[red]junk[/red] copied" in text  # in the findings pane
+        app.jump_to_finding(finding)
+        await settle(pilot)
+        assert "finding: [red]junk[/red] copied" in screen_text(app)
+        tree = app.query_one(FileTree)
+        assert tree.row_plain(tree.cursor, NARROW).endswith("  [red]")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert tree.reveal("app/[id].js")
+        await settle(pilot)
+        assert "/app/[id].js" in screen_text(app)
+        await pilot.press("v")
+        await settle(pilot, lambda: isinstance(app.screen, FileViewerScreen))
+        text = screen_text(app)
+        assert "/app/[id].js (layer 0)" in text and "export default 1" in text

@@ -243,7 +243,7 @@ class SlimviewApp(App[None]):
         if event.worker.name == "load" and self.index is None:
             self.load_error = message
             self.query_one(LoadingPanel).failed(message)
-            self.query_one(SummaryBar).update(f"slimview: could not open {self.reference}")
+            self.query_one(SummaryBar).update(Text(f"slimview: could not open {self.reference}"))
             self.query_one(DetailsPane).show("Details", _placeholder(message))
             return
         if event.worker.name == "tree":
@@ -252,7 +252,7 @@ class SlimviewApp(App[None]):
         if hasattr(node, "worker_failed"):
             node.worker_failed(message)
         else:
-            self.notify(message, title="Error", severity="error", timeout=10)
+            self.notify(message, title="Error", severity="error", timeout=10, markup=False)
 
     # -- data arriving -------------------------------------------------------------------------
     def on_index_progress(self, message: IndexProgress) -> None:
@@ -333,7 +333,7 @@ class SlimviewApp(App[None]):
             notes.append(f"{tree.selection.matches:,} matches")
         if self._tree_busy:
             notes.append("building…")
-        files.border_subtitle = " · ".join(notes)
+        files.border_subtitle = Text(" · ".join(notes))  # a finding's title is not markup
 
     @on(DataTable.RowHighlighted, "#layers")
     def layer_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -392,7 +392,7 @@ class SlimviewApp(App[None]):
         if layer_no is None or (held and layer_no not in held):
             layer_no = finding.paths[0].layer if finding.paths else None
         if layer_no is None or not 0 <= layer_no < len(self.index.layers):
-            self.notify("This finding is about the whole image, not one layer.", title=finding.title)
+            self.notify("This finding is about the whole image, not one layer.", title=finding.title, markup=False)
             return
         paths = frozenset(p.path for p in finding.paths if p.layer == layer_no)
         largest = min(paths, key=lambda p: (-_size_of(finding, p), p)) if paths else None
@@ -416,7 +416,7 @@ class SlimviewApp(App[None]):
             re.compile(pattern)
         except re.error as exc:
             self.query_one("#filter", Input).add_class("-invalid")
-            self.query_one("#files").border_subtitle = f"bad regex: {exc}"
+            self.query_one("#files").border_subtitle = Text(f"bad regex: {exc}")
             return
         self.query_one("#filter", Input).remove_class("-invalid")
         self._request_tree(pattern=pattern)
@@ -548,7 +548,7 @@ class SlimviewApp(App[None]):
             entry, layer_no = target
             path = entry.path
         if entry.type != EntryType.FILE:
-            self.notify(f"/{path} is a {EntryType.NAMES[entry.type]}, not a file.", severity="warning")
+            self.notify(f"/{path} is a {EntryType.NAMES[entry.type]}, not a file.", severity="warning", markup=False)
             return
         secret = any(f.kind == "secret" for f in self.findings_by_path.get(path, []))
         self.push_screen(FileViewerScreen(self.index, layer_no, path, entry.size, secret))
@@ -570,10 +570,10 @@ class SlimviewApp(App[None]):
             try:
                 write_atomic(path, text, force=request.overwrite)
             except SlimviewError as exc:
-                self.notify(str(exc), title="Export failed", severity="error", timeout=10)
+                self.notify(str(exc), title="Export failed", severity="error", timeout=10, markup=False)
                 return
             written.append(path)
-        self.notify("Wrote " + " and ".join(written), title="Exported", timeout=6)
+        self.notify("Wrote " + " and ".join(written), title="Exported", timeout=6, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -6,6 +6,7 @@ import hashlib
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -86,7 +87,7 @@ class FileViewerScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         dialog = self.query_one("#viewer-dialog")
-        dialog.border_title = f"/{shown(self.path)[1:-1]} (layer {self.layer_no})"
+        dialog.border_title = Text(f"/{shown(self.path)[1:-1]} (layer {self.layer_no})")
         dialog.border_subtitle = "Esc closes"
         self.query_one("#viewer-text").focus()
         self.load()
@@ -99,7 +100,7 @@ class FileViewerScreen(ModalScreen[None]):
 
     @on(ContentsRead)
     def show_text(self, message: ContentsRead) -> None:
-        self.query_one("#viewer-status", Label).update(message.status)
+        self.query_one("#viewer-status", Label).update(Text(message.status))
         self.query_one("#viewer-text", TextArea).load_text(message.text)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -107,4 +108,4 @@ class FileViewerScreen(ModalScreen[None]):
 
     def worker_failed(self, message: str) -> None:
         """Called by the app's worker-error handler."""
-        self.query_one("#viewer-status", Label).update(f"Cannot show this file: {message}")
+        self.query_one("#viewer-status", Label).update(Text(f"Cannot show this file: {message}"))

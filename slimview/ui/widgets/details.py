@@ -170,7 +170,7 @@ class DetailsPane(ScrollView, can_focus=True):
 
     def show(self, title: str, body: Text) -> None:
         if self.border_title != title:
-            self.border_title = title
+            self.border_title = Text(title)
         self.body = body
         self._layout_lines()
         self.scroll_to(y=0, animate=False, immediate=True)

@@ -78,7 +78,7 @@ class LayersPane(DataTable):
                 Text(str(layer.index), justify="right"),
                 Text(human_bytes(layer.stats.size), justify="right"),
                 Text(size_bar(layer.stats.size, largest, bar), style="bold"),
-                instruction,
+                Text(instruction),  # not markup: instructions hold brackets
                 key=str(layer.index),
             )
         if index.layers:
