@@ -103,9 +103,6 @@ class TreeView:
         self._files = [layer.files for layer in index.layers]
         self._changes = [layer.changes for layer in index.layers]
 
-    def __len__(self) -> int:
-        return len(self.refs) + len(self.deleted)
-
     # -- one path ------------------------------------------------------------------------------
     def ref(self, path: str) -> int | None:
         ref = self.refs.get(path)

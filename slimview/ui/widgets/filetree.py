@@ -115,12 +115,6 @@ class FileTree(ScrollView, can_focus=True):
         self.refresh()
         self._announce()
 
-    def clear_rows(self) -> None:
-        self.view, self.selection, self.rows, self.cursor = None, None, [], 0
-        self.virtual_size = Size(0, 0)
-        self.refresh()
-        self._announce()
-
     @property
     def cursor_path(self) -> str | None:
         if 0 <= self.cursor < len(self.rows):
