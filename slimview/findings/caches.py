@@ -135,6 +135,8 @@ def classify(path: str) -> tuple[CacheRule, str] | None:
 def detect(view: ImageView) -> list[Finding]:
     groups: dict[tuple[str, int], list[FindingPath]] = defaultdict(list)
     roots: dict[tuple[str, int], set[str]] = defaultdict(set)
+    # Every rule but apt's archives decides by directory alone: classify once per directory.
+    by_dir: dict[str, tuple[CacheRule, str] | None] = {}
     for layer in view.layers:
         files = layer.files
         paths, sizes = files.paths, files.sizes
@@ -142,12 +144,19 @@ def detect(view: ImageView) -> list[Finding]:
             size = sizes[i]
             if not size:
                 continue
-            got = classify(paths[i])
+            path = paths[i]
+            directory = path.rpartition("/")[0]
+            if directory.startswith("var/cache/apt"):
+                got = classify(path)
+            elif directory in by_dir:
+                got = by_dir[directory]
+            else:
+                got = by_dir[directory] = classify(path)
             if got is None:
                 continue
             rule, root = got
             key = (rule.key, layer.index)
-            groups[key].append(FindingPath(paths[i], size, layer.index))
+            groups[key].append(FindingPath(path, size, layer.index))
             roots[key].add(root)
 
     findings = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
+import orjson
+
 from slimview import __version__
 from slimview.findings import KINDS
 from slimview.findings.model import Finding
@@ -172,4 +174,10 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
 
 
 def render_json(report: Report, *, include_files: bool = True) -> str:
-    return json.dumps(report_json(report, include_files=include_files), indent=2, ensure_ascii=False) + "\n"
+    doc = report_json(report, include_files=include_files)
+    try:
+        # orjson writes the same document as json.dumps(indent=2, ensure_ascii=False), about
+        # ten times faster: a million-entry image is a few hundred MB of JSON.
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    except (TypeError, orjson.JSONEncodeError):  # a string orjson refuses (lone surrogates)
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
