@@ -364,7 +364,22 @@ def main(argv: list[str] | None = None) -> None:
         text = one_line(f"{exc.__class__.__name__}: {str(exc)[:300]}")
         sys.stderr.write(f"slimview: internal error: {text} (set SLIMVIEW_DEBUG=1 for a traceback)\n")
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_OK)
+    _exit_now(EXIT_OK)
+
+
+def _exit_now(status: int) -> None:
+    """Exit without interpreter teardown once all output is written.
+
+    Everything the command wrote went through atomic renames or stdout; what remains is
+    the index in memory, and freeing a large one object by object takes longer than
+    building the report did.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,8 +16,9 @@ POLICY_VERSION = 4
 PACKAGE_DB_MAX = 16 << 20
 # Candidate secret and config files, kept up to this size.
 SMALL_FILE_MAX = 256 << 10
-# Files up to this size are also searched for a private key header, whatever their name.
-KEY_SCAN_MAX = 1 << 20
+# Files up to this size are also searched for a private key block, whatever their name
+# (a key is a few kB; a bundle with certificates rarely passes 100 kB).
+KEY_SCAN_MAX = 256 << 10
 KEY_MARKER = b"PRIVATE KEY-----"
 # ssh tools and TLS libraries carry the marker as a string constant; a key has a base64 body.
 _PEM_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----\r?\n(?:[A-Za-z-]+: [^\n]*\r?\n)*\s*[A-Za-z0-9+/=]{32}")
