@@ -11,38 +11,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
-import docker
 import pytest
 
-from engine import save_image
 from indexcheck import cli_env, recount, run_cli, run_dive
 from slimview.index import IndexOptions, build_index
 
 pytestmark = pytest.mark.slow
 
-SAMPLE_TAR = Path("/var/lib/slimview-ci/python-inference.tar")
 SAMPLE_TAG = "python-inference:latest"
-BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "sample_images" / "build.sh"
 
 
 @pytest.fixture(scope="session")
-def sample_tar(request, tmp_path_factory) -> Path:
-    if SAMPLE_TAR.is_file():
-        return SAMPLE_TAR
-    engine = request.getfixturevalue("engine")  # skips without an engine, fails in CI
-    try:
-        engine.images.get(SAMPLE_TAG)
-    except docker.errors.ImageNotFound:
-        proc = subprocess.run(
-            ["bash", str(BUILD_SCRIPT)], env={**os.environ, "DOCKER_HOST": engine.docker_host},
-            capture_output=True, text=True, timeout=1800, check=False,
-        )
-        if proc.returncode != 0:
-            pytest.fail(f"sample_images/build.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return save_image(engine, SAMPLE_TAG, tmp_path_factory.mktemp("sample") / "python-inference.tar")
+def sample_tar(python_inference_tar) -> Path:
+    return python_inference_tar
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The bloated sample (sample_images/python-inference) and the bundled mini sample: the report
 names every cause of fat, each figure checked against an independent recount."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,13 @@ from slimview.report import Report
 from slimview.report.text import render_text
 from slimview.sample.mini import write_sample
 
-BLOATED = Path("/var/lib/slimview-ci/python-inference.tar")
 DIVE_README_CONFIG = "rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: 0.20\n"
 
 
 @pytest.fixture(scope="module")
-def bloated() -> Path:
-    if not BLOATED.exists():
-        if os.environ.get("SLIMVIEW_REQUIRE_ENGINE") == "1":
-            pytest.fail(f"{BLOATED} is missing (SLIMVIEW_REQUIRE_ENGINE=1)", pytrace=False)
-        pytest.skip(f"{BLOATED} not built: see sample_images/README.md")
-    return BLOATED
+def bloated(python_inference_tar) -> Path:
+    """The saved bloated sample; built and saved when absent (skips without an engine)."""
+    return python_inference_tar
 
 
 @pytest.fixture(scope="module")
