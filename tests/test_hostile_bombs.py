@@ -16,7 +16,6 @@ from hostile import (
     empty_entries_layer,
     gzip_layer_diff_id,
     member,
-    one_layer,
     pax,
     run_cli_measured,
     tar,
