@@ -57,7 +57,7 @@ class IndexOptions:
     max_entries: int = DEFAULT_MAX_ENTRIES
 
 
-def _index_blob(blob: BlobRef, where: str, verify: bool, max_entries: int) -> LayerFiles:
+def _index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int) -> LayerFiles:
     reader = RangeReader(blob.path, blob.offset, blob.size, digest=True)
     try:
         files = index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
@@ -99,7 +99,6 @@ def _build_index(reference: str, options: IndexOptions | None, progress: Progres
     options = options or IndexOptions()
     cache = LayerCache(options.cache_dir) if options.use_cache else None
     streamed_count = [0]
-
     streamed_entries = [0]
 
     def sink(name, stream):

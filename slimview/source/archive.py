@@ -20,7 +20,7 @@ from slimview.errors import InputError, LimitExceeded
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed, sniff
 from slimview.source.model import BlobRef, LayerRef, LayerSink, Progress, SourceImage, no_progress
 from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
-from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, located
+from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, checksum_ok, located
 
 MAX_JSON_BYTES = 16 << 20
 MAX_INDEX_DEPTH = 4
@@ -278,11 +278,7 @@ def _looks_like_tar(head: bytes) -> bool:
         return False
     if head.count(0) == 512:
         return True  # an empty layer: just the end-of-archive blocks
-    try:
-        stored = int(head[148:156].strip(b" \0"), 8)
-    except ValueError:
-        return False
-    return stored == sum(head) - sum(head[148:156]) + 256
+    return checksum_ok(head[:512])
 
 
 # ---------------------------------------------------------------------------------------

@@ -98,8 +98,6 @@ class _ChunkStream:
             self._done += len(chunk)
             self._progress(self._done)
             self._buf += chunk
-            if n < 0:
-                continue
         if n < 0:
             data, self._buf = self._buf, b""
         else:

@@ -125,6 +125,20 @@ def _number(field: bytes, what: str) -> int:
         raise TarError(f"tar header has a malformed {what} field {field!r}") from None
 
 
+def checksum_ok(block: bytes) -> bool:
+    """Does a 512-byte header block carry a valid checksum (unsigned, or old writers' signed)?"""
+    stored = _cstr(block[148:156]).strip(b" \0")
+    try:
+        expected = int(stored, 8)
+    except ValueError:
+        return False
+    unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
+    if expected == unsigned:
+        return True
+    high = sum(1 for b in block[:148] + block[156:] if b > 127)
+    return expected == unsigned - 256 * high
+
+
 def _parse_pax(data: bytes) -> dict[str, str]:
     records: dict[str, str] = {}
     pos = 0
@@ -383,17 +397,8 @@ class TarReader:
 
     @staticmethod
     def _check_sum(block: bytes, start: int) -> None:
-        stored = _cstr(block[148:156]).strip(b" \0")
-        try:
-            expected = int(stored, 8)
-        except ValueError:
-            raise TarError(f"not a tar archive (bad header checksum at byte {start})") from None
-        unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
-        if expected != unsigned:
-            # Some old writers summed the header as signed chars.
-            high = sum(1 for b in block[:148] + block[156:] if b > 127)
-            if expected != unsigned - 256 * high:
-                raise TarError(f"not a tar archive (bad header checksum at byte {start})")
+        if not checksum_ok(block):
+            raise TarError(f"not a tar archive (bad header checksum at byte {start})")
 
     def _entry(self, block, flag, size, long_name, long_link, pax) -> TarEntry:
         if self._global_pax:
