@@ -287,7 +287,7 @@ def cli_env(home: str | os.PathLike, **extra: str) -> dict[str, str]:
 def run_cli(args: list[str], home: str | os.PathLike, *, timeout: float = 120, cwd=None, env: dict | None = None):
     """``slimview ARGS`` in a subprocess; returns CompletedProcess with text output."""
     script = shutil.which("slimview")  # the installed console script, as users run it
-    command = [script] if script else [sys.executable, "-m", "slimview.cli"]
+    command = [script] if script else [sys.executable, "-m", "slimview"]
     return subprocess.run(
         [*command, *args],
         capture_output=True,
@@ -342,7 +342,7 @@ def run_cli_measured(args: list[str], home: str | os.PathLike, *, address_space:
     import tempfile
 
     script = shutil.which("slimview")
-    command = [script] if script else [sys.executable, "-m", "slimview.cli"]
+    command = [script] if script else [sys.executable, "-m", "slimview"]
     with tempfile.TemporaryDirectory() as scratch:
         report = os.path.join(scratch, "maxrss")
         proc = subprocess.run(

@@ -184,6 +184,6 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     """``slimview ARGS`` as a user runs it (stdout/stderr captured as text); ``prefix`` wraps it (setpriv)."""
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "slimview.cli", *args],
+        [*prefix, sys.executable, "-m", "slimview", *args],
         capture_output=True, text=True, env=env, cwd=cwd, timeout=CLI_TIMEOUT_S, check=False,
     )

@@ -259,7 +259,7 @@ def test_a_report_writes_nothing_outside_the_cache(archives, tmp_path):
     gz.write_bytes(gzip.compress(archives[1].read_bytes()))
     assert run_cli(["report", str(gz)], env, cwd=cwd).returncode == 0
     assert (list(cwd.iterdir()), list(tmp.iterdir()), list(home.iterdir())) == ([], [], [])
-    assert list((cache_home / "slimview").iterdir()) == [cache_root(cache_home / "slimview")]
+    assert sorted((cache_home / "slimview").iterdir()) == [cache_root(cache_home / "slimview"), cache_home / "slimview" / "reports-v1"]
     assert not [p for p in cache_home.rglob(".tmp-*")]
 
 

@@ -17,7 +17,7 @@ from slimview.sample.mini import write_sample
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock", "XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "slimview.cli", *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+    return subprocess.run([sys.executable, "-m", "slimview", *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ MAX_SHARE = 0.45
 def slimview(engine, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {"DOCKER_HOST": engine.docker_host, "PATH": "/usr/local/bin:/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "slimview.cli", *args],
+        [sys.executable, "-m", "slimview", *args],
         capture_output=True, text=True, env=env, cwd=cwd, timeout=CLI_TIMEOUT_S, check=False,
     )
 

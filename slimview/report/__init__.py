@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from slimview.findings import Finding, analyze
-from slimview.index import gc_paused
-from slimview.index.model import ImageIndex
+if TYPE_CHECKING:  # imported where used: slimview.report.saved must import light
+    from slimview.findings import Finding
+    from slimview.index.model import ImageIndex
 
 
-@dataclass
 class Report:
-    index: ImageIndex
-    findings: list[Finding]
+    """An indexed image and what was found in it. (A plain class: a dataclass would import
+    ``inspect``, and this module is on the replay path, where every millisecond shows.)"""
+
+    __slots__ = ("index", "findings")
+
+    def __init__(self, index: ImageIndex, findings: list[Finding]):
+        self.index = index
+        self.findings = findings
+
+    def __repr__(self) -> str:
+        return f"Report({self.index!r}, {len(self.findings)} findings)"
 
     @property
     def avoidable_bytes(self) -> int:
@@ -23,5 +31,8 @@ class Report:
 
 
 def build_report(index: ImageIndex) -> Report:
+    from slimview.findings import analyze
+    from slimview.index import gc_paused
+
     with gc_paused():
         return Report(index, analyze(index))
