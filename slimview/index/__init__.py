@@ -16,14 +16,15 @@ from array import array
 from dataclasses import dataclass, replace
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.cache import LayerCache, fingerprint_from
+from slimview.index.blob import BlobReader, fingerprint_from
+from slimview.index.cache import LayerCache
 from slimview.index.layer import DEFAULT_MAX_ENTRIES, Entry, LayerFiles, index_layer_stream
 from slimview.index.merge import merge_layers
 from slimview.index.model import Change, DiveEfficiency, Hidden, ImageIndex, LayerIndex, LayerStats
 from slimview.index.waste import dive_efficiency
 from slimview.source import open_image
 from slimview.source.model import BlobRef, Progress, SourceImage, no_progress
-from slimview.source.tarstream import EntryType, RangeReader
+from slimview.source.tarstream import EntryType
 
 __all__ = [
     "Change",
@@ -58,11 +59,10 @@ class IndexOptions:
 
 
 def _index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int) -> LayerFiles:
-    reader = RangeReader(blob.path, blob.offset, blob.size, digest=True)
+    reader = BlobReader(blob.path, blob.offset, blob.size)
     try:
         files = index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
-        reader.read_rest()
-        files.blob_fingerprint = fingerprint_from(blob.size, reader.hasher.hexdigest())
+        files.blob_fingerprint = fingerprint_from(blob.size, reader.segment_digests())
         return files
     finally:
         reader.close()
@@ -255,36 +255,60 @@ def _restore_merged(layers, frozen):
 
 
 def _index_cold(source, cold, files, options, progress, total_layers) -> None:
-    jobs = sorted(cold, key=lambda i: source.layers[i].blob.size, reverse=True)
-    big = [i for i in jobs if source.layers[i].blob.size >= PARALLEL_MIN_BYTES]
+    """Index the layers the cache did not have: large ones in worker processes (a large
+    uncompressed one cut into parts, see parts.py), small ones here meanwhile."""
+    from slimview.index.parts import combine, index_part, plan, splittable
+
     workers = options.workers or os.cpu_count() or 1
-    workers = min(workers, len(big))
+    blobs = {i: source.layers[i].blob for i in cold}
+    big = sorted((i for i in cold if blobs[i].size >= PARALLEL_MIN_BYTES), key=lambda i: blobs[i].size, reverse=True)
+    small = sorted((i for i in cold if i not in big), key=lambda i: blobs[i].size, reverse=True)
+    cut = [i for i in big if workers >= 2 and options.verify is not True and splittable(blobs[i])]
+    parts = plan([(i, blobs[i].size) for i in cut], workers)
+    jobs = sorted([(p.size, p) for p in parts] + [(blobs[i].size, i) for i in big if i not in cut], key=lambda j: j[0], reverse=True)
     done = total_layers - len(cold)
 
-    def args(i):
-        layer = source.layers[i]
-        return layer.blob, _where(source.reference, i, layer.diff_id), options.verify, options.max_entries
+    def where(i):
+        return _where(source.reference, i, source.layers[i].diff_id)
 
-    if workers >= 2:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    def whole(i):
+        return blobs[i], where(i), options.verify, options.max_entries
 
-        # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
-        method = "fork" if threading.active_count() == 1 else "forkserver"
-        context = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {i: pool.submit(_index_blob, *args(i)) for i in big}
-            for i in jobs:
-                if i not in futures:
-                    files[i] = _index_blob(*args(i))
-                    done += 1
-                    progress("layers", done, total_layers)
-            for i in big:
-                files[i] = futures[i].result()
-                done += 1
-                progress("layers", done, total_layers)
-    else:
-        for i in jobs:
-            files[i] = _index_blob(*args(i))
-            done += 1
-            progress("layers", done, total_layers)
+    def finished(i, layer_files):
+        nonlocal done
+        files[i] = layer_files
+        done += 1
+        progress("layers", done, total_layers)
+
+    if workers < 2 or len(jobs) < 2:
+        for i in big + small:
+            finished(i, _index_blob(*whole(i)))
+        return
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = []
+        for _size, job in jobs:
+            if isinstance(job, int):
+                futures.append((job, None, pool.submit(_index_blob, *whole(job))))
+            else:
+                futures.append((job.layer, job, pool.submit(index_part, blobs[job.layer], job, where(job.layer), options.max_entries)))
+        for i in small:
+            finished(i, _index_blob(*whole(i)))
+        pending = {i: sum(1 for p in parts if p.layer == i) for i in cut}
+        results: dict[int, list] = {i: [] for i in cut}
+        for i, part, future in futures:
+            if part is None:
+                finished(i, future.result())
+                continue
+            results[i].append(future.result())
+            pending[i] -= 1
+            if pending[i] == 0:
+                ordered = sorted(results[i], key=lambda r: r.part.lo)
+                joined = combine(ordered, blobs[i], where(i), options.max_entries)
+                finished(i, joined if joined is not None else _index_blob(*whole(i)))

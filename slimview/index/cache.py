@@ -22,6 +22,7 @@ import time
 
 import xxhash
 
+from slimview.index.blob import blob_fingerprint as fingerprint_of_blob
 from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
 from slimview.source.compression import sniff
@@ -31,7 +32,6 @@ FORMAT = 1
 MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600
-FINGERPRINT_CHUNK = 4 << 20
 SAMPLE_SPAN = 64 << 10
 
 
@@ -40,31 +40,14 @@ def default_cache_dir() -> str:
     return os.path.join(base, "slimview")
 
 
-def fingerprint_from(size: int, xxh3_hex: str) -> str:
-    """Identity of stored bytes: their size and an xxh3-128 of every byte.
+def blob_fingerprint(blob: BlobRef) -> str:
+    """A blob's fingerprint (see index/blob.py), reading it (for callers outside the index).
 
     Sampling the head and tail would let a blob changed in the middle pass for the old
-    one and serve its stale index. The index digests a blob while it reads it, so this
-    costs no extra read.
+    one and serve its stale index; the index computes this while it reads a blob, so it
+    costs no extra read there.
     """
-    return hashlib.sha256(f"{size}:{xxh3_hex}".encode()).hexdigest()
-
-
-def blob_fingerprint(blob: BlobRef) -> str:
-    """fingerprint_from for a blob on disk, reading it (for callers outside the index)."""
-    h = xxhash.xxh3_128()
-    fd = os.open(blob.path, os.O_RDONLY)
-    try:
-        pos, end = blob.offset, blob.offset + blob.size
-        while pos < end:
-            data = os.pread(fd, min(FINGERPRINT_CHUNK, end - pos), pos)
-            if not data:
-                raise OSError(f"{blob.path}: blob ends {end - pos} bytes early")
-            h.update(data)
-            pos += len(data)
-    finally:
-        os.close(fd)
-    return fingerprint_from(blob.size, h.hexdigest())
+    return fingerprint_of_blob(blob.path, blob.offset, blob.size)
 
 
 def _sample_key(blob: BlobRef) -> str:

@@ -219,8 +219,55 @@ def _scan_for_secrets(files: LayerFiles, i: int, path: str, body: bytes) -> None
         files.secrets[i] = [(m.kind, m.name, m.fingerprint, m.line) for m in matches]
 
 
+class Scan:
+    """What reading a run of entries found besides the entries themselves (see parts.py)."""
+
+    __slots__ = ("files", "duplicates", "sparse", "extra", "unresolved", "stop")
+
+    def __init__(self, files: LayerFiles):
+        self.files = files
+        self.duplicates = 0
+        self.sparse = 0
+        self.extra = 0  # what the entry limit counts besides entries (see _scan_entries)
+        self.unresolved = False  # a hard link whose target was not among these entries
+        self.stop: int | None = None  # where the next entry's headers begin, when stopped early
+
+
 def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset()) -> LayerFiles:
+    scan = _scan_entries(reader, where, max_entries, skip)
+    files = scan.files
+    if len(files.paths) + scan.extra > max_entries:
+        raise LimitExceeded(_too_many(where, max_entries))
+    files.notes.extend(entry_notes(scan.duplicates, scan.sparse))
+    return files
+
+
+def entry_notes(duplicates: int, sparse: int) -> list[str]:
+    notes = []
+    if duplicates:
+        notes.append(f"{duplicates} path(s) appear more than once; the last copy wins")
+    if sparse:
+        notes.append(f"{sparse} sparse file(s): sizes are apparent sizes, holes included (never expanded)")
+    return notes
+
+
+def _until(reader: TarReader, stop_at: int, scan: Scan) -> Iterator:
+    """The entries of ``reader`` up to the first whose headers begin at or after ``stop_at``."""
+    for entry in reader:
+        yield entry
+        end = entry.offset + entry.stored + (-entry.stored % 512)
+        if end >= stop_at:
+            scan.stop = end
+            return
+
+
+def _scan_entries(
+    reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset(), stop_at: int | None = None
+) -> Scan:
+    """Read entries into columns, to the end of the archive or (``stop_at``) to the first
+    entry boundary at or after that offset."""
     files = LayerFiles()
+    scan = Scan(files)
     paths = files.paths
     types = files.types
     sizes = files.sizes
@@ -238,7 +285,7 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
     extra = 0
     implied: set[str] = set()
     last_parent = None
-    for tar_entry in reader:
+    for tar_entry in (reader if stop_at is None else _until(reader, stop_at, scan)):
         path = normalise_path(tar_entry.name, where)
         if not path:
             continue  # the root directory itself
@@ -295,7 +342,11 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
                     raise InputError(f"{where}: hard link {shown(path)} has an empty or root target")
                 target = seen.get(link)
                 # Hard links share their target's bytes: size 0 here (as in the tar), same hash.
-                digest = hashes[16 * target : 16 * target + 16] if target is not None else ZERO_HASH
+                if target is not None:
+                    digest = hashes[16 * target : 16 * target + 16]
+                else:
+                    digest = ZERO_HASH
+                    scan.unresolved = True
                 if tar_entry.stored:
                     reader.hash_data()  # some writers store the body again; it is not new content
             else:
@@ -312,13 +363,8 @@ def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozens
         hashes += digest
         if link:
             links[len(paths) - 1] = link
-    if len(paths) + extra > max_entries:
-        raise LimitExceeded(_too_many(where, max_entries))
-    if duplicates:
-        files.notes.append(f"{duplicates} path(s) appear more than once; the last copy wins")
-    if sparse:
-        files.notes.append(f"{sparse} sparse file(s): sizes are apparent sizes, holes included (never expanded)")
-    return files
+    scan.duplicates, scan.sparse, scan.extra = duplicates, sparse, extra
+    return scan
 
 
 def _too_many(where: str, max_entries: int) -> str:

@@ -192,6 +192,11 @@ class TarReader:
         self._global_bytes = 0
         self.ended_cleanly = False
 
+    @property
+    def has_global_pax(self) -> bool:
+        """Has a global PAX header been read (it applies to every later entry)?"""
+        return bool(self._global_pax)
+
     # -- buffer ---------------------------------------------------------------------------
     def _fill(self) -> bool:
         data = self._raw.read(self._chunk)

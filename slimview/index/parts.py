@@ -1,0 +1,223 @@
+"""Index one large uncompressed layer in parts, in parallel processes.
+
+A tar can only be parsed front to back, yet one layer often holds most of an image. So
+a large stored-uncompressed layer is cut at fixed offsets into parts, and each part is
+indexed on its own:
+
+* the first part starts at the layer's start; every other part *resyncs*: it starts at
+  the first 512-byte-aligned block after its cut that looks like a ustar header;
+* every part but the last stops at the first entry boundary at or after its end, and
+  reports that offset.
+
+The parts are then checked against each other: each part must have started exactly where
+the one before it stopped. A part stops only at a real boundary (it parsed its way
+there from a real one), so a part that started there read what a single pass would have
+read. A resync that landed on something else (a tar stored inside the layer, a long-name
+header's entry) fails the check, and the layer is indexed in one pass instead: the parts
+can only ever be faster, never different. What a single pass carries from one entry to
+the next is carried across the cut: hard-link targets, duplicate paths; a global PAX
+header (never seen in layers) sends the layer to one pass.
+
+Each part also hashes its own fixed segments of the blob for the layer's fingerprint
+(see blob.py), so the fingerprint does not depend on how the work was divided.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from slimview.errors import InputError, LimitExceeded
+from slimview.index.blob import CHUNK, SEGMENT, BlobReader, fingerprint_from, segment_count
+from slimview.index.layer import LayerFiles, Scan, _scan_entries, _too_many, entry_notes
+from slimview.source.compression import sniff
+from slimview.source.model import BlobRef
+from slimview.source.tarstream import BLOCK, EntryType, TarReader, checksum_ok
+
+PART_MIN = 4 * SEGMENT  # smaller parts cost more in hand-over than they save
+MAX_PARTS = 64
+
+
+@dataclass(frozen=True)
+class Part:
+    layer: int
+    lo: int  # blob-relative, segment-aligned
+    hi: int  # the next part's lo, or the blob's size
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+
+@dataclass
+class PartResult:
+    part: Part
+    files: LayerFiles | None = None
+    start: int | None = None  # where this part's first entry begins (None: no header found)
+    stop: int | None = None  # where the entry after its last begins (None: the archive ended)
+    scan: Scan | None = None
+    global_pax: bool = False
+    failed: bool = False  # the part raised: a single pass decides whether that is real
+    digests: list[bytes] = field(default_factory=list)
+
+
+def splittable(blob: BlobRef) -> bool:
+    """A blob worth cutting: large, and stored uncompressed (a compressed stream cannot be
+    entered in the middle)."""
+    if blob.size < 2 * PART_MIN:
+        return False
+    fd = os.open(blob.path, os.O_RDONLY)
+    try:
+        return sniff(os.pread(fd, 8, blob.offset)) == "none"
+    finally:
+        os.close(fd)
+
+
+def plan(blobs: list[tuple[int, int]], workers: int) -> list[Part]:
+    """Cut ``(layer, size)`` blobs into parts, a few per worker so the pool can balance them;
+    the largest first."""
+    total = sum(size for _layer, size in blobs)
+    target = max(PART_MIN, total // (4 * max(workers, 1)))
+    parts = []
+    for layer, size in blobs:
+        segments = segment_count(size)
+        n = max(1, min(size // target, MAX_PARTS, segments))
+        cuts = [round(segments * k / n) * SEGMENT for k in range(n)] + [size]
+        parts.extend(Part(layer, lo, hi) for lo, hi in zip(cuts, cuts[1:]))
+    return sorted(parts, key=lambda p: p.size, reverse=True)
+
+
+class _Prefixed:
+    """``head`` (bytes already read), then the rest of ``raw``."""
+
+    def __init__(self, head: bytes, raw: BlobReader):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            data, self._head = self._head, b""
+            return data
+        return self._raw.read(n)
+
+
+def _resync(reader: BlobReader, lo: int) -> tuple[int | None, bytes]:
+    """The first aligned block at or after ``lo`` that passes as a ustar header, and the bytes
+    read from it on; (None, b"") when there is none before the end."""
+    pos = lo
+    while True:
+        chunk = reader.read(CHUNK)
+        if not chunk:
+            return None, b""
+        i = chunk.find(b"ustar", 257)
+        while i >= 0:
+            start = i - 257
+            if start % BLOCK == 0 and start + BLOCK <= len(chunk) and checksum_ok(chunk[start : start + BLOCK]):
+                return pos + start, chunk[start:]
+            i = chunk.find(b"ustar", i + 1)
+        pos += len(chunk)
+
+
+def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartResult:
+    """Index the entries of ``blob`` whose headers begin in ``part`` (see the module doc)."""
+    result = PartResult(part)
+    last = part.hi == blob.size
+    reader = BlobReader(blob.path, blob.offset, blob.size, start=part.lo, window=(part.lo, part.hi))
+    try:
+        try:
+            start, head = (0, b"") if part.lo == 0 else _resync(reader, part.lo)
+            result.start = start
+            if start is not None and start >= part.hi and not last:
+                result.files, result.stop = LayerFiles(), start  # a file spans the whole part
+            elif start is not None:
+                tar = TarReader(_Prefixed(head, reader), start_offset=start)
+                scan = _scan_entries(tar, where, max_entries, stop_at=None if last else part.hi)
+                result.files, result.scan, result.stop = scan.files, scan, scan.stop
+                result.global_pax = tar.has_global_pax
+        except InputError:
+            result.failed = True
+            result.files = result.scan = None
+        result.digests = reader.segment_digests()
+    finally:
+        reader.close()
+    return result
+
+
+def combine(results: list[PartResult], blob: BlobRef, where: str, max_entries: int) -> LayerFiles | None:
+    """The layer's index from its parts' (in order), or None when they do not join up
+    exactly (the caller then indexes the layer in one pass)."""
+    used: list[PartResult] = []
+    for k, result in enumerate(results):
+        if result.failed or result.start is None and k == 0:
+            return None
+        if k > 0:
+            before = results[k - 1]
+            if before.stop is None or _ends_at(blob, before.stop):
+                break  # the archive ended in (or right after) the part before: the rest is not part of it
+            if result.start != before.stop:
+                return None
+        used.append(result)
+    if any(r.global_pax for r in used[:-1]):
+        return None
+    files = LayerFiles()
+    extra = sparse = 0
+    for result in used:
+        _append(files, result.files, result.scan is not None and result.scan.unresolved)
+        if result.scan is not None:
+            extra += result.scan.extra
+            sparse += result.scan.sparse
+    if len(files.paths) + extra > max_entries:
+        raise LimitExceeded(_too_many(where, max_entries))
+    files.notes.extend(entry_notes(len(files.paths) - len(set(files.paths)), sparse))
+    files.tar_bytes = blob.size
+    files.compression = "none"
+    files.blob_fingerprint = fingerprint_from(blob.size, [d for r in results for d in r.digests])
+    return files
+
+
+def _ends_at(blob: BlobRef, offset: int) -> bool:
+    """Does a single pass end the archive at ``offset`` (its end, or an end-of-archive block)?"""
+    if offset == blob.size:
+        return True
+    fd = os.open(blob.path, os.O_RDONLY)
+    try:
+        block = os.pread(fd, BLOCK, blob.offset + offset)
+    finally:
+        os.close(fd)
+    return len(block) == BLOCK and block.count(0) == BLOCK
+
+
+def _append(files: LayerFiles, part: LayerFiles, unresolved: bool) -> None:
+    base = len(files.paths)
+    files.paths.extend(part.paths)
+    files.types.extend(part.types)
+    files.sizes.extend(part.sizes)
+    files.modes.extend(part.modes)
+    files.uids.extend(part.uids)
+    files.gids.extend(part.gids)
+    files.hashes.extend(part.hashes)
+    files.whiteouts.extend(part.whiteouts)
+    files.opaque_dirs.extend(part.opaque_dirs)
+    files.notes.extend(part.notes)
+    for i, link in part.links.items():
+        files.links[base + i] = link
+    for i, body in part.captured.items():
+        files.captured[base + i] = body
+    for i, found in part.secrets.items():
+        files.secrets[base + i] = found
+    if unresolved and base:
+        _relink(files, base)
+
+
+def _relink(files: LayerFiles, base: int) -> None:
+    """Give the hard links from ``base`` on their targets' hashes, as one pass would have:
+    the target is the path's latest entry before the link, possibly in an earlier part."""
+    latest = {path: i for i, path in enumerate(files.paths[:base])}
+    hashes, types, paths, links = files.hashes, files.types, files.paths, files.links
+    zero = bytes(16)
+    for i in range(base, len(paths)):
+        if types[i] == EntryType.HARDLINK:
+            target = latest.get(links[i])
+            hashes[16 * i : 16 * i + 16] = hashes[16 * target : 16 * target + 16] if target is not None else zero
+        latest[paths[i]] = i
+
