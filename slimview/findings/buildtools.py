@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 
 from slimview.findings.instructions import has_flag, package_arguments
-from slimview.findings.model import Finding, FindingPath
+from slimview.findings.model import Finding, FindingPath, sort_largest_first
 from slimview.findings.packages import Package, PackageDatabase, needed_by_runtime, providers
 from slimview.findings.view import ImageView, severity_for
 
@@ -199,12 +199,8 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
     for layer_no, pkgs in sorted(by_layer.items()):
         pkgs.sort(key=lambda p: (-p.bytes, p.name))
         total = sum(p.bytes for p in pkgs)
-        paths = []
-        for pkg in pkgs:
-            for path in pkg.files:
-                size, where = view.final_size(path)
-                paths.append(FindingPath(path, size, where))
-        paths.sort(key=lambda p: (-p.size, p.path))
+        paths = view.file_paths(path for pkg in pkgs for path in pkg.files)
+        sort_largest_first(paths)
         direct = [p for p in pkgs if roles[p.name] != DEPENDENCY]
         pulled = [p for p in pkgs if roles[p.name] == DEPENDENCY]
         instruction = view.instruction(layer_no)
@@ -275,7 +271,7 @@ def _path_findings(view: ImageView, owner: dict[str, str]) -> list[Finding]:
         total = sum(by_role.values())
         if total < PATH_RULE_MIN_BYTES:
             continue
-        paths.sort(key=lambda p: (-p.size, p.path))
+        sort_largest_first(paths)
         roles = sorted(by_role, key=lambda r: -by_role[r])
         findings.append(
             Finding(

@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from slimview.findings.model import Finding, FindingPath
+from slimview.findings.model import Finding, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 
 KIND = "package-cache"
@@ -118,8 +118,13 @@ RULES = [
 RULE_BY_KEY = {rule.key: rule for rule in RULES}
 # One regex for all rules: a single search per path, the matching group names the rule.
 _MATCHER = re.compile("|".join(f"(?P<{rule.key}>{rule.pattern})" for rule in RULES))
-# Every rule's pattern needs one of these substrings; most paths fail this cheap test.
-_HINTS = re.compile(r"var/|cache|\.npm|pnpm|pkgs/|go/pkg|cargo/|\.m2/|\.gradle/|__pycache__|tmp/|etc/apk/")
+# Every rule's pattern needs one of these substrings; most paths fail this cheap test. The
+# hints are precise enough that __pycache__ directories (hundreds in a Python image, on long
+# paths where the full search is slow) fail it unless they belong to pip and its kin.
+_HINTS = re.compile(
+    r"var/|\.cache/|\.yarn/|\.composer/|\.npm|pnpm|pkgs/|go/pkg|cargo/|\.m2/|\.gradle/|tmp/|etc/apk/"
+    r"|/site-packages/(?:pip|setuptools|wheel|pkg_resources|_distutils_hack)/"
+)
 
 
 def classify(path: str) -> tuple[CacheRule, str] | None:
@@ -132,11 +137,15 @@ def classify(path: str) -> tuple[CacheRule, str] | None:
     return RULE_BY_KEY[m.lastgroup], path[: m.end()].rstrip("/")
 
 
+_UNSEEN = object()  # a directory not classified yet
+_BY_FILE = object()  # a directory whose files are classified one by one (apt's archives)
+
+
 def detect(view: ImageView) -> list[Finding]:
     groups: dict[tuple[str, int], list[FindingPath]] = defaultdict(list)
     roots: dict[tuple[str, int], set[str]] = defaultdict(set)
     # Every rule but apt's archives decides by directory alone: classify once per directory.
-    by_dir: dict[str, tuple[CacheRule, str] | None] = {}
+    by_dir: dict[str, tuple[CacheRule, str] | None | object] = {}
     for layer in view.layers:
         files = layer.files
         paths, sizes = files.paths, files.sizes
@@ -146,12 +155,11 @@ def detect(view: ImageView) -> list[Finding]:
                 continue
             path = paths[i]
             directory = path.rpartition("/")[0]
-            if directory.startswith("var/cache/apt"):
+            got = by_dir.get(directory, _UNSEEN)
+            if got is _UNSEEN:
+                got = by_dir[directory] = _BY_FILE if directory.startswith("var/cache/apt") else classify(path)
+            if got is _BY_FILE:
                 got = classify(path)
-            elif directory in by_dir:
-                got = by_dir[directory]
-            else:
-                got = by_dir[directory] = classify(path)
             if got is None:
                 continue
             rule, root = got
@@ -165,7 +173,7 @@ def detect(view: ImageView) -> list[Finding]:
         total = sum(p.size for p in paths)
         if total < rule.min_bytes:
             continue
-        paths.sort(key=lambda p: (-p.size, p.path))
+        sort_largest_first(paths)
         where = sorted(roots[(key, layer_no)])
         findings.append(
             Finding(

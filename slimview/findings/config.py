@@ -3,7 +3,7 @@ single files big enough to deserve a look. None of these saves bytes by itself."
 
 from __future__ import annotations
 
-from slimview.findings.model import Finding, FindingPath, Severity
+from slimview.findings.model import Finding, FindingPath, Severity, sort_largest_first
 from slimview.findings.view import ImageView
 
 KIND_CONFIG = "config"
@@ -66,7 +66,7 @@ def _large_files(view: ImageView) -> list[Finding]:
     for layer in view.layers:
         sizes, paths = layer.files.sizes, layer.files.paths
         big.extend(FindingPath(paths[i], sizes[i], layer.index) for i in view.visible_files(layer.index) if sizes[i] >= LARGE_FILE_BYTES)
-    big.sort(key=lambda p: (-p.size, p.path))
+    sort_largest_first(big)
     return [
         Finding(
             kind=KIND_LARGE,

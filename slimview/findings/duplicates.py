@@ -30,20 +30,23 @@ _FIX = (
 
 
 def _groups(view: ImageView, owner: dict[str, str]) -> list[list[FindingPath]]:
-    by_content: dict[bytes, list[FindingPath]] = defaultdict(list)
+    # (content hash, size) → (layer, entry) of each copy; most files have one copy, so the
+    # FindingPaths are made only for groups.
+    by_content: dict[tuple[bytes, int], list[tuple[int, int]]] = defaultdict(list)
     for layer in view.layers:
         files = layer.files
-        sizes, hashes, paths = files.sizes, files.hashes, files.paths
+        sizes, hashes = files.sizes, bytes(files.hashes)
         for i in view.visible_files(layer.index):
             size = sizes[i]
             if size >= MIN_FILE_BYTES:
-                key = bytes(hashes[16 * i:16 * i + 16]) + size.to_bytes(8, "little")
-                by_content[key].append(FindingPath(paths[i], size, layer.index))
-    groups = [
-        sorted(g, key=lambda p: (p.layer, p.path))
-        for g in by_content.values()
-        if len(g) > 1 and not all(p.path in owner for p in g)
-    ]
+                by_content[(hashes[16 * i : 16 * i + 16], size)].append((layer.index, i))
+    groups = []
+    for (_hash, size), copies in by_content.items():
+        if len(copies) > 1:
+            group = [FindingPath(view.layers[n].files.paths[i], size, n) for n, i in copies]
+            if not all(p.path in owner for p in group):
+                group.sort(key=lambda p: (p.layer, p.path))
+                groups.append(group)
     groups.sort(key=lambda g: (-(len(g) - 1) * g[0].size, g[0].path))
     return groups
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from slimview.findings.caches import classify
-from slimview.findings.model import Finding, FindingPath
+from slimview.findings.model import Finding, FindingPath, sort_largest_first
 from slimview.findings.packages import PackageDatabase
 from slimview.findings.view import ImageView, severity_for
 from slimview.index.model import Hidden
@@ -85,7 +85,7 @@ def _groups(view: ImageView, db: PackageDatabase | None) -> dict[tuple[int, int]
 
 def _paths(hidden: list[Hidden]) -> list[FindingPath]:
     paths = [FindingPath(h.path, h.size, h.stored_in) for h in hidden]
-    paths.sort(key=lambda p: (-p.size, p.path))
+    sort_largest_first(paths)
     return paths
 
 

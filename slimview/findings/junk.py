@@ -14,7 +14,7 @@ import posixpath
 from dataclasses import dataclass
 
 from slimview.findings.instructions import parse_instruction
-from slimview.findings.model import Finding, FindingPath
+from slimview.findings.model import Finding, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 from slimview.source.tarstream import EntryType
 
@@ -151,7 +151,8 @@ def detect(view: ImageView) -> list[Finding]:
         if not candidates:
             continue
         total = sum(c.bytes for c in candidates)
-        paths = sorted((p for c in candidates for p in c.paths), key=lambda p: (-p.size, p.path))
+        paths = [p for c in candidates for p in c.paths]
+        sort_largest_first(paths)
         patterns = [c.pattern for c in candidates]
         names = ", ".join(c.pattern for c in candidates[:6]) + (" …" if len(candidates) > 6 else "")
         findings.append(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
 
 
 class Severity:
@@ -14,13 +16,30 @@ class Severity:
     ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
-@dataclass(frozen=True)
-class FindingPath:
-    """One path a finding is about, with its bytes and the layer that stored it."""
+class FindingPath(NamedTuple):
+    """One path a finding is about, with its bytes and the layer that stored it.
+
+    A named tuple, not a frozen dataclass: detectors make one per file (tens of thousands
+    on a large image) and a frozen dataclass is several times slower to construct.
+    """
 
     path: str
     size: int
     layer: int
+
+
+_PATH = attrgetter("path")
+_SIZE = attrgetter("size")
+
+
+def sort_largest_first(paths: list[FindingPath]) -> None:
+    """Sort ``paths`` in place, largest first, then by path: the order findings list them in.
+
+    Two stable passes with C-level keys give exactly the order of
+    ``key=lambda p: (-p.size, p.path)``, in half the time (a finding can list thousands).
+    """
+    paths.sort(key=_PATH)
+    paths.sort(key=_SIZE, reverse=True)
 
 
 @dataclass

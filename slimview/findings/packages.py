@@ -102,6 +102,8 @@ def _stanzas(body: bytes) -> list[dict[str, str]]:
 
 
 def _dep_groups(value: str) -> list[list[str]]:
+    if not value:  # most packages lack most relationship fields
+        return []
     groups = []
     for group in value.split(","):
         names = []
@@ -237,25 +239,33 @@ def _attribute(view: ImageView, packages: dict[str, Package], owned: dict[str, l
     """Give each visible regular file to the first package listing it; sum bytes per package."""
     owner: dict[str, str] = {}
     final = view.index.final
-    layers = view.layers
+    types = [layer.files.types for layer in view.layers]
+    sizes = [layer.files.sizes for layer in view.layers]
     for name, paths in owned.items():
         pkg = packages.get(name)
         if pkg is None:
             continue
+        pkg_files = pkg.files
+        by_layer = pkg.bytes_by_layer
+        total = 0
         for listed in paths:
-            path = listed if listed in final else view.resolve(listed)
+            path = listed
             ref = final.get(path)
-            if ref is None or path in owner:
-                continue
+            if ref is None:
+                path = view.resolve(listed)
+                ref = final.get(path)
+                if ref is None:
+                    continue
             layer_no, i = ref >> 32, ref & 0xFFFFFFFF
-            files = layers[layer_no].files
-            if files.types[i] != 0:  # regular files only: directories and links hold no bytes
+            # Regular files only: directories and links hold no bytes.
+            if types[layer_no][i] != 0 or path in owner:
                 continue
             owner[path] = name
-            size = files.sizes[i]
-            pkg.files.append(path)
-            pkg.bytes += size
-            pkg.bytes_by_layer[layer_no] = pkg.bytes_by_layer.get(layer_no, 0) + size
+            size = sizes[layer_no][i]
+            pkg_files.append(path)
+            total += size
+            by_layer[layer_no] = by_layer.get(layer_no, 0) + size
+        pkg.bytes += total
     return owner
 
 

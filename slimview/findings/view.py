@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import posixpath
 from array import array
+from collections.abc import Iterable
 from functools import cached_property
 
 from slimview.findings.instructions import Instruction, parse_instruction, quoted
-from slimview.findings.model import Severity
+from slimview.findings.model import FindingPath, Severity
 from slimview.index.model import ImageIndex
 from slimview.source.tarstream import EntryType
 
@@ -64,16 +65,15 @@ class ImageView:
     def quoted(self, layer_no: int) -> str:
         return quoted(self.layers[layer_no].instruction)
 
-    def final_size(self, path: str) -> tuple[int, int] | None:
-        """(size, layer) of the regular file visible at ``path``, else None."""
-        ref = self.index.final.get(path)
-        if ref is None:
-            return None
-        layer, i = ref >> 32, ref & 0xFFFFFFFF
-        files = self.layers[layer].files
-        if files.types[i] != FILE:
-            return None
-        return files.sizes[i], layer
+    def file_paths(self, paths: Iterable[str]) -> list[FindingPath]:
+        """``paths``, each a regular file the final filesystem shows, with size and layer."""
+        final = self.index.final
+        sizes = [layer.files.sizes for layer in self.layers]
+        out = []
+        for path in paths:
+            ref = final[path]
+            out.append(FindingPath(path, sizes[ref >> 32][ref & 0xFFFFFFFF], ref >> 32))
+        return out
 
     def content_path(self, path: str) -> str:
         """``path``, or the target of the hard link visible there (which holds the bytes)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 
 import orjson
 
@@ -15,6 +16,7 @@ from slimview.report import Report
 from slimview.source.tarstream import EntryType
 
 SCHEMA_VERSION = 1
+FILE = EntryType.FILE
 
 
 def path_fields(path: str) -> dict:
@@ -32,31 +34,60 @@ def safe_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def _all_utf8(texts: Iterable[str]) -> bool:
+    """Whether no string holds undecodable bytes: one encode for a whole column."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _with_raw_paths(items: list[dict], paths: list[str]) -> list[dict]:
+    """``items`` (objects whose first key "path" holds ``paths[i]``) with each path that is
+    not valid UTF-8 replaced by its ``path_fields``, in place."""
+    if not _all_utf8(paths):
+        for i, path in enumerate(paths):
+            fields = path_fields(path)
+            if len(fields) > 1:
+                item = items[i]
+                del item["path"]
+                items[i] = fields | item
+    return items
+
+
 def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
+    """The layer's entries, then the lower paths it deleted, as JSON objects.
+
+    Built column by column (one dict literal per entry, the rarer keys added afterwards)
+    rather than entry by entry: this is most of the document for a large image.
+    """
     layer = index.layers[layer_no]
     files = layer.files
-    out = []
-    for i in range(len(files)):
-        item = path_fields(files.paths[i])
-        item.update(
-            type=EntryType.NAMES[files.types[i]],
-            change=Change.NAMES[layer.changes[i]],
-            size=files.sizes[i],
-            mode=files.modes[i],
-            uid=files.uids[i],
-            gid=files.gids[i],
-        )
-        if i in files.links:
-            item["link"] = safe_text(files.links[i])
-        if files.types[i] == EntryType.FILE:
-            item["xxh3"] = files.hashes[16 * i : 16 * i + 16].hex()
-        out.append(item)
+    type_names = EntryType.NAMES
+    change_names = Change.NAMES
+    digests = files.hashes.hex()
+    columns = zip(files.paths, files.types, layer.changes, files.sizes, files.modes, files.uids, files.gids)
+    out = [
+        # Regular files end with their content hash; other entries have none.
+        {"path": p, "type": type_names[t], "change": change_names[c], "size": s, "mode": m, "uid": u, "gid": g, "xxh3": digests[k : k + 32]}
+        if t == FILE
+        else {"path": p, "type": type_names[t], "change": change_names[c], "size": s, "mode": m, "uid": u, "gid": g}
+        for (p, t, c, s, m, u, g), k in zip(columns, range(0, 32 * len(files), 32))
+    ]
+    links_utf8 = _all_utf8(files.links.values())
+    for i, target in files.links.items():
+        item = out[i]
+        item["link"] = target if links_utf8 else safe_text(target)
+        if "xxh3" in item:  # "link" comes before "xxh3" (only a hand-made index links a regular file)
+            item["xxh3"] = item.pop("xxh3")
+    _with_raw_paths(out, files.paths)
+    deleted = []
     for path, ref in layer.deleted_paths:
         owner, j = unpack(ref)
         gone = index.layers[owner].files
-        item = path_fields(path)
-        item.update(type=EntryType.NAMES[gone.types[j]], change="deleted", size=gone.sizes[j], from_layer=owner)
-        out.append(item)
+        deleted.append({"path": path, "type": type_names[gone.types[j]], "change": "deleted", "size": gone.sizes[j], "from_layer": owner})
+    out += _with_raw_paths(deleted, [path for path, _ref in layer.deleted_paths])
     return out
 
 
@@ -79,7 +110,10 @@ def finding_json(finding: Finding) -> dict:
         "bytes": finding.bytes,
         "layer": finding.layer,
         "instruction": safe_text(finding.instruction),
-        "paths": [{**path_fields(p.path), "size": p.size, "layer": p.layer} for p in finding.paths],
+        "paths": _with_raw_paths(
+            [{"path": path, "size": size, "layer": layer} for path, size, layer in finding.paths],
+            [p.path for p in finding.paths],
+        ),
         "evidence": safe_text(finding.evidence),
         "fix": safe_text(finding.fix),
         "details": _safe(finding.details),
@@ -100,6 +134,7 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
     source = index.source
     size = index.size
     hidden = index.hidden_bytes
+    avoidable = report.avoidable_bytes
     layers = []
     for layer in index.layers:
         s = layer.stats
@@ -162,8 +197,8 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
                     {**path_fields(p), "bytes": n, "count": c} for p, n, c in dive.inefficient_paths
                 ],
             },
-            "avoidable_bytes": report.avoidable_bytes,
-            "avoidable_share": round(report.avoidable_bytes / size, 6) if size else 0.0,
+            "avoidable_bytes": avoidable,
+            "avoidable_share": round(avoidable / size, 6) if size else 0.0,
         },
         "layers": layers,
         "findings": [finding_json(f) for f in report.findings],
@@ -173,11 +208,40 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
     return doc
 
 
-def render_json(report: Report, *, include_files: bool = True) -> str:
-    doc = report_json(report, include_files=include_files)
+# orjson writes the same document as json.dumps(indent=2, ensure_ascii=False) + "\n", about
+# ten times faster: a million-entry image is a few hundred MB of JSON.
+_ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
+
+def _orjson_document(report: Report, include_files: bool) -> bytes | None:
+    """The document as UTF-8, or None when orjson refuses a string in it (lone surrogates).
+
+    The dicts are built inside the call so they are freed before the caller copies the bytes.
+    """
     try:
-        # orjson writes the same document as json.dumps(indent=2, ensure_ascii=False), about
-        # ten times faster: a million-entry image is a few hundred MB of JSON.
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
-    except (TypeError, orjson.JSONEncodeError):  # a string orjson refuses (lone surrogates)
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return orjson.dumps(report_json(report, include_files=include_files), option=_ORJSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+def _json_document(report: Report, include_files: bool) -> str:
+    return json.dumps(report_json(report, include_files=include_files), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_json(report: Report, *, include_files: bool = True) -> str:
+    data = _orjson_document(report, include_files)
+    if data is None:
+        return _json_document(report, include_files)
+    return data.decode("utf-8")
+
+
+def render_json_bytes(report: Report, *, include_files: bool = True) -> bytes:
+    """``render_json``'s document as UTF-8 bytes, without the copy into a str.
+
+    A lone surrogate (a string orjson refuses) is written as its JSON escape (``\\udcff``),
+    so the bytes parse to the same document.
+    """
+    data = _orjson_document(report, include_files)
+    if data is None:
+        return _json_document(report, include_files).encode("utf-8", "backslashreplace")
+    return data
