@@ -6,13 +6,22 @@
 
 Real images: the bloated python-inference sample built with BuildKit and with the legacy
 builder (its apt lists are removed in a later layer), saved with `docker save`. Each
-command runs ``--repeat`` times with a warm page cache; the table shows the median wall
-time and the peak memory of the whole process tree, as PSS (proportional set size, so
-pages a forked worker shares with its parent count once), sampled every 5 ms.
+command runs ``--repeat`` times with a warm page cache for its wall time (median), and
+``--repeat`` more times for its memory: the peak of the whole process tree, as PSS
+(proportional set size, so pages a forked worker shares with its parent count once),
+sampled every 5 ms. Time and memory come from separate runs because the sampler slows
+the process it samples.
 
 Commands compared: `dive --source docker-archive X --json OUT` and
 `slimview report X --json > OUT` (both write every layer's file list). "cold" runs with
-an empty cache directory; "reopen" runs again on the cache the cold run filled.
+an empty cache directory; "reopen" runs the same command again on the cache the cold run
+filled (the saved report is replayed); "reopen, index" runs it with the replay turned off
+(SLIMVIEW_NO_REPLAY=1), so the layer indexes and merge results are loaded from the cache
+and the findings and the JSON are computed again — what a different format or the TUI
+costs on a cached image.
+
+Both tools run as the real executables (the console script next to this interpreter, the
+dive binary), not through pyenv's shims, which add ~40 ms of shell to every start.
 """
 
 from __future__ import annotations
@@ -32,6 +41,17 @@ ROOT = os.path.dirname(HERE)
 WORK = os.path.join(HERE, "work")
 SAMPLE_TAR = "/var/lib/slimview-ci/python-inference.tar"
 ENGINE_SOCK = "unix:///run/slimview-ci/docker.sock"
+
+
+def exe(name: str) -> str:
+    """The real executable: next to this interpreter if installed there, else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    if os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} is not installed")
+    return found
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -68,14 +88,16 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def measure(cmd: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) -> tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, peak PSS of its process tree in MB)."""
+def _run(cmd: list[str], env: dict | None, sample: bool) -> tuple[float, float]:
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
-    while proc.poll() is None:
-        peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
-        time.sleep(0.005)
+    if sample:
+        while proc.poll() is None:
+            peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
+            time.sleep(0.005)
+    else:
+        proc.wait()
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace")
     if proc.returncode != 0:
@@ -83,14 +105,21 @@ def measure(cmd: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) 
     return wall, peak / 1024
 
 
-def repeat(n: int, make_cmd, setup=None) -> tuple[float, float, list[float]]:
-    walls, peaks = [], []
-    for _ in range(n):
-        env = setup() if setup else None
-        wall, peak = measure(*make_cmd(env))
-        walls.append(wall)
-        peaks.append(peak)
-    return statistics.median(walls), max(peaks), walls
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    """Wall seconds of ``cmd``, undisturbed: reading /proc/PID/smaps_rollup takes the
+    process's memory-map lock, so the memory sampler slows what it watches."""
+    return _run(cmd, env, sample=False)[0]
+
+
+def sampled(cmd: list[str], env: dict | None = None) -> float:
+    """Peak PSS of ``cmd``'s process tree in MB, sampled every 5 ms (a separate run)."""
+    return _run(cmd, env, sample=True)[1]
+
+
+def repeat(n: int, cmd: list[str]) -> tuple[float, float]:
+    """(median wall of n timed runs, max peak of n sampled runs)."""
+    walls = [timed(cmd) for _ in range(n)]
+    return statistics.median(walls), max(sampled(cmd) for _ in range(n))
 
 
 def warm(path: str) -> None:
@@ -135,38 +164,36 @@ def synth_image(entries: int) -> str:
 # -- runs -----------------------------------------------------------------------------------
 
 
-def slimview_cmd(path: str, cache: str):
-    def make(env):
-        env = dict(os.environ, XDG_CACHE_HOME=cache)
-        return [shutil.which("slimview"), "report", path, "--json"], env
-
-    return make
+def slimview_cmd(path: str, cache: str, replay: bool = True) -> tuple[list[str], dict]:
+    env = dict(os.environ, XDG_CACHE_HOME=cache)
+    if not replay:
+        env["SLIMVIEW_NO_REPLAY"] = "1"
+    return [exe("slimview"), "report", path, "--json"], env
 
 
 def entry_count(path: str) -> int:
     import json
 
-    out = subprocess.run([shutil.which("slimview"), "report", path, "--json", "--no-files", "--no-cache"], capture_output=True, check=True)
+    out = subprocess.run([exe("slimview"), "report", path, "--json", "--no-files", "--no-cache"], capture_output=True, check=True)
     return json.loads(out.stdout)["image"]["entry_count"]
 
 
 def compare(label: str, path: str, n: int, rows: list) -> None:
     warm(path)
     out = tempfile.mktemp(suffix=".json", dir=WORK)
-    dive_wall, dive_mem, _ = repeat(n, lambda env: ([shutil.which("dive"), "--source", "docker-archive", path, "--json", out], None))
-    cold_walls, cold_mems, reopen_walls, reopen_mems = [], [], [], []
+    dive_wall, dive_mem = repeat(n, [exe("dive"), "--source", "docker-archive", path, "--json", out])
+    cold_walls, cold_mems, reopen_walls, reopen_mems, index_walls, index_mems = [], [], [], [], [], []
     for _ in range(n):
-        cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
-        wall, mem = measure(*slimview_cmd(path, cache)(None))
-        cold_walls.append(wall)
-        cold_mems.append(mem)
-        wall, mem = measure(*slimview_cmd(path, cache)(None))
-        reopen_walls.append(wall)
-        reopen_mems.append(mem)
-        shutil.rmtree(cache)
+        for probe, walls_or_mems in ((timed, (cold_walls, reopen_walls, index_walls)), (sampled, (cold_mems, reopen_mems, index_mems))):
+            cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
+            cold_list, reopen_list, index_list = walls_or_mems
+            cold_list.append(probe(*slimview_cmd(path, cache)))
+            reopen_list.append(probe(*slimview_cmd(path, cache)))
+            index_list.append(probe(*slimview_cmd(path, cache, replay=False)))
+            shutil.rmtree(cache)
     if os.path.exists(out):
         os.unlink(out)
-    cold, reopen = statistics.median(cold_walls), statistics.median(reopen_walls)
+    cold, reopen, index = statistics.median(cold_walls), statistics.median(reopen_walls), statistics.median(index_walls)
     rows.append(
         (
             label,
@@ -180,14 +207,21 @@ def compare(label: str, path: str, n: int, rows: list) -> None:
             max(cold_mems) / dive_mem,
             reopen,
             reopen / dive_wall,
+            index,
+            index / dive_wall,
+            max(reopen_mems + index_mems),
         )
     )
-    print(f"  {label}: dive {dive_wall:.2f}s/{dive_mem:.0f}MB  slimview cold {cold:.2f}s/{max(cold_mems):.0f}MB  reopen {reopen:.3f}s", flush=True)
+    print(
+        f"  {label}: dive {dive_wall:.2f}s/{dive_mem:.0f}MB  slimview cold {cold:.2f}s/{max(cold_mems):.0f}MB  "
+        f"reopen {reopen:.3f}s  reopen, index {index:.3f}s",
+        flush=True,
+    )
 
 
 def startup_floor(n: int) -> float:
     """Wall time of the interpreter doing nothing, and of `slimview --version` (imports)."""
-    walls = [measure([sys.executable, "-c", "pass"])[0] for _ in range(n)]
+    walls = [timed([sys.executable, "-c", "pass"]) for _ in range(n)]
     return statistics.median(walls)
 
 
@@ -204,7 +238,7 @@ def main() -> None:
         "# slimview benchmark",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"dive {subprocess.run(['dive', '--version'], capture_output=True, text=True).stdout.strip()}; "
+        f"dive {subprocess.run([exe('dive'), '--version'], capture_output=True, text=True).stdout.strip()}; "
         f"median of {args.repeat} runs, warm page cache. Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
     ]
@@ -219,13 +253,14 @@ def main() -> None:
         lines += [
             "## slimview vs dive on the same tarball",
             "",
-            "| image | tarball | entries | dive wall | dive peak | slimview cold | slimview peak | cold ratio | memory ratio | reopen | reopen ratio |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| image | tarball | entries | dive wall | dive peak | slimview cold | slimview peak | cold ratio | memory ratio "
+            "| reopen | reopen ratio | reopen, index | its ratio | reopen peak |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for label, size, entries, dw, dm, cw, cm, cr, mr, rw, rr in rows:
+        for label, size, entries, dw, dm, cw, cm, cr, mr, rw, rr, iw, ir, rm in rows:
             lines.append(
                 f"| {label} | {size / 1e6:.0f} MB | {entries:,} | {dw:.2f} s | {dm:.0f} MB | {cw:.2f} s | {cm:.0f} MB | "
-                f"{cr:.2f}× | {mr:.2f}× | {rw:.3f} s | {rr:.3f}× |"
+                f"{cr:.2f}× | {mr:.2f}× | {rw:.3f} s | {rr:.3f}× | {iw:.3f} s | {ir:.2f}× | {rm:.0f} MB |"
             )
         lines += ["", f"Python interpreter start-up alone (`python3 -c pass`) on this machine: {floor:.3f} s.", ""]
     print("scale (slimview cold index, --no-cache):", flush=True)
@@ -238,7 +273,7 @@ def main() -> None:
     for n in [int(x) for x in args.scale.split(",") if x]:
         path = synth_image(n)
         warm(path)
-        wall, mem, _ = repeat(args.repeat, lambda env, p=path: ([shutil.which("slimview"), "report", p, "--no-cache"], None))
+        wall, mem = repeat(args.repeat, [exe("slimview"), "report", path, "--no-cache"])
         entries = entry_count(path)
         lines.append(f"| {entries:,} | {os.path.getsize(path) / 1e6:.0f} MB | {wall:.2f} s | {mem:.0f} MB | {wall / entries * 1e6:.1f} |")
         print(f"  {n:,}: {wall:.2f}s {mem:.0f}MB", flush=True)

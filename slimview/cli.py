@@ -87,8 +87,13 @@ def load_report(image: str, options):
     return build_report(index)
 
 
-def emit(text: str, output: str | None, force: bool) -> None:
+def emit(text: str | bytes, output: str | None, force: bool) -> None:
     if output is None or output == "-":
+        if isinstance(text, bytes):  # already encoded (JSON is UTF-8 whatever the locale)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+            return
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -150,9 +155,9 @@ def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, fo
     replay_key = _replay_key(image, fmt, no_files)
     rep = load_report(image, _options(tag, platform, no_cache, max_entries))
     if fmt == "json":
-        from slimview.report.jsondoc import render_json
+        from slimview.report.jsondoc import render_json_bytes
 
-        text = render_json(rep, include_files=not no_files)
+        text = render_json_bytes(rep, include_files=not no_files)
     elif fmt == "markdown":
         from slimview.report.markdown import render_markdown
 
@@ -182,11 +187,11 @@ def _replay_key(image: str, fmt: str, no_files: bool) -> str | None:
     return saved.key_for(image, fmt, no_files)
 
 
-def _save_for_replay(key: str, text: str) -> None:
+def _save_for_replay(key: str, text: str | bytes) -> None:
     from slimview.report import saved
 
     try:
-        data = text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
+        data = text if isinstance(text, bytes) else text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
     except (UnicodeError, LookupError):
         return
     saved.store(key, data)
