@@ -72,7 +72,9 @@ class Pane:
     """The installed ``slimview`` in a tmux pane, read back with capture-pane."""
 
     def __init__(self, image: str, cache_dir: str):
-        slimview = shutil.which("slimview")
+        # The real console script (next to this interpreter), not a pyenv shim's extra shell.
+        beside = os.path.join(os.path.dirname(sys.executable), "slimview")
+        slimview = beside if os.access(beside, os.X_OK) else shutil.which("slimview")
         if slimview is None:
             raise SystemExit("the slimview console script is not installed (pip install -e .)")
         self.session = f"slimview-bench-{os.getpid()}"

@@ -166,6 +166,7 @@ def combine(results: list[PartResult], blob: BlobRef, where: str, max_entries: i
         if result.scan is not None:
             extra += result.scan.extra
             sparse += result.scan.sparse
+        result.files = result.scan = None  # appended: let the part's columns go
     if len(files.paths) + extra > max_entries:
         raise LimitExceeded(_too_many(where, max_entries))
     files.notes.extend(entry_notes(len(files.paths) - len(set(files.paths)), sparse))
