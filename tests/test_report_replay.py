@@ -149,6 +149,15 @@ def test_a_code_change_changes_every_key(image, tmp_path, monkeypatch):
     (package / "sub" / "b.py").write_text("B = 22\n")
     assert saved.key_for(str(image), "json", False) != before
     assert saved.key_for(str(image), "json", True) != saved.key_for(str(image), "json", False)
+    # An upgraded output library (here a stand-in module) changes it too.
+    library = tmp_path / "libs" / "fakejson"
+    library.mkdir(parents=True)
+    (library / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "libs"))
+    monkeypatch.setattr(saved, "_OUTPUT_LIBRARIES", ("fakejson",))
+    with_library = saved.key_for(str(image), "json", False)
+    (library / "__init__.py").write_text("VERSION = 2\n")
+    assert saved.key_for(str(image), "json", False) != with_library
     assert saved.key_for(str(tmp_path), "json", False) is None  # a directory: never replayed
     assert saved.key_for(str(tmp_path / "absent.tar"), "json", False) is None
 

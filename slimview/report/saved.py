@@ -57,9 +57,24 @@ def request_from_argv(argv: list[str]) -> tuple[str, str, bool] | None:
     return image, fmt or "text", no_files
 
 
+# Libraries whose upgrade could change a report's bytes (JSON encoding, hashes, sizes shown).
+_OUTPUT_LIBRARIES = ("orjson", "xxhash", "humanize")
+
+
 def _code_stamp() -> str:
-    """Size and mtime of every file of the package: a changed module changes every key."""
+    """Size and mtime of every file of the package, and of the libraries that shape the
+    output: a changed module or an upgraded library changes every key."""
+    from importlib.util import find_spec
+
     parts = [sys.version]
+    for name in _OUTPUT_LIBRARIES:
+        origin = getattr(find_spec(name), "origin", None) or ""
+        for path in (origin, os.path.dirname(origin)):
+            try:
+                st = os.stat(path)
+                parts.append(f"{name}:{path}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{name}:?")
     for top, dirs, files in os.walk(_PACKAGE):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
