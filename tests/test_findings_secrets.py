@@ -99,3 +99,34 @@ def test_secrets_in_deleted_layers_are_reported_with_where_they_still_ship(tmp_p
     assert ssh.title == "Private key in /root/.ssh/id_ed25519 (deleted by layer 3, still shipped in layer 2)"
     assert (env.severity, ssh.severity, env.bytes, ssh.bytes) == ("high", "high", 0, 0)
     assert "RUN --mount=type=secret" in env.fix and "Rotate" in env.fix
+
+
+def test_the_key_search_skips_compiled_and_compressed_bodies_by_their_first_bytes():
+    import importlib.util
+    import io
+    import zlib
+
+    from hostile import member, tar
+    from slimview.index.capture import not_a_key_file
+    from slimview.index.layer import _read_entries
+    from slimview.source.tarstream import TarReader
+
+    key, _body = pem("OPENSSH ", "a key pasted into a script")
+    bytecode = importlib.util.MAGIC_NUMBER + b"\0\0\0\0" + bytes(8) + key  # a key as a code constant
+    for head, skipped in (
+        (bytecode[:8], True),
+        (b"\x7fELF\x02\x01\x01\x00", True),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", True),
+        (b"\xde\x12\x04\x95\x00\x00\x00\x00", True),
+        (key[:8], False),
+        (b"ab\r\n\x00\x00\x00\x00", False),  # "\r\n" at 2 is not enough: the magic's high byte is 0x0d/0x0e
+        (b"#!/bin/sh\n"[:8], False),
+    ):
+        assert not_a_key_file(head) is skipped, head
+    layer = tar(
+        member("app/deploy.txt", b"notes\n" + key),
+        member("app/__pycache__/deploy.cpython-311.pyc", bytecode),
+        member("app/deploy.txt.z", zlib.compress(key)),
+    )
+    files = _read_entries(TarReader(io.BytesIO(layer)), "layer", 1000)
+    assert [files.paths[i] for i in files.secrets] == ["app/deploy.txt"]

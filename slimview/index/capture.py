@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 # Bump when the lists below change: cached layer indexes kept bodies by the old policy.
-POLICY_VERSION = 4
+POLICY_VERSION = 5
 # Package databases, kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
 # Candidate secret and config files, kept up to this size.
@@ -22,6 +22,28 @@ KEY_SCAN_MAX = 256 << 10
 KEY_MARKER = b"PRIVATE KEY-----"
 # ssh tools and TLS libraries carry the marker as a string constant; a key has a base64 body.
 _PEM_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----\r?\n(?:[A-Za-z-]+: [^\n]*\r?\n)*\s*[A-Za-z0-9+/=]{32}")
+
+
+# Bodies not searched for a key, known by their first bytes: compiled programs (ELF, Python
+# bytecode) carry key markers as string constants, and keys live in text files; compressed
+# data and gettext catalogues cannot show a PEM block. A third of a Python image's small files.
+_NOT_KEY_HEADS = (
+    b"\x7fELF",
+    b"\x1f\x8b",  # gzip
+    b"\x28\xb5\x2f\xfd",  # zstd
+    b"\xfd7zXZ\x00",  # xz
+    b"\xde\x12\x04\x95",  # gettext .mo, little-endian
+    b"\x95\x04\x12\xde",  # and big-endian
+)
+
+
+def not_a_key_file(head: bytes) -> bool:
+    """From a body's first 8 bytes: is it a kind of file no private key is searched in?"""
+    if head.startswith(_NOT_KEY_HEADS):
+        return True
+    # CPython bytecode: a 2-byte magic number ending 0x0d or 0x0e, "\r\n", then 32 bits of
+    # flags (0-3): the NULs rule out any text file.
+    return head[2:4] == b"\r\n" and head[1] in (0x0D, 0x0E) and head[5:8] == b"\x00\x00\x00"
 
 
 def holds_private_key(body: bytes) -> bool:

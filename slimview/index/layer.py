@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterator, NamedTuple
 import xxhash
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key, keeps_body
+from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key, keeps_body, not_a_key_file
 from slimview.index.secretscan import scan
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
 from slimview.source.tarstream import EntryType, TarError, TarReader, located
@@ -324,7 +324,7 @@ def _scan_entries(
                 else:
                     _scan_for_secrets(files, len(paths), path, body)
             elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
-                digest, body = reader.hash_and_find(KEY_MARKER)
+                digest, body = reader.hash_and_find(KEY_MARKER, not_a_key_file)
                 if body is not None and holds_private_key(body):
                     _scan_for_secrets(files, len(paths), path, body)
             else:

@@ -337,8 +337,9 @@ class TarReader:
         self._skip(self._padding(n))
         return digest
 
-    def hash_and_find(self, marker: bytes) -> tuple[bytes, bytes | None]:
-        """Digest the current (small) entry; also return its body if it contains ``marker``."""
+    def hash_and_find(self, marker: bytes, skip: Callable[[bytes], bool] = lambda head: False) -> tuple[bytes, bytes | None]:
+        """Digest the current (small) entry; also return its body if it contains ``marker``,
+        unless ``skip`` says from its first 8 bytes that it is not worth searching."""
         entry = self._pending
         if entry is None:
             raise RuntimeError("no current entry")
@@ -356,9 +357,8 @@ class TarReader:
             start, end = 0, n
         self._pending = None
         digest = xxhash.xxh3_128_digest(memoryview(buf)[start:end])
-        # Compiled programs carry key markers as string constants; keys live in text files.
         body = None
-        if buf[start : start + 4] != b"\x7fELF" and buf.find(marker, start, end) >= 0:
+        if not skip(buf[start : start + 8]) and buf.find(marker, start, end) >= 0:
             body = buf[start:end]
         self._skip(self._padding(n))
         return digest, body
