@@ -260,6 +260,16 @@ def test_the_whole_pipeline_cuts_a_large_layer_and_matches_one_pass(tmp_path, mo
     for a, b in zip(cut.layers, single.layers):
         assert fields(a.files) == fields(b.files)
     assert cut.final == single.final
+    # Each part holds at most its share of the entry limit: near the limit a part goes over
+    # its share and the layer is read in one pass; over the limit, one pass's error.
+    total = sum(len(layer.files) for layer in single.layers)
+    near = build_index(str(path), IndexOptions(use_cache=False, workers=2, max_entries=total + 5))
+    assert [fields(layer.files) for layer in near.layers] == [fields(layer.files) for layer in single.layers]
+    with pytest.raises(InputError) as over_cut:
+        build_index(str(path), IndexOptions(use_cache=False, workers=2, max_entries=total - 5))
+    with pytest.raises(InputError) as over_single:
+        build_index(str(path), IndexOptions(use_cache=False, workers=1, max_entries=total - 5))
+    assert str(over_cut.value) == str(over_single.value)
 
 
 class _InlineExecutor:

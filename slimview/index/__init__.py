@@ -292,15 +292,18 @@ def _index_cold(source, cold, files, options, progress, total_layers) -> None:
     method = "fork" if threading.active_count() == 1 else "forkserver"
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        pending = {i: sum(1 for p in parts if p.layer == i) for i in cut}
         futures = []
         for _size, job in jobs:
             if isinstance(job, int):
                 futures.append((job, None, pool.submit(_index_blob, *whole(job))))
             else:
-                futures.append((job.layer, job, pool.submit(index_part, blobs[job.layer], job, where(job.layer), options.max_entries)))
+                # Each part may hold its share of the entry limit (a part over it sends the layer
+                # to one pass), so the parts together never hold more than one pass would.
+                share = options.max_entries // pending[job.layer] + 1
+                futures.append((job.layer, job, pool.submit(index_part, blobs[job.layer], job, where(job.layer), share)))
         for i in small:
             finished(i, _index_blob(*whole(i)))
-        pending = {i: sum(1 for p in parts if p.layer == i) for i in cut}
         results: dict[int, list] = {i: [] for i in cut}
         for i, part, future in futures:
             if part is None:
