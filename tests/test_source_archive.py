@@ -189,3 +189,27 @@ def test_source_describes_the_image(tmp_path):
     assert source.image_config["User"] == "10001" and source.image_config["WorkingDir"] == "/srv"
     assert source.config_digest == "sha256:" + hashlib.sha256(source.config_bytes).hexdigest()
     assert [h.created_by for h in source.layer_history()] == ["one", "two", "three"]
+
+
+def test_the_engine_chunk_stream_reads_exactly_what_was_sent():
+    """The save arrives in small chunks; reads of any size give the bytes in order, once,
+    and report the running total."""
+    import random
+
+    from slimview.source.engine import _ChunkStream
+
+    rng = random.Random(7)
+    chunks = [rng.randbytes(rng.choice([0, 1, 100, 16 << 10, 40 << 10])) for _ in range(300)]
+    sent = b"".join(chunks)
+    seen = []
+    stream = _ChunkStream(iter(chunks), seen.append)
+    got = []
+    while True:
+        data = stream.read(rng.choice([1, 512, 1 << 20, 3 << 20]))
+        if not data:
+            break
+        got.append(data)
+    assert b"".join(got) == sent
+    assert seen == sorted(seen) and seen[-1] == len(sent)
+    rest = _ChunkStream(iter(chunks), lambda n: None)
+    assert rest.read(10) == sent[:10] and rest.read(-1) == sent[10:] and rest.read(5) == b""

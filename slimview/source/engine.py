@@ -90,18 +90,25 @@ class _ChunkStream:
         self._progress = progress
 
     def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
+        # The engine sends small chunks (tens of kB): gather them in a list and join once.
+        # Appending each to a growing buffer copied ~30 MB per 1 MiB read.
+        parts = [self._buf] if self._buf else []
+        have = len(self._buf)
+        while n < 0 or have < n:
             try:
                 chunk = next(self._chunks)
             except StopIteration:
                 break
-            self._done += len(chunk)
+            have += len(chunk)
+            parts.append(chunk)
+        if have != len(self._buf):
+            self._done += have - len(self._buf)
             self._progress(self._done)
-            self._buf += chunk
-        if n < 0:
-            data, self._buf = self._buf, b""
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if 0 <= n < len(data):
+            data, self._buf = data[:n], data[n:]
         else:
-            data, self._buf = self._buf[:n], self._buf[n:]
+            self._buf = b""
         return data
 
     def readable(self) -> bool:
