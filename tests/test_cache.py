@@ -21,6 +21,7 @@ from indexcheck import canonical_digest, cli_env, run_cli
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index, index_source
 from slimview.index.cache import LayerCache, blob_fingerprint
+from slimview.report import saved
 from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
 from slimview.source import open_image
 
@@ -259,7 +260,7 @@ def test_a_report_writes_nothing_outside_the_cache(archives, tmp_path):
     gz.write_bytes(gzip.compress(archives[1].read_bytes()))
     assert run_cli(["report", str(gz)], env, cwd=cwd).returncode == 0
     assert (list(cwd.iterdir()), list(tmp.iterdir()), list(home.iterdir())) == ([], [], [])
-    assert sorted((cache_home / "slimview").iterdir()) == [cache_root(cache_home / "slimview"), cache_home / "slimview" / "reports-v1"]
+    assert sorted((cache_home / "slimview").iterdir()) == [cache_root(cache_home / "slimview"), cache_home / "slimview" / f"reports-v{saved.FORMAT}"]
     assert not [p for p in cache_home.rglob(".tmp-*")]
 
 

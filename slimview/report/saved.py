@@ -8,8 +8,8 @@ and ctime; any write moves ctime), the code by the size and mtime of every modul
 package. Anything else — an engine reference, a directory, ``--tag``, ``-o``, ``--verify``
 … — takes the normal path, which re-renders.
 
-This module is imported before anything else on every run, so it imports nothing beyond
-what the interpreter has already loaded at start-up.
+This module is imported before anything else on every run, so it imports little beyond
+what the interpreter has already loaded at start-up (xxhash, when there is a key to look up).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 
-FORMAT = 1
+FORMAT = 2
 KEEP = 16  # saved reports kept; the oldest beyond this are removed
 STALE_TEMP_SECONDS = 3600  # a temporary file this old was left by a killed run
 _FORMATS = ("text", "json", "markdown", "sarif")
@@ -105,9 +105,11 @@ def key_for(image: str, fmt: str, no_files: bool) -> str | None:
 
 
 def _name(key: str) -> str:
-    import hashlib
+    """The file a key is saved in (two keys sharing one only replace each other: the whole
+    key is checked on load)."""
+    import xxhash
 
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+    return xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogateescape"))
 
 
 def _header(key: str) -> bytes:
