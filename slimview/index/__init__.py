@@ -16,7 +16,7 @@ from array import array
 from dataclasses import dataclass, replace
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.blob import BlobReader, fingerprint_from
+from slimview.index.blob import BlobReader, fingerprint_from, tune_allocator
 from slimview.index.cache import LayerCache
 from slimview.index.layer import DEFAULT_MAX_ENTRIES, Entry, LayerFiles, index_layer_stream
 from slimview.index.merge import merge_layers
@@ -59,6 +59,7 @@ class IndexOptions:
 
 
 def _index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int) -> LayerFiles:
+    tune_allocator()
     reader = BlobReader(blob.path, blob.offset, blob.size)
     try:
         files = index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
@@ -102,6 +103,7 @@ def _build_index(reference: str, options: IndexOptions | None, progress: Progres
     streamed_entries = [0]
 
     def sink(name, stream):
+        tune_allocator()
         streamed_count[0] += 1
         progress("index", streamed_count[0], None)
         files = index_layer_stream(stream, where=f"{reference}: {name}", verify=True, max_entries=options.max_entries)
@@ -259,6 +261,7 @@ def _index_cold(source, cold, files, options, progress, total_layers) -> None:
     uncompressed one cut into parts, see parts.py), small ones here meanwhile."""
     from slimview.index.parts import combine, index_part, plan, splittable
 
+    tune_allocator()  # before the workers fork: they inherit it
     workers = options.workers or os.cpu_count() or 1
     blobs = {i: source.layers[i].blob for i in cold}
     big = sorted((i for i in cold if blobs[i].size >= PARALLEL_MIN_BYTES), key=lambda i: blobs[i].size, reverse=True)

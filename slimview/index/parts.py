@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.blob import CHUNK, SEGMENT, BlobReader, fingerprint_from, segment_count
+from slimview.index.blob import CHUNK, SEGMENT, BlobReader, fingerprint_from, segment_count, tune_allocator
 from slimview.index.layer import LayerFiles, Scan, _scan_entries, _too_many, entry_notes
 from slimview.source.compression import sniff
 from slimview.source.model import BlobRef
@@ -120,6 +120,7 @@ def _resync(reader: BlobReader, lo: int) -> tuple[int | None, bytes]:
 
 def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartResult:
     """Index the entries of ``blob`` whose headers begin in ``part`` (see the module doc)."""
+    tune_allocator()
     result = PartResult(part)
     last = part.hi == blob.size
     reader = BlobReader(blob.path, blob.offset, blob.size, start=part.lo, window=(part.lo, part.hi))
