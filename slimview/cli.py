@@ -89,6 +89,8 @@ def load_report(image: str, options):
 
 def emit(text: str | bytes, output: str | None, force: bool) -> None:
     if output is None or output == "-":
+        if sys.stdout is None:
+            raise SlimviewError("standard output is closed (pass -o FILE to write the output to a file)")
         if isinstance(text, bytes):  # already encoded (JSON is UTF-8 whatever the locale)
             sys.stdout.flush()
             sys.stdout.buffer.write(text)
@@ -405,11 +407,12 @@ def _exit_now(status: int) -> None:
     the index in memory, and freeing a large one object by object takes longer than
     building the report did.
     """
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BrokenPipeError:
+            pass
     os._exit(status)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import os
 import random
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -307,3 +309,14 @@ def test_tarfile_written_layers_join(tmp_path):
             t.addfile(info, io.BytesIO(data))
     blob = write(tmp_path, out.getvalue())
     assert assert_same_or_fallback(blob, must_join=False) > 50
+
+
+def test_workers_follow_the_cpus_this_process_may_use():
+    import slimview.index as index_module
+
+    proc = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", "import slimview.index as i; print(i._usable_cpus())"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert proc.stdout == "1\n"
+    assert index_module._usable_cpus() == len(os.sched_getaffinity(0))

@@ -191,3 +191,13 @@ def test_a_reader_that_goes_away_is_not_an_error(image, env):
         capture_output=True, env=env, timeout=60, check=False,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"x" * 10, b"")
+
+
+def test_a_closed_standard_output_is_one_clear_error(image, env):
+    run_cli(["report", "--json", str(image)], env)  # saved: the second run could replay
+    for args in (f"report --json {image}", f"report --json --no-cache {image}"):
+        proc = subprocess.run(
+            ["bash", "-c", f"{sys.executable} -m slimview {args} >&-"], capture_output=True, text=True, env=env, timeout=60, check=False,
+        )
+        assert (proc.returncode, proc.stderr) == (2, "slimview: error: standard output is closed (pass -o FILE to write the output to a file)\n")
+

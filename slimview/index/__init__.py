@@ -256,13 +256,21 @@ def _restore_merged(layers, frozen):
         return None
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a container or taskset may allow fewer than the host has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _index_cold(source, cold, files, options, progress, total_layers) -> None:
     """Index the layers the cache did not have: large ones in worker processes (a large
     uncompressed one cut into parts, see parts.py), small ones here meanwhile."""
     from slimview.index.parts import combine, index_part, plan, splittable
 
     tune_allocator()  # before the workers fork: they inherit it
-    workers = options.workers or os.cpu_count() or 1
+    workers = options.workers or _usable_cpus()
     blobs = {i: source.layers[i].blob for i in cold}
     big = sorted((i for i in cold if blobs[i].size >= PARALLEL_MIN_BYTES), key=lambda i: blobs[i].size, reverse=True)
     small = sorted((i for i in cold if i not in big), key=lambda i: blobs[i].size, reverse=True)

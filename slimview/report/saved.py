@@ -184,7 +184,7 @@ def _prune(root: str) -> None:
 def replay(argv: list[str]) -> bool:
     """Write the saved report for ``argv`` to stdout; False when there is none to replay."""
     request = request_from_argv(argv)
-    if request is None or os.environ.get("SLIMVIEW_NO_REPLAY"):
+    if request is None or os.environ.get("SLIMVIEW_NO_REPLAY") or sys.stdout is None:
         return False
     key = key_for(*request)
     output = load(key) if key is not None else None
