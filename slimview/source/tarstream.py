@@ -564,16 +564,12 @@ class _EntryReader(io.RawIOBase):
 
 
 class RangeReader(io.RawIOBase):
-    """A byte range of a file, read through its own descriptor (safe across processes).
+    """A byte range of a file, read through its own descriptor (safe across processes)."""
 
-    With ``digest=True`` every byte read also feeds an xxh3-128 (``self.hasher``), so a
-    blob's identity comes from the one read that indexes it."""
-
-    def __init__(self, path: str, offset: int, size: int, *, digest: bool = False):
+    def __init__(self, path: str, offset: int, size: int):
         self._fd = os.open(path, os.O_RDONLY)
         self._pos = offset
         self._end = offset + size
-        self.hasher = xxhash.xxh3_128() if digest else None
 
     def readable(self) -> bool:
         return True
@@ -586,19 +582,12 @@ class RangeReader(io.RawIOBase):
             n = left
         data = os.pread(self._fd, n, self._pos)
         self._pos += len(data)
-        if self.hasher is not None:
-            self.hasher.update(data)
         return data
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
-
-    def read_rest(self) -> None:
-        """Read (and digest) whatever of the range the consumer left unread."""
-        while self.read(CHUNK):
-            pass
 
     def close(self) -> None:
         if self._fd >= 0:
