@@ -228,16 +228,16 @@ class Scan:
         self.files = files
         self.duplicates = 0
         self.sparse = 0
-        self.extra = 0  # what the entry limit counts besides entries (see _scan_entries)
+        self.extra = 0  # what the entry limit counts besides entries (see scan_entries)
         self.unresolved = False  # a hard link whose target was not among these entries
         self.stop: int | None = None  # where the next entry's headers begin, when stopped early
 
 
 def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset()) -> LayerFiles:
-    scan = _scan_entries(reader, where, max_entries, skip)
+    scan = scan_entries(reader, where, max_entries, skip)
     files = scan.files
     if len(files.paths) + scan.extra > max_entries:
-        raise LimitExceeded(_too_many(where, max_entries))
+        raise LimitExceeded(too_many_entries(where, max_entries))
     files.notes.extend(entry_notes(scan.duplicates, scan.sparse))
     return files
 
@@ -261,7 +261,7 @@ def _until(reader: TarReader, stop_at: int, scan: Scan) -> Iterator:
             return
 
 
-def _scan_entries(
+def scan_entries(
     reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset(), stop_at: int | None = None
 ) -> Scan:
     """Read entries into columns, to the end of the archive or (``stop_at``) to the first
@@ -292,7 +292,7 @@ def _scan_entries(
         if path in skip:
             continue
         if len(paths) + extra >= max_entries:
-            raise LimitExceeded(_too_many(where, max_entries))
+            raise LimitExceeded(too_many_entries(where, max_entries))
         extra += len(path) >> 8
         parent, _, base = path.rpartition("/")
         if parent != last_parent:
@@ -367,7 +367,7 @@ def _scan_entries(
     return scan
 
 
-def _too_many(where: str, max_entries: int) -> str:
+def too_many_entries(where: str, max_entries: int) -> str:
     return (
         f"{where}: more than {max_entries:,} entries, counting whiteouts, implied directories and long paths "
         "(raise --max-entries if this image is real)"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.blob import CHUNK, SEGMENT, BlobReader, fingerprint_from, segment_count, tune_allocator
-from slimview.index.layer import LayerFiles, Scan, _scan_entries, _too_many, entry_notes
+from slimview.index.layer import LayerFiles, Scan, entry_notes, scan_entries, too_many_entries
 from slimview.source.compression import sniff
 from slimview.source.model import BlobRef
 from slimview.source.tarstream import BLOCK, EntryType, TarReader, checksum_ok
@@ -132,7 +132,7 @@ def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartR
                 result.files, result.stop = LayerFiles(), start  # a file spans the whole part
             elif start is not None:
                 tar = TarReader(_Prefixed(head, reader), start_offset=start)
-                scan = _scan_entries(tar, where, max_entries, stop_at=None if last else part.hi)
+                scan = scan_entries(tar, where, max_entries, stop_at=None if last else part.hi)
                 result.files, result.scan, result.stop = scan.files, scan, scan.stop
                 result.global_pax = tar.has_global_pax
         except InputError:
@@ -169,7 +169,7 @@ def combine(results: list[PartResult], blob: BlobRef, where: str, max_entries: i
             sparse += result.scan.sparse
         result.files = result.scan = None  # appended: let the part's columns go
     if len(files.paths) + extra > max_entries:
-        raise LimitExceeded(_too_many(where, max_entries))
+        raise LimitExceeded(too_many_entries(where, max_entries))
     files.notes.extend(entry_notes(len(files.paths) - len(set(files.paths)), sparse))
     files.tar_bytes = blob.size
     files.compression = "none"
