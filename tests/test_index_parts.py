@@ -320,3 +320,25 @@ def test_workers_follow_the_cpus_this_process_may_use():
     )
     assert proc.stdout == "1\n"
     assert index_module._usable_cpus() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.engine
+def test_a_real_docker_save_joins_from_parts_and_matches_one_pass(python_inference_tar, monkeypatch):
+    """On the bloated sample as `docker save` wrote it, every large layer is cut, every cut
+    resyncs on the real boundary (no fallback to one pass) and the result is one pass's."""
+    monkeypatch.setattr(blob_module, "SEGMENT", 16 << 20)  # the real segment size, not the 4 KiB above
+    monkeypatch.setattr(parts_module, "SEGMENT", 16 << 20)
+    from slimview.source import open_image
+
+    source = open_image(str(python_inference_tar), sink=None)
+    large = [(layer.index, layer.blob) for layer in source.layers if parts_module.splittable(layer.blob)]
+    assert len(large) == 2  # the 549 MB and 166 MB layers
+    plan_ = plan([(i, blob.size) for i, blob in large], workers=8)  # fine cuts: 64 MiB parts
+    for i, blob in large:
+        cuts = sorted((p for p in plan_ if p.layer == i), key=lambda p: p.lo)
+        assert len(cuts) >= 2
+        results = [index_part(blob, p, "layer", 10**7) for p in cuts]
+        assert [r.start for r in results[1:]] == [r.stop for r in results[:-1]]
+        joined = combine(results, blob, "layer", 10**7)
+        assert joined is not None
+        assert fields(joined) == fields(_index_blob(blob, "layer", None, 10**7))
