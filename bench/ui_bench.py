@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ FIRST_FRAME_MARKS = ("Opening ", "Layers indexed", "Reading:")  # the progress d
 READY_MARK = "Files · "
 
 sys.path.insert(0, HERE)
+from run import exe  # noqa: E402 - bench/ is not a package
 
 
 # -- the synthetic image -------------------------------------------------------------------------
@@ -72,11 +72,7 @@ class Pane:
     """The installed ``slimview`` in a tmux pane, read back with capture-pane."""
 
     def __init__(self, image: str, cache_dir: str):
-        # The real console script (next to this interpreter), not a pyenv shim's extra shell.
-        beside = os.path.join(os.path.dirname(sys.executable), "slimview")
-        slimview = beside if os.access(beside, os.X_OK) else shutil.which("slimview")
-        if slimview is None:
-            raise SystemExit("the slimview console script is not installed (pip install -e .)")
+        slimview = exe("slimview")  # the real console script, not a pyenv shim's extra shell
         self.session = f"slimview-bench-{os.getpid()}"
         self.tmux = ["tmux", "-L", self.session, "-f", "/dev/null"]  # a server of its own
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)

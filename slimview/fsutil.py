@@ -8,6 +8,12 @@ import tempfile
 from slimview.errors import SlimviewError
 
 
+def default_cache_dir() -> str:
+    """slimview's cache directory: $XDG_CACHE_HOME/slimview, else ~/.cache/slimview."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "slimview")
+
+
 class RefusedOverwrite(SlimviewError):
     """The target exists and the user did not pass --force."""
 

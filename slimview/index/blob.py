@@ -9,12 +9,14 @@ own segments, and the result is the same however the work was divided.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 
 import xxhash
 
 from slimview.errors import InputError
+from slimview.source.compression import sniff
+from slimview.source.model import BlobRef
+from slimview.source.tarstream import RangeReader
 
 SEGMENT = 16 << 20
 CHUNK = 1 << 20
@@ -61,9 +63,9 @@ def segment_count(size: int) -> int:
     return max(1, -(-size // SEGMENT))
 
 
-class BlobReader(io.RawIOBase):
-    """Bytes ``[start, size)`` of a blob stored at ``offset`` in ``path`` (positions relative to
-    the blob), read through its own descriptor (safe across processes).
+class BlobReader(RangeReader):
+    """Bytes ``[start, size)`` of a blob stored at ``offset`` in ``path``; positions here are
+    relative to the blob.
 
     Every byte read that falls inside ``window`` (segment-aligned) is hashed once, segment
     by segment; ``segment_digests()`` finishes the window (reading what was not read) and
@@ -71,10 +73,9 @@ class BlobReader(io.RawIOBase):
     """
 
     def __init__(self, path: str, offset: int, size: int, start: int = 0, window: tuple[int, int] | None = None):
-        self._fd = os.open(path, os.O_RDONLY)
+        super().__init__(path, offset + start, size - start)
         self._base = offset
         self._size = size
-        self.pos = start
         self._lo, self._hi = window if window is not None else (0, size)
         if self._lo % SEGMENT or (self._hi % SEGMENT and self._hi != size):
             raise ValueError("the hash window must be segment-aligned")
@@ -82,25 +83,12 @@ class BlobReader(io.RawIOBase):
         self._hasher = xxhash.xxh3_128()
         self._digests: list[bytes] = []
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, n: int = -1) -> bytes:
-        left = self._size - self.pos
-        if left <= 0:
-            return b""
-        if n < 0 or n > left:
-            n = left
-        data = os.pread(self._fd, n, self._base + self.pos)  # short only if the file shrank: a truncated tar
-        if self.pos <= self._hashed < self.pos + len(data) and self._hashed < self._hi:
-            self._hash(memoryview(data)[self._hashed - self.pos : self._hi - self.pos])
-        self.pos += len(data)
+        pos = self._pos - self._base
+        data = super().read(n)  # short only if the file shrank: a truncated tar
+        if pos <= self._hashed < pos + len(data) and self._hashed < self._hi:
+            self._hash(memoryview(data)[self._hashed - pos : self._hi - pos])
         return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def _hash(self, view: memoryview) -> None:
         """Hash ``view``, the window bytes starting at ``self._hashed``, closing each segment."""
@@ -125,11 +113,19 @@ class BlobReader(io.RawIOBase):
             self._digests.append(self._hasher.digest())  # the empty blob: one empty segment
         return self._digests
 
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        super().close()
+
+def blob_bytes(blob: BlobRef, offset: int, n: int) -> bytes:
+    """Up to ``n`` bytes of ``blob`` from ``offset`` (relative to the blob)."""
+    fd = os.open(blob.path, os.O_RDONLY)
+    try:
+        return os.pread(fd, max(0, min(n, blob.size - offset)), blob.offset + offset)
+    finally:
+        os.close(fd)
+
+
+def stored_compression(blob: BlobRef) -> str:
+    """How ``blob`` is stored (gzip, zstd, … or none), from its first bytes."""
+    return sniff(blob_bytes(blob, 0, 8))
 
 
 def blob_fingerprint(path: str, offset: int, size: int) -> str:

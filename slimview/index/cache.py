@@ -22,10 +22,11 @@ import time
 
 import xxhash
 
+from slimview.fsutil import default_cache_dir
 from slimview.index.blob import blob_fingerprint as fingerprint_of_blob
+from slimview.index.blob import blob_bytes, stored_compression
 from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
-from slimview.source.compression import sniff
 from slimview.source.model import BlobRef
 
 FORMAT = 1
@@ -33,11 +34,6 @@ MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600
 SAMPLE_SPAN = 64 << 10
-
-
-def default_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "slimview")
 
 
 def blob_fingerprint(blob: BlobRef) -> str:
@@ -53,22 +49,10 @@ def blob_fingerprint(blob: BlobRef) -> str:
 def _sample_key(blob: BlobRef) -> str:
     """Size, first and last 64 KiB: cheap, and only ever a hint that a full hash may match."""
     h = hashlib.sha256(f"{blob.size}:".encode())
-    fd = os.open(blob.path, os.O_RDONLY)
-    try:
-        h.update(os.pread(fd, min(SAMPLE_SPAN, blob.size), blob.offset))
-        tail = max(0, blob.size - SAMPLE_SPAN)
-        h.update(os.pread(fd, blob.size - tail, blob.offset + tail))
-    finally:
-        os.close(fd)
+    h.update(blob_bytes(blob, 0, SAMPLE_SPAN))
+    tail = max(0, blob.size - SAMPLE_SPAN)
+    h.update(blob_bytes(blob, tail, blob.size - tail))
     return h.hexdigest()
-
-
-def _stored_compression(blob: BlobRef) -> str:
-    fd = os.open(blob.path, os.O_RDONLY)
-    try:
-        return sniff(os.pread(fd, min(8, blob.size), blob.offset))
-    finally:
-        os.close(fd)
 
 
 def _hex(digest: str) -> str | None:
@@ -235,7 +219,7 @@ class LayerCache:
         if _hex(diff_id):
             known = self._read("blobs", fingerprint)
             if known is not None and known.decode("ascii", "replace") == diff_id:
-                files = self.get_layer(diff_id, _stored_compression(blob))
+                files = self.get_layer(diff_id, stored_compression(blob))
         if files is None and verified_only:
             self.misses += 1
             return None
@@ -248,7 +232,7 @@ class LayerCache:
                 self.misses += 1
                 return None
             self.hits += 1
-            files.compression = _stored_compression(blob)
+            files.compression = stored_compression(blob)
         files.source_key = files.tar_digest or "fingerprint:" + fingerprint
         return files
 

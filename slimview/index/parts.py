@@ -24,13 +24,13 @@ Each part also hashes its own fixed segments of the blob for the layer's fingerp
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.blob import CHUNK, SEGMENT, BlobReader, fingerprint_from, segment_count, tune_allocator
+from slimview.index.blob import (
+    CHUNK, SEGMENT, BlobReader, blob_bytes, fingerprint_from, segment_count, stored_compression, tune_allocator,
+)
 from slimview.index.layer import LayerFiles, Scan, entry_notes, scan_entries, too_many_entries
-from slimview.source.compression import sniff
 from slimview.source.model import BlobRef
 from slimview.source.tarstream import BLOCK, EntryType, TarReader, checksum_ok
 
@@ -64,13 +64,7 @@ class PartResult:
 def splittable(blob: BlobRef) -> bool:
     """A blob worth cutting: large, and stored uncompressed (a compressed stream cannot be
     entered in the middle)."""
-    if blob.size < 2 * PART_MIN:
-        return False
-    fd = os.open(blob.path, os.O_RDONLY)
-    try:
-        return sniff(os.pread(fd, 8, blob.offset)) == "none"
-    finally:
-        os.close(fd)
+    return blob.size >= 2 * PART_MIN and stored_compression(blob) == "none"
 
 
 def plan(blobs: list[tuple[int, int]], workers: int) -> list[Part]:
@@ -181,11 +175,7 @@ def _ends_at(blob: BlobRef, offset: int) -> bool:
     """Does a single pass end the archive at ``offset`` (its end, or an end-of-archive block)?"""
     if offset == blob.size:
         return True
-    fd = os.open(blob.path, os.O_RDONLY)
-    try:
-        block = os.pread(fd, BLOCK, blob.offset + offset)
-    finally:
-        os.close(fd)
+    block = blob_bytes(blob, offset, BLOCK)
     return len(block) == BLOCK and block.count(0) == BLOCK
 
 

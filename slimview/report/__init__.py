@@ -30,6 +30,13 @@ class Report:
         return avoidable_bytes(self.findings)
 
 
+def text_width() -> int:
+    """The width text reports are rendered at: the terminal's, at most 160 (120 off a terminal)."""
+    import shutil
+
+    return min(shutil.get_terminal_size((120, 24)).columns, 160)
+
+
 def build_report(index: ImageIndex) -> Report:
     from slimview.findings import analyze
     from slimview.index import gc_paused

@@ -15,9 +15,11 @@ what the interpreter has already loaded at start-up (xxhash, when there is a key
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
+
+from slimview.fsutil import default_cache_dir
+from slimview.report import text_width
 
 FORMAT = 2
 KEEP = 16  # saved reports kept; the oldest beyond this are removed
@@ -27,8 +29,7 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _root() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "slimview", f"reports-v{FORMAT}")
+    return os.path.join(default_cache_dir(), f"reports-v{FORMAT}")
 
 
 def request_from_argv(argv: list[str]) -> tuple[str, str, bool] | None:
@@ -84,10 +85,6 @@ def _code_stamp() -> str:
     return "\0".join(parts)
 
 
-def _text_width() -> int:
-    return min(shutil.get_terminal_size((120, 24)).columns, 160)  # as report/text.py renders
-
-
 def key_for(image: str, fmt: str, no_files: bool) -> str | None:
     """The full key of a report, None when the image is not a plain file (or is gone)."""
     try:
@@ -96,7 +93,7 @@ def key_for(image: str, fmt: str, no_files: bool) -> str | None:
         return None
     if not os.path.isfile(image):
         return None
-    width = _text_width() if fmt == "text" else 0
+    width = text_width() if fmt == "text" else 0
     encoding = f"{sys.stdout.encoding}:{sys.stdout.errors}" if sys.stdout is not None else ""
     return (
         f"slimview-report-v{FORMAT}\0{os.path.realpath(image)}\0{st.st_dev}:{st.st_ino}:{st.st_size}:"

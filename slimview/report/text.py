@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 
 from slimview.index.model import ImageIndex
-from slimview.report import Report
+from slimview.report import Report, text_width
 from slimview.report.explain import kind_facts, layer_fact, path_facts
 from slimview.report.format import human_bytes, percent, short_instruction
 
@@ -66,7 +65,7 @@ def _findings(report: Report, width: int) -> list[str]:
 
 def render_text(report: Report, *, width: int | None = None) -> str:
     index = report.index
-    width = width or min(shutil.get_terminal_size((120, 24)).columns, 160)
+    width = width or text_width()
     source = index.source
     size = index.size
     hidden = index.hidden_bytes

@@ -7,7 +7,7 @@ import os
 
 def bundled_sample_path() -> str:
     """Path of the bundled sample image tarball, written into the cache on first use."""
-    from slimview.index.cache import default_cache_dir
+    from slimview.fsutil import default_cache_dir
     from slimview.sample.mini import SAMPLE_NAME, write_sample
 
     directory = os.path.join(default_cache_dir(), "sample")
