@@ -17,19 +17,23 @@ class SavedArchive:
     def __init__(self, path: Path):
         self.layers: list[dict[str, tarfile.TarInfo]] = []
         self.lists: list[dict[str, bytes]] = []
+        self.dpkg_status: list[bytes | None] = []  # each layer's var/lib/dpkg/status, if it wrote one
         with tarfile.open(path) as outer:
             (manifest,) = json.load(outer.extractfile("manifest.json"))
             self.config = json.load(outer.extractfile(manifest["Config"]))
             for name in manifest["Layers"]:
-                members, lists = {}, {}
+                members, lists, status = {}, {}, None
                 with tarfile.open(fileobj=io.BytesIO(outer.extractfile(name).read())) as layer:
                     for m in layer.getmembers():
                         path = m.name.removeprefix("./").rstrip("/")
                         members[path] = m
                         if m.isfile() and path.startswith("var/lib/dpkg/info/") and path.endswith(".list"):
                             lists[path] = layer.extractfile(m).read()
+                        elif m.isfile() and path == "var/lib/dpkg/status":
+                            status = layer.extractfile(m).read()
                 self.layers.append(members)
                 self.lists.append(lists)
+                self.dpkg_status.append(status)
 
     def files_under(self, layer: int, prefix: str) -> dict[str, int]:
         """Regular files of ``layer`` under ``prefix``, with their sizes."""
@@ -60,6 +64,16 @@ class SavedArchive:
                 seen.add(path)
                 total += member.size
         return total
+
+    def dpkg_versions(self, layer: int) -> dict[str, str]:
+        """Package → version of the dpkg status file as of ``layer`` (the last one written at or below it)."""
+        body = next((b for b in reversed(self.dpkg_status[: layer + 1]) if b is not None), b"")
+        versions = {}
+        for stanza in body.decode().split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in stanza.split("\n") if ": " in line and not line.startswith(" "))
+            if "Package" in fields and fields.get("Status", "").endswith(" installed"):
+                versions[fields["Package"]] = fields.get("Version", "")
+        return versions
 
     def layer_of(self, fragment: str) -> int:
         """The layer whose history line contains ``fragment`` (exactly one must)."""

@@ -38,9 +38,7 @@ class ImageView:
     def __init__(self, index: ImageIndex):
         self.index = index
         self.layers = index.layers
-        self.visible = [bytearray(len(layer.files)) for layer in index.layers]
-        for ref in index.final.values():
-            self.visible[ref >> 32][ref & 0xFFFFFFFF] = 1
+        self.visible = index.visible
         self._files: dict[int, array] = {}
         self._instructions: dict[int, Instruction] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterator, NamedTuple
 
 from slimview.index.layer import Entry, LayerFiles
@@ -164,6 +165,31 @@ class ImageIndex:
     def entry_at(self, ref: int) -> Entry:
         layer, i = unpack(ref)
         return self.layers[layer].files.entry(i)
+
+    @cached_property
+    def visible(self) -> list[bytearray]:
+        """Per layer, a mask over its entries: 1 where the final filesystem shows that entry."""
+        masks = [bytearray(len(layer.files)) for layer in self.layers]
+        for ref in self.final.values():
+            masks[ref >> 32][ref & 0xFFFFFFFF] = 1
+        return masks
+
+    def kept_body(self, path: str, *, follow_symlinks: bool = True) -> bytes | None:
+        """The body the index kept (see capture.py) of the file the final filesystem shows at
+        ``path``, following symlinks (``etc/os-release`` → ``usr/lib/os-release``); None when
+        there is no such file or its body was not kept."""
+        for _ in range(16):
+            ref = self.final.get(path)
+            if ref is None:
+                return None
+            layer_no, i = unpack(ref)
+            files = self.layers[layer_no].files
+            if files.types[i] != EntryType.SYMLINK or not follow_symlinks:
+                return files.captured.get(i)
+            link = files.links.get(i, "")
+            target = link if link.startswith("/") else posixpath.join(posixpath.dirname(path), link)
+            path = posixpath.normpath(target).lstrip("/")
+        return None
 
     def final_entry(self, path: str) -> tuple[Entry, int] | None:
         """The visible entry at ``path`` and the layer it comes from."""
