@@ -154,7 +154,6 @@ def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, fo
         from slimview.sample import bundled_sample_path
 
         image = bundled_sample_path()
-    replay_key = _replay_key(image, fmt, no_files)
     rep = load_report(image, _options(tag, platform, no_cache, max_entries))
     if fmt == "json":
         from slimview.report.jsondoc import render_json_bytes
@@ -173,30 +172,6 @@ def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, fo
 
         text = render_text(rep)
     emit(text, output, force)
-    if replay_key is not None:
-        _save_for_replay(replay_key, text)
-
-
-def _replay_key(image: str, fmt: str, no_files: bool) -> str | None:
-    """The key to save this report under for replay, when the command line is one that
-    ``slimview.report.saved`` replays (the same parse decides both)."""
-    from slimview.report import saved
-
-    ctx = click.get_current_context()
-    argv = (ctx.find_root().obj or {}).get("argv")
-    if argv is None or saved.request_from_argv(argv) != (image, fmt, no_files):
-        return None
-    return saved.key_for(image, fmt, no_files)
-
-
-def _save_for_replay(key: str, text: str | bytes) -> None:
-    from slimview.report import saved
-
-    try:
-        data = text if isinstance(text, bytes) else text.encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict")
-    except (UnicodeError, LookupError):
-        return
-    saved.store(key, data)
 
 
 def gate_options(f):
@@ -361,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every error to one line and an exit status."""
     try:
         args = sys.argv[1:] if argv is None else list(argv)
-        cli.main(args=args, prog_name="slimview", standalone_mode=False, obj={"argv": args})
+        cli.main(args=args, prog_name="slimview", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

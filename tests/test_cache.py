@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import xxhash
 
-import slimview.index as index_module
+import slimview.index.build as build_module
+import slimview.index.workers as workers_module
 from indexcheck import canonical_digest, cli_env, run_cli
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index, index_source
 from slimview.index.cache import LayerCache, blob_fingerprint
-from slimview.report import saved
 from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
 from slimview.source import open_image
 
@@ -65,8 +65,8 @@ def no_layer_reads(monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("a layer was read although the cache holds it")
 
-    monkeypatch.setattr(index_module, "_index_blob", refuse)
-    monkeypatch.setattr(index_module, "index_layer_stream", refuse)
+    monkeypatch.setattr(workers_module, "index_blob", refuse)
+    monkeypatch.setattr(build_module, "index_layer_stream", refuse)
 
 
 def cache_root(cache_dir: Path) -> Path:
@@ -122,19 +122,6 @@ def test_a_corrupt_layer_entry_is_rebuilt(archives, tmp_path, damage):
     assert canonical_digest(idx) == reference
     # ...and the rebuilt entry is good again
     assert index_counting(archives[0], cache_dir)[1].hits == 2
-
-
-def test_a_corrupt_merged_result_is_recomputed(archives, tmp_path):
-    cache_dir = tmp_path / "cache"
-    reference = build_index(str(archives[1]), IndexOptions(cache_dir=str(cache_dir)))
-    merged = list((cache_root(cache_dir) / "images").glob("*/*"))
-    assert len(merged) == 1
-    data = bytearray(merged[0].read_bytes())
-    data[len(data) // 2] ^= 0x40
-    merged[0].write_bytes(bytes(data))
-    again = build_index(str(archives[1]), IndexOptions(cache_dir=str(cache_dir)))
-    assert canonical_digest(again) == canonical_digest(reference)
-    assert (again.dive, again.notes) == (reference.dive, reference.notes)
 
 
 def test_an_entry_for_another_diff_id_is_not_trusted(archives, tmp_path):
@@ -260,7 +247,7 @@ def test_a_report_writes_nothing_outside_the_cache(archives, tmp_path):
     gz.write_bytes(gzip.compress(archives[1].read_bytes()))
     assert run_cli(["report", str(gz)], env, cwd=cwd).returncode == 0
     assert (list(cwd.iterdir()), list(tmp.iterdir()), list(home.iterdir())) == ([], [], [])
-    assert sorted((cache_home / "slimview").iterdir()) == [cache_root(cache_home / "slimview"), cache_home / "slimview" / f"reports-v{saved.FORMAT}"]
+    assert sorted((cache_home / "slimview").iterdir()) == [cache_root(cache_home / "slimview")]
     assert not [p for p in cache_home.rglob(".tmp-*")]
 
 

@@ -24,7 +24,8 @@ from hostile import (
     symlink,
     tar,
 )
-from slimview.index import EntryType, IndexOptions, build_index
+from slimview.index import IndexOptions, build_index
+from slimview.source.tarstream import EntryType
 
 TEN_GB = 10 * 1024**3
 

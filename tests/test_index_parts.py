@@ -18,7 +18,8 @@ import pytest
 
 from hostile import END, gnu_long, hardlink, member, pax, symlink, tar
 from slimview.errors import InputError
-from slimview.index import IndexOptions, _index_blob, build_index
+from slimview.index import IndexOptions, build_index
+from slimview.index.workers import index_blob
 from slimview.index import blob as blob_module
 from slimview.index import parts as parts_module
 from slimview.index.parts import Part, combine, index_part, plan
@@ -46,7 +47,7 @@ def fields(files) -> dict:
 
 
 def one_pass(blob: BlobRef):
-    return _index_blob(blob, "layer", None, 10**6)
+    return index_blob(blob, "layer", None, 10**6)
 
 
 def in_parts(blob: BlobRef, cuts: list[int]):
@@ -240,9 +241,9 @@ def test_the_whole_pipeline_cuts_a_large_layer_and_matches_one_pass(tmp_path, mo
     from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 
     monkeypatch.setattr(parts_mod, "PART_MIN", 8 * SEG)
-    import slimview.index as index_mod
+    import slimview.index.workers as workers_mod
 
-    monkeypatch.setattr(index_mod, "PARALLEL_MIN_BYTES", 16 * SEG)
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_BYTES", 16 * SEG)
     rng = random.Random(3)
     big = Layer("RUN make")
     for i in range(300):
@@ -253,9 +254,9 @@ def test_the_whole_pipeline_cuts_a_large_layer_and_matches_one_pass(tmp_path, mo
     write_docker_archive(spec, str(path), ["big:1"])
     calls = []
     real = parts_mod.index_part
-    monkeypatch.setattr(parts_mod, "index_part", lambda *a: calls.append(a[1]) or real(*a))
+    monkeypatch.setattr(workers_mod, "index_part", lambda *a: calls.append(a[1]) or real(*a))
     # In-process (workers=2 with a pool would fork; the counting wrapper must see the calls).
-    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", _InlineExecutor)
+    monkeypatch.setattr(workers_mod, "ProcessPoolExecutor", _InlineExecutor)
     cut = build_index(str(path), IndexOptions(use_cache=False, workers=2))
     single = build_index(str(path), IndexOptions(use_cache=False, workers=1))
     assert len(calls) >= 4
@@ -312,14 +313,14 @@ def test_tarfile_written_layers_join(tmp_path):
 
 
 def test_workers_follow_the_cpus_this_process_may_use():
-    import slimview.index as index_module
+    import slimview.index.workers as workers_module
 
     proc = subprocess.run(
-        ["taskset", "-c", "0", sys.executable, "-c", "import slimview.index as i; print(i._usable_cpus())"],
+        ["taskset", "-c", "0", sys.executable, "-c", "import slimview.index.workers as w; print(w.usable_cpus())"],
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert proc.stdout == "1\n"
-    assert index_module._usable_cpus() == len(os.sched_getaffinity(0))
+    assert workers_module.usable_cpus() == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.engine
@@ -341,4 +342,4 @@ def test_a_real_docker_save_joins_from_parts_and_matches_one_pass(python_inferen
         assert [r.start for r in results[1:]] == [r.stop for r in results[:-1]]
         joined = combine(results, blob, "layer", 10**7)
         assert joined is not None
-        assert fields(joined) == fields(_index_blob(blob, "layer", None, 10**7))
+        assert fields(joined) == fields(index_blob(blob, "layer", None, 10**7))

@@ -22,33 +22,6 @@ SEGMENT = 16 << 20
 CHUNK = 1 << 20
 
 
-_TUNED = False
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
-
-
-def tune_allocator() -> None:
-    """Keep freed read buffers for the next read instead of handing them back to the OS.
-
-    Indexing reads 1 MiB at a time into a new buffer and frees the last one. glibc serves
-    such blocks from fresh mmaps (or trims them off the heap once freed), so every read
-    page-faulted its megabyte in again: 15 % of the index's CPU time. Blocks up to 4 MiB
-    now come from the heap, which keeps up to 32 MiB of free space. Once per process; a
-    no-op where there is no glibc.
-    """
-    global _TUNED
-    if _TUNED:
-        return
-    _TUNED = True
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-        mallopt(M_MMAP_THRESHOLD, 4 << 20)
-        mallopt(M_TRIM_THRESHOLD, 32 << 20)
-    except (OSError, AttributeError):
-        pass
-
-
 def fingerprint_from(size: int, segment_digests: list[bytes]) -> str:
     """The fingerprint of ``size`` bytes whose segments hash to ``segment_digests``."""
     if len(segment_digests) != segment_count(size):

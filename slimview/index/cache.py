@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import os
 import re
 import sys
@@ -254,26 +253,6 @@ class LayerCache:
             return self.fingerprint(blob)
         except OSError:
             return None
-
-    # -- merged results of a whole image -------------------------------------------------
-    def get_merged(self, key: str):
-        """The marshalled merge results for an image key, or None (corrupt entries are dropped)."""
-        data = self._read("images", key)
-        if data is None or len(data) < 16 + len(MAGIC):
-            return None
-        body, check = data[:-16], data[-16:]
-        if not body.startswith(MAGIC) or xxhash.xxh3_128_digest(body) != check:
-            self._drop("images", key)
-            return None
-        try:
-            return marshal.loads(body[len(MAGIC) :])
-        except (ValueError, EOFError, TypeError):
-            self._drop("images", key)
-            return None
-
-    def put_merged(self, key: str, value) -> None:
-        body = MAGIC + marshal.dumps(value)
-        self._write("images", key, body + xxhash.xxh3_128_digest(body))
 
     def sweep_temporaries(self) -> None:
         """Remove temp files left by runs that were killed mid-write."""

@@ -27,10 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.blob import (
-    CHUNK, SEGMENT, BlobReader, blob_bytes, fingerprint_from, segment_count, stored_compression, tune_allocator,
-)
+from slimview.index.blob import CHUNK, SEGMENT, BlobReader, blob_bytes, fingerprint_from, segment_count, stored_compression
 from slimview.index.layer import LayerFiles, Scan, entry_notes, scan_entries, too_many_entries
+from slimview.index.memory import tune_allocator
 from slimview.source.model import BlobRef
 from slimview.source.tarstream import BLOCK, EntryType, TarReader, checksum_ok
 

@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Protocol
 
 from slimview.errors import InputError, LimitExceeded
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed, sniff
@@ -63,25 +63,23 @@ def _load_json(data: bytes, what: str) -> Any:
         raise InputError(f"{what} nests too deeply to be an image's metadata") from None
 
 
-class _Store:
-    """Blob access common to archives and layout directories."""
+class Store(Protocol):
+    """Blob access common to archives, layout directories and streamed archives."""
 
     label: str
 
-    def exists(self, name: str) -> bool:
-        raise NotImplementedError
+    def exists(self, name: str) -> bool: ...
 
-    def read(self, name: str, what: str) -> bytes:
-        raise NotImplementedError
+    def read(self, name: str, what: str) -> bytes: ...
 
     def blob_ref(self, name: str) -> BlobRef | None:
-        raise NotImplementedError
+        """Where the blob lies on disk; None when it was only streamed past."""
 
-    def names(self) -> Iterable[str]:
-        raise NotImplementedError
+    def canonical(self, name: str) -> str:
+        """``name`` after following the archive's links (skopeo links repeated layers)."""
 
 
-class ArchiveStore(_Store):
+class ArchiveStore:
     """Members of an uncompressed tar on disk, located by one header-only scan."""
 
     def __init__(self, path: str, progress: Progress):
@@ -101,7 +99,7 @@ class ArchiveStore(_Store):
             except TarError as exc:
                 raise located(exc, path) from None
 
-    def _resolve(self, name: str, what: str) -> Member:
+    def resolve(self, name: str, what: str) -> Member:
         seen = 0
         name = _clean_member(name)
         while True:
@@ -121,13 +119,13 @@ class ArchiveStore(_Store):
 
     def exists(self, name: str) -> bool:
         try:
-            self._resolve(name, "member")
+            self.resolve(name, "member")
         except InputError:
             return False
         return True
 
     def read(self, name: str, what: str) -> bytes:
-        member = self._resolve(name, what)
+        member = self.resolve(name, what)
         if member.size > MAX_JSON_BYTES:
             raise LimitExceeded(f"{self.label}: {what} is {member.size} bytes, over the 16 MiB limit")
         with open(self.path, "rb") as fh:
@@ -138,16 +136,16 @@ class ArchiveStore(_Store):
         return data
 
     def blob_ref(self, name: str) -> BlobRef:
-        member = self._resolve(name, "layer")
+        member = self.resolve(name, "layer")
         if member.type != EntryType.FILE:
             raise InputError(f"{self.label}: layer '{name}' is not a regular file in the archive")
         return BlobRef(self.path, member.offset, member.size)
 
-    def names(self) -> Iterable[str]:
-        return self.members.keys()
+    def canonical(self, name: str) -> str:
+        return self.resolve(name, "member").name
 
 
-class LayoutStore(_Store):
+class LayoutStore:
     """An OCI image layout directory; blob names are validated digests, never free paths."""
 
     def __init__(self, path: str):
@@ -194,23 +192,22 @@ class LayoutStore(_Store):
             raise InputError(f"{self.label}: layer blob '{name}' is not readable (permission denied)")
         return BlobRef(full, 0, size)
 
-    def names(self) -> Iterable[str]:
-        for root, _dirs, files in os.walk(self.path):
-            for f in files:
-                yield os.path.relpath(os.path.join(root, f), self.path).replace(os.sep, "/")
+    def canonical(self, name: str) -> str:
+        return _clean_member(name)
 
 
-class StreamStore(_Store):
-    """What a one-pass read of a compressed archive kept: JSON members and layer results."""
+class StreamStore:
+    """What a one-pass read of an archive kept: its JSON members, and the names of the
+    layers it handed to the sink as they passed."""
 
     def __init__(self, label: str):
         self.label = label
         self.json: dict[str, bytes] = {}
-        self.layers: dict[str, Any] = {}
+        self.layers: set[str] = set()
         self.links: dict[str, str] = {}
         self.sizes: dict[str, int] = {}
 
-    def _resolve(self, name: str) -> str:
+    def canonical(self, name: str) -> str:
         name = _clean_member(name)
         for _ in range(16):
             if name not in self.links:
@@ -219,20 +216,17 @@ class StreamStore(_Store):
         raise InputError(f"{self.label}: '{name}' is a link loop")
 
     def exists(self, name: str) -> bool:
-        name = self._resolve(name)
+        name = self.canonical(name)
         return name in self.json or name in self.layers
 
     def read(self, name: str, what: str) -> bytes:
-        name = self._resolve(name)
+        name = self.canonical(name)
         if name not in self.json:
             raise InputError(f"{self.label}: {what} '{name}' is missing from the archive")
         return self.json[name]
 
     def blob_ref(self, name: str) -> None:
         return None
-
-    def names(self) -> Iterable[str]:
-        return list(self.json) + list(self.layers)
 
 
 def stream_archive(raw: BinaryIO, label: str, sink: LayerSink, progress: Progress, total: int | None) -> StreamStore:
@@ -267,7 +261,8 @@ def _stream_members(reader: TarReader, store: StreamStore, sink: LayerSink, prog
         if head[:1] in (b"{", b"[") and entry.stored <= MAX_JSON_BYTES:
             store.json[name] = peek.read()
         elif sniff(head) != "none" or _looks_like_tar(head):
-            store.layers[name] = sink(name, peek)
+            sink(name, peek)
+            store.layers.add(name)
             store.sizes[name] = entry.stored
         data.skip_rest()
         progress("read", reader.offset, total)
@@ -285,7 +280,7 @@ def _looks_like_tar(head: bytes) -> bool:
 # Selecting the image: docker manifest.json or OCI index.json
 
 
-def _select_docker_manifest(manifest: Any, store: _Store, tag: str | None) -> dict:
+def _select_docker_manifest(manifest: Any, store: Store, tag: str | None) -> dict:
     if not isinstance(manifest, list) or not manifest:
         raise InputError(f"{store.label}: manifest.json is not a non-empty list of images")
     for item in manifest:
@@ -330,7 +325,7 @@ def _normalise_tag(tag: str) -> str:
     return f"{name}:{version or 'latest'}"
 
 
-def _oci_manifests(store: _Store, index: Any, depth: int = 0) -> list[tuple[dict, dict]]:
+def _oci_manifests(store: Store, index: Any, depth: int = 0) -> list[tuple[dict, dict]]:
     """Flatten an OCI index into (descriptor of an image manifest, annotations of the top entry)."""
     if depth > MAX_INDEX_DEPTH:
         raise InputError(f"{store.label}: image indexes nest deeper than {MAX_INDEX_DEPTH}")
@@ -375,7 +370,7 @@ def _ref_name(annotations: dict) -> str:
     return ""
 
 
-def _select_oci(store: _Store, tag: str | None, platform: str | None) -> tuple[dict, str, str]:
+def _select_oci(store: Store, tag: str | None, platform: str | None) -> tuple[dict, str, str]:
     index = _load_json(store.read("index.json", "index.json"), f"{store.label}: index.json")
     candidates = _oci_manifests(store, index)
     # Attestation manifests (BuildKit provenance) are not images.
@@ -440,7 +435,7 @@ def _tag_matches(wanted: str, ref: str) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def _config_and_layers_docker(store: _Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str]]:
+def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str]]:
     manifest = _load_json(store.read("manifest.json", "manifest.json"), f"{store.label}: manifest.json")
     item = _select_docker_manifest(manifest, store, tag)
     config_name = item["Config"]
@@ -465,7 +460,7 @@ def _check_member_path(name: str, label: str) -> None:
         raise InputError(f"{label}: manifest names a layer outside the archive: {name!r}")
 
 
-def _config_and_layers_oci(store: _Store, tag: str | None, platform: str | None):
+def _config_and_layers_oci(store: Store, tag: str | None, platform: str | None):
     desc, ref, plat = _select_oci(store, tag, platform)
     manifest = _load_json(store.read(_digest_path(desc["digest"]), "image manifest"), f"{store.label}: image manifest")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or not isinstance(manifest.get("layers"), list):
@@ -482,9 +477,7 @@ def _config_and_layers_oci(store: _Store, tag: str | None, platform: str | None)
     return config_bytes, cfg_desc.get("digest", ""), layers, [ref] if ref else [], plat
 
 
-def build_source(
-    store: _Store, reference: str, kind: str, tag: str | None, platform: str | None, *, stored_layers: dict | None = None
-) -> SourceImage:
+def build_source(store: Store, reference: str, kind: str, tag: str | None, platform: str | None) -> SourceImage:
     """Pick the image in ``store`` and describe its config and ordered layers."""
     plat = ""
     if store.exists("manifest.json"):
@@ -516,18 +509,21 @@ def build_source(
     layers = []
     for i, ((name, digest, media_type, size), diff_id) in enumerate(zip(layer_specs, diff_ids)):
         blob = store.blob_ref(name)
-        stored_size = blob.size if blob else (stored_layers or {}).get(name, size)
-        if digest and blob is not None and digest != diff_id and _blob_is_uncompressed(blob):
+        if blob is None:
+            # Streamed past: the index keyed what it read by this (link-resolved) member name.
+            name = store.canonical(name)
+            if not isinstance(store, StreamStore) or name not in store.layers:
+                raise InputError(f"{store.label}: layer {i} ('{name}') is listed in the manifest but absent from the archive")
+            size = store.sizes.get(name, size)
+        elif digest and digest != diff_id and _blob_is_uncompressed(blob):
             raise InputError(
                 f"{store.label}: layer {i} is stored uncompressed as {digest} but the config says its diff_id is {diff_id}"
             )
-        if blob is None and not store.exists(name):
-            raise InputError(f"{store.label}: layer {i} ('{name}') is listed in the manifest but absent from the archive")
-        layers.append(LayerRef(i, diff_id, digest, media_type, stored_size, name, blob))
+        layers.append(LayerRef(i, diff_id, digest, media_type, blob.size if blob else size, name, blob))
     name = tags[0] if tags else config_digest[7:19]
     return SourceImage(
         reference, kind, name, tags, config, config_digest, layers,
-        platform=plat or _config_platform(config), config_bytes=config_bytes,
+        platform=plat or config_platform(config), config_bytes=config_bytes,
     )
 
 
@@ -586,7 +582,7 @@ def _blob_is_uncompressed(blob: BlobRef) -> bool:
         reader.close()
 
 
-def _config_platform(config: dict) -> str:
+def config_platform(config: dict) -> str:
     return platform_text({"os": config.get("os", ""), "architecture": config.get("architecture", ""), "variant": config.get("variant", "")})
 
 
@@ -620,17 +616,7 @@ def open_archive_file(path: str, reference: str, tag: str | None, platform: str 
         except DECOMPRESSION_ERRORS as exc:
             raise InputError(f"{path}: corrupt or truncated {compression} data ({_short(exc)})") from None
     kind = "oci-archive" if store.exists("oci-layout") and not store.exists("manifest.json") else "docker-archive"
-    image = build_source(store, reference, kind, tag, platform, stored_layers=store.sizes)
-    _attach_streamed(image, store)
-    return image
-
-
-def _attach_streamed(image: SourceImage, store: StreamStore) -> None:
-    for layer in image.layers:
-        name = store._resolve(layer.member)
-        if name not in store.layers:
-            raise InputError(f"{store.label}: layer {layer.index} ('{layer.member}') is listed in the manifest but absent")
-        image.streamed[layer.index] = store.layers[name]
+    return build_source(store, reference, kind, tag, platform)
 
 
 def open_layout_dir(path: str, reference: str, tag: str | None, platform: str | None) -> SourceImage:

@@ -13,7 +13,7 @@ import os
 from typing import Callable, Iterator
 
 from slimview.errors import EngineError, ImageNotFound, InputError
-from slimview.source.archive import _attach_streamed, _config_platform, build_source, check_config, stream_archive
+from slimview.source.archive import build_source, check_config, config_platform, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage, no_progress
 
@@ -157,7 +157,7 @@ def open_engine_image(
         name = reference if reference in tags else (tags[0] if tags else image_id[7:19])
         return SourceImage(
             reference, "engine", name, tags, config, image_id, layers,
-            platform=_config_platform(config), config_bytes=config_bytes,
+            platform=config_platform(config), config_bytes=config_bytes,
         )
 
     total = int(image.attrs.get("Size") or 0) or None
@@ -181,8 +181,7 @@ def open_engine_image(
     if not store.exists("manifest.json"):
         raise EngineError(f"the engine's save of {reference!r} ended before its manifest (stream cut or engine stopped)")
     tag = reference if reference in tags else None
-    source = build_source(store, reference, "engine", tag if tag else None, None, stored_layers=store.sizes)
-    _attach_streamed(source, store)
+    source = build_source(store, reference, "engine", tag if tag else None, None)
     if tags and source.name not in tags:
         source.name = tags[0]
     return source

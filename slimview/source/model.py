@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class LayerRef:
     digest: str  # digest of the stored blob when the format names it, else ""
     media_type: str
     stored_size: int  # bytes as stored (compressed or not); -1 when unknown
-    member: str  # archive member or blob path, for messages
-    blob: BlobRef | None = None  # random access; None when the layer only came as a stream
+    member: str  # archive member or blob path; a streamed layer's name as the sink was given it
+    blob: BlobRef | None = None  # random access; None when the layer was streamed (or is cached)
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def no_progress(stage: str, done: int, total: int | None) -> None:
     """The default progress callback: ignore it."""
 
 
-# Called for every layer met while streaming: (member name, decompressed-or-not stream) → result.
-LayerSink = Callable[[str, BinaryIO], Any]
+# Called for every layer met while streaming, with its member name and its stream (still
+# compressed if it was stored so); the index keeps what it read under that name.
+LayerSink = Callable[[str, BinaryIO], None]
 
 
 @dataclass
@@ -63,8 +64,6 @@ class SourceImage:
     platform: str = ""
     config_bytes: bytes = b""
     warnings: list[str] = field(default_factory=list)
-    # Layer indexes made while the source streamed (layer position → sink result).
-    streamed: dict[int, Any] = field(default_factory=dict)
 
     @property
     def history(self) -> list[HistoryEntry]:

@@ -1,0 +1,20 @@
+"""What the user can ask of the index: which image, cache use, digest checks, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slimview.index.layer import DEFAULT_MAX_ENTRIES
+
+
+@dataclass
+class IndexOptions:
+    tag: str | None = None
+    platform: str | None = None
+    use_cache: bool = True
+    cache_dir: str | None = None
+    # Digest layers (sha256) to check them against rootfs.diff_ids: True always, None
+    # (default) for streams and compressed layers, where it costs next to nothing.
+    verify: bool | None = None
+    workers: int = 0  # 0: one per CPU this process may use
+    max_entries: int = DEFAULT_MAX_ENTRIES

@@ -1,0 +1,121 @@
+"""Index the layers the cache lacks, using every CPU this process may run on.
+
+Large layers go to worker processes (a large uncompressed one cut into parts, see
+parts.py) while small ones are indexed here meanwhile; with one CPU, or one job, all run
+in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from slimview.index.blob import BlobReader, fingerprint_from
+from slimview.index.layer import LayerFiles, index_layer_stream
+from slimview.index.memory import tune_allocator
+from slimview.index.options import IndexOptions
+from slimview.index.parts import Part, PartResult, combine, index_part, plan, splittable
+from slimview.source.model import BlobRef, Progress, SourceImage
+
+# Layers smaller than this are indexed in-process: a worker would cost more than it saves.
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+def index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int) -> LayerFiles:
+    """Index one stored layer in full, computing its blob fingerprint on the way."""
+    tune_allocator()
+    reader = BlobReader(blob.path, blob.offset, blob.size)
+    try:
+        files = index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
+        files.blob_fingerprint = fingerprint_from(blob.size, reader.segment_digests())
+        return files
+    finally:
+        reader.close()
+
+
+def layer_label(reference: str, i: int, diff_id: str) -> str:
+    """How messages name layer ``i`` of the image the user called ``reference``."""
+    short = diff_id[7:19] if diff_id.startswith("sha256:") else "?"
+    return f"{reference}: layer {i} ({short})"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container or taskset may allow fewer than the host has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def index_cold(
+    source: SourceImage,
+    cold: list[int],
+    files: list[LayerFiles | None],
+    options: IndexOptions,
+    progress: Progress,
+) -> None:
+    """Fill ``files[i]`` for every layer ``i`` in ``cold`` (each has a blob on disk)."""
+    tune_allocator()  # before the workers fork: they inherit it
+    workers = options.workers or usable_cpus()
+    total = len(source.layers)
+    blobs: dict[int, BlobRef] = {}
+    for i in cold:
+        blob = source.layers[i].blob
+        assert blob is not None, "only layers stored on disk are indexed here"
+        blobs[i] = blob
+    big = sorted((i for i in cold if blobs[i].size >= PARALLEL_MIN_BYTES), key=lambda i: blobs[i].size, reverse=True)
+    small = sorted((i for i in cold if i not in big), key=lambda i: blobs[i].size, reverse=True)
+    cut = [i for i in big if workers >= 2 and options.verify is not True and splittable(blobs[i])]
+    parts = plan([(i, blobs[i].size) for i in cut], workers)
+    jobs: list[Part | int] = [p for p in parts] + [i for i in big if i not in cut]
+    jobs.sort(key=lambda job: job.size if isinstance(job, Part) else blobs[job].size, reverse=True)
+    done = total - len(cold)
+
+    def where(i: int) -> str:
+        return layer_label(source.reference, i, source.layers[i].diff_id)
+
+    def whole(i: int) -> LayerFiles:
+        return index_blob(blobs[i], where(i), options.verify, options.max_entries)
+
+    def finished(i: int, layer_files: LayerFiles) -> None:
+        nonlocal done
+        files[i] = layer_files
+        done += 1
+        progress("layers", done, total)
+
+    if workers < 2 or len(jobs) < 2:
+        for i in big + small:
+            finished(i, whole(i))
+        return
+
+    # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        pending = {i: sum(1 for p in parts if p.layer == i) for i in cut}
+        whole_layers: list[tuple[int, Future[LayerFiles]]] = []
+        part_results: list[tuple[int, Future[PartResult]]] = []
+        submit: Callable = pool.submit
+        for job in jobs:
+            if isinstance(job, Part):
+                # Each part may hold its share of the entry limit (a part over it sends the layer
+                # to one pass), so the parts together never hold more than one pass would.
+                share = options.max_entries // pending[job.layer] + 1
+                part_results.append((job.layer, submit(index_part, blobs[job.layer], job, where(job.layer), share)))
+            else:
+                whole_layers.append((job, submit(index_blob, blobs[job], where(job), options.verify, options.max_entries)))
+        for i in small:
+            finished(i, whole(i))
+        for i, future in whole_layers:
+            finished(i, future.result())
+        results: dict[int, list[PartResult]] = {i: [] for i in cut}
+        for i, part_future in part_results:
+            results[i].append(part_future.result())
+            pending[i] -= 1
+            if pending[i] == 0:
+                ordered = sorted(results[i], key=lambda r: r.part.lo)
+                joined = combine(ordered, blobs[i], where(i), options.max_entries)
+                finished(i, joined if joined is not None else whole(i))
