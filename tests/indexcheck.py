@@ -22,7 +22,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from slimview.index.model import ImageIndex, unpack
+from slimview.index.model import ImageIndex, split_ref
 
 CLI_TIMEOUT_S = 600
 
@@ -37,7 +37,7 @@ def canonical_digest(index: ImageIndex) -> str:
         h.update(repr(sorted(layer.deleted_paths)).encode("utf-8", "surrogateescape"))
         h.update(repr(layer.files.whiteouts + layer.files.opaque_dirs).encode("utf-8", "surrogateescape"))
     h.update(repr(sorted(index.hidden)).encode("utf-8", "surrogateescape"))
-    final = sorted((path, unpack(ref)) for path, ref in index.final.items())
+    final = sorted((path, split_ref(ref)) for path, ref in index.final.items())
     h.update(repr(final).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 

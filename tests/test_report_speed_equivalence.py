@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from slimview.findings.caches import _HINTS, _MATCHER, RULES
 from slimview.findings.model import FindingPath, sort_largest_first
 from slimview.index import IndexOptions, build_index
-from slimview.index.model import Change, unpack
+from slimview.index.model import Change, split_ref
 from slimview.report import build_report
 from slimview.report.jsondoc import path_fields, render_json, render_json_bytes, report_json, safe_text
 from slimview.sample.builder import ImageSpec, write_docker_archive
@@ -65,7 +65,7 @@ def files_entry_by_entry(index, layer_no: int) -> list[dict]:
             item["xxh3"] = files.hash_at(i).hex()
         out.append(item)
     for path, ref in layer.deleted_paths:
-        owner, j = unpack(ref)
+        owner, j = split_ref(ref)
         gone = index.layers[owner].files
         out.append({**path_fields(path), "type": EntryType.NAMES[gone.types[j]], "change": "deleted",
                     "size": gone.sizes[j], "from_layer": owner})

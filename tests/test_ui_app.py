@@ -17,7 +17,7 @@ from slimview.sample.mini import write_sample
 from slimview.ui.app import SlimviewApp, make_app
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
-from slimview.ui.treemodel import AGGREGATE, BY_SIZE, LAYER
+from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER
 from slimview.ui.widgets.details import DetailsPane
 from slimview.ui.widgets.filetree import FileTree
 from slimview.ui.widgets.findings import FindingsPane
@@ -654,3 +654,29 @@ async def test_brackets_in_names_instructions_and_titles_are_shown_as_they_are(t
         await settle(pilot, lambda: isinstance(app.screen, FileViewerScreen))
         text = screen_text(app)
         assert "/app/[id].js (layer 0)" in text and "export default 1" in text
+
+
+@async_test
+async def test_the_viewer_shows_a_hard_links_own_bytes_after_its_target_is_overwritten(tmp_path):
+    """Layer 0 stores a = OLD and b hard-linked to a; layer 1 overwrites a = NEW. b's bytes
+    are still OLD (the link names layer 0's body), and the viewer must show them."""
+    from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
+
+    image = str(tmp_path / "links.tar")
+    spec = ImageSpec([Layer("ADD base").file("a", b"OLD bytes\n").hardlink("b", "a"), Layer("RUN rewrite a").file("a", b"NEW bytes\n")])
+    write_docker_archive(spec, image, ["links:latest"])
+    app = make_app(image, IndexOptions(use_cache=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab")
+        assert app.query_one(FileTree).reveal("b")
+        await pilot.press("v")
+        await settle(pilot, lambda: isinstance(app.screen, FileViewerScreen))
+        await settle(pilot)
+        assert app.screen.query_one(TextArea).text == "OLD bytes\n"
+        await pilot.press("escape")
+        assert app.query_one(FileTree).reveal("a")
+        await pilot.press("v")
+        await settle(pilot, lambda: isinstance(app.screen, FileViewerScreen))
+        await settle(pilot)
+        assert app.screen.query_one(TextArea).text == "NEW bytes\n"

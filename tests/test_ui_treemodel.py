@@ -7,11 +7,13 @@ import re
 import pytest
 
 from slimview.index import IndexOptions, build_index
-from slimview.index.model import Change
+from slimview.index.model import Change, ref_layer
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 from slimview.sample.mini import write_sample
+from slimview.index import tree
+from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER, Cancelled, build_view
 from slimview.ui import treemodel
-from slimview.ui.treemodel import AGGREGATE, BY_SIZE, LAYER, Cancelled, TreeQuery, ViewCache, build_view, prepare
+from slimview.ui.treemodel import TreeQuery, ViewCache, prepare
 
 
 def small_spec() -> ImageSpec:
@@ -97,7 +99,7 @@ def test_final_aggregate_is_the_final_filesystem(index):
 
 def test_replaying_the_layers_gives_the_merged_final_view(index, mini_index):
     for idx in (index, mini_index):
-        assert treemodel.replay(idx, len(idx.layers) - 1) == idx.final
+        assert tree.replay(idx, len(idx.layers) - 1) == idx.final
 
 
 def test_children_sorted_by_name_or_size(index):
@@ -109,32 +111,32 @@ def test_children_sorted_by_name_or_size(index):
 
 def test_rows_descend_only_into_open_directories(index):
     view = build_view(index, AGGREGATE, 0)
-    rows = view.rows("", 0, {"etc", "usr"}.__contains__)
+    rows = treemodel.rows(view, "", 0, {"etc", "usr"}.__contains__)
     assert rows == [("etc", 0), ("etc/a", 1), ("etc/b", 1), ("usr", 0), ("usr/lib", 1), ("var", 0)]
-    assert view.rows("usr", 1, lambda p: True) == [("usr/lib", 1), ("usr/lib/x.so", 2), ("usr/lib/y.so", 2)]
+    assert treemodel.rows(view, "usr", 1, lambda p: True) == [("usr/lib", 1), ("usr/lib/x.so", 2), ("usr/lib/y.so", 2)]
 
 
 def test_regex_selection_keeps_matches_and_their_ancestors(index):
     view = build_view(index, AGGREGATE, 0)
-    selection = view.select(re.compile(r"\.so$"))
+    selection = treemodel.select(view, re.compile(r"\.so$"))
     assert selection.shown == {"usr", "usr/lib", "usr/lib/x.so", "usr/lib/y.so"}
     assert selection.parents == {"", "usr", "usr/lib"}
     assert selection.matches == 2
-    assert view.rows("", 0, lambda p: True, selection=selection) == [("usr", 0), ("usr/lib", 1), ("usr/lib/x.so", 2), ("usr/lib/y.so", 2)]
+    assert treemodel.rows(view, "", 0, lambda p: True, selection=selection) == [("usr", 0), ("usr/lib", 1), ("usr/lib/x.so", 2), ("usr/lib/y.so", 2)]
     # Searched in the "/"-rooted path, so an absolute-looking pattern works.
-    assert view.select(re.compile(r"^/etc/a$")).shown == {"etc", "etc/a"}
+    assert treemodel.select(view, re.compile(r"^/etc/a$")).shown == {"etc", "etc/a"}
 
 
 def test_change_kind_and_path_set_selections(index):
     view = build_view(index, LAYER, 1)
-    deleted = view.select(kinds=frozenset({Change.DELETED}))
+    deleted = treemodel.select(view, kinds=frozenset({Change.DELETED}))
     assert deleted.shown == {"var", "var/cache", "var/cache/pkg.deb"}
     assert deleted.matches == 2
-    unchanged = view.select(kinds=frozenset({Change.UNCHANGED}))
+    unchanged = treemodel.select(view, kinds=frozenset({Change.UNCHANGED}))
     assert unchanged.shown == {"usr", "usr/lib", "usr/lib/x.so"}
-    only = view.select(only=["etc/c", "not/there"])
+    only = treemodel.select(view, only=["etc/c", "not/there"])
     assert only.shown == {"etc", "etc/c"} and only.matches == 1
-    assert view.select() is None
+    assert treemodel.select(view) is None
 
 
 def test_prepare_answers_a_query_and_opens_everything_when_filtered(index):
@@ -162,14 +164,15 @@ def test_view_cache_keeps_the_last_few(index):
 
 
 def test_a_newer_request_cancels_a_long_build(index, monkeypatch):
-    monkeypatch.setattr(treemodel, "CHECK_EVERY", 1)
+    monkeypatch.setattr(tree, "CHECK_EVERY", 1)
+    monkeypatch.setattr("slimview.ui.treemodel.CHECK_EVERY", 1)
     with pytest.raises(Cancelled):
         build_view(index, LAYER, 0, should_stop=lambda: True)
     with pytest.raises(Cancelled):
         build_view(index, AGGREGATE, 1, should_stop=lambda: True)
     view = build_view(index, AGGREGATE, 0)
     with pytest.raises(Cancelled):
-        view.select(re.compile("x"), should_stop=lambda: True)
+        treemodel.select(view, re.compile("x"), should_stop=lambda: True)
 
 
 def test_mini_sample_views_add_up(mini_index):
@@ -177,5 +180,5 @@ def test_mini_sample_views_add_up(mini_index):
     for layer in mini_index.layers:
         view = build_view(mini_index, LAYER, layer.index)
         assert view.size("") == layer.stats.size
-        assert len(view.deleted) == len({p for p, ref in layer.deleted_paths if ref >> 32 < layer.index} - set(view.refs))
+        assert len(view.deleted) == len({p for p, ref in layer.deleted_paths if ref_layer(ref) < layer.index} - set(view.refs))
     assert build_view(mini_index, AGGREGATE, top).size("") == mini_index.visible_bytes

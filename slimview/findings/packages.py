@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from slimview.findings.view import ImageView
+from slimview.index.model import split_ref
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
@@ -215,7 +216,8 @@ def _final_body(view: ImageView, path: str) -> bytes | None:
     ref = view.index.final.get(path)
     if ref is None:
         return None
-    return view.layers[ref >> 32].files.captured.get(ref & 0xFFFFFFFF)
+    layer, i = split_ref(ref)
+    return view.layers[layer].files.captured.get(i)
 
 
 def _mark_history(packages: dict[str, Package], snapshots: list[tuple[int, dict[str, Package]]]) -> list[Removal]:
@@ -256,7 +258,7 @@ def _attribute(view: ImageView, packages: dict[str, Package], owned: dict[str, l
                 ref = final.get(path)
                 if ref is None:
                     continue
-            layer_no, i = ref >> 32, ref & 0xFFFFFFFF
+            layer_no, i = split_ref(ref)
             # Regular files only: directories and links hold no bytes.
             if types[layer_no][i] != 0 or path in owner:
                 continue

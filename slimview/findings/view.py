@@ -15,7 +15,7 @@ from functools import cached_property
 
 from slimview.findings.instructions import Instruction, parse_instruction, quoted
 from slimview.findings.model import FindingPath, Severity
-from slimview.index.model import ImageIndex
+from slimview.index.model import ImageIndex, split_ref
 from slimview.source.tarstream import EntryType
 
 FILE = EntryType.FILE
@@ -69,8 +69,8 @@ class ImageView:
         sizes = [layer.files.sizes for layer in self.layers]
         out = []
         for path in paths:
-            ref = final[path]
-            out.append(FindingPath(path, sizes[ref >> 32][ref & 0xFFFFFFFF], ref >> 32))
+            layer, i = split_ref(final[path])
+            out.append(FindingPath(path, sizes[layer][i], layer))
         return out
 
     def content_path(self, path: str) -> str:
@@ -78,8 +78,8 @@ class ImageView:
         ref = self.index.final.get(path)
         if ref is None:
             return path
-        files = self.layers[ref >> 32].files
-        i = ref & 0xFFFFFFFF
+        layer, i = split_ref(ref)
+        files = self.layers[layer].files
         return files.links.get(i, path) if files.types[i] == EntryType.HARDLINK else path
 
     @cached_property
@@ -90,7 +90,7 @@ class ImageView:
             ref = self.index.final.get(name)
             if ref is None:
                 continue
-            layer, i = ref >> 32, ref & 0xFFFFFFFF
+            layer, i = split_ref(ref)
             files = self.layers[layer].files
             if files.types[i] == SYMLINK:
                 target = files.links.get(i, "")

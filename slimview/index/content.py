@@ -1,22 +1,39 @@
-"""Read one file's body out of an indexed image, in memory, without extracting anything."""
+"""Read one file's body out of an indexed image, in memory, without extracting anything.
+
+One rule decides which bodies are never shown: those the index found a secret in while
+it read the layer, and those the secret scanner finds one in now (secretscan.py).
+"""
 
 from __future__ import annotations
 
 from slimview.errors import InputError
 from slimview.index.layer import normalise_path
 from slimview.index.model import ImageIndex
+from slimview.index.secretscan import Match, scan
 from slimview.source.compression import DECOMPRESSION_ERRORS, open_decompressed
 from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, located
 
 VIEW_LIMIT = 1 << 20
 
 
+class SecretWithheld(InputError):
+    """The body holds a secret: slimview names its kind and fingerprint, never its value."""
+
+
+def _withheld(path: str, matches: list[tuple[str, str, str, int]] | list[Match]) -> SecretWithheld:
+    found = [m if isinstance(m, Match) else Match(*m) for m in matches]
+    kinds = ", ".join(sorted({m.kind for m in found}))
+    prints = ", ".join(m.fingerprint for m in found[:3])
+    return SecretWithheld(f"{path!r} holds a secret ({kinds}; fingerprints {prints}); slimview does not display it")
+
+
 def read_body(index: ImageIndex, layer_no: int, path: str, limit: int = VIEW_LIMIT) -> bytes:
     """The first ``limit`` bytes of ``path`` as stored in layer ``layer_no``.
 
-    Bodies the index kept (package databases, candidate secrets) come from memory; other
+    Bodies the index kept (package databases, config files) come from memory; other
     files are read again from the archive. Streamed sources (an engine save, a compressed
     tarball) cannot be re-read and raise InputError for files the index did not keep.
+    Raises SecretWithheld for a body holding a secret.
     """
     layer = index.layers[layer_no]
     i = layer.find(path)
@@ -24,15 +41,19 @@ def read_body(index: ImageIndex, layer_no: int, path: str, limit: int = VIEW_LIM
         raise InputError(f"layer {layer_no} has no entry {path!r}")
     if layer.files.types[i] != EntryType.FILE:
         raise InputError(f"{path!r} in layer {layer_no} is a {EntryType.NAMES[layer.files.types[i]]}, not a file")
-    secrets = layer.files.secrets.get(i)
-    if secrets:
-        kinds = ", ".join(sorted({m[0] for m in secrets}))
-        prints = ", ".join(m[2] for m in secrets[:3])
-        raise InputError(f"{path!r} holds a secret ({kinds}; fingerprints {prints}); slimview does not display it")
+    recorded = layer.files.secrets.get(i)
+    if recorded:
+        raise _withheld(path, recorded)
     kept = layer.files.captured.get(i)
-    if kept is not None:
-        return kept[:limit]
-    blob = layer.ref.blob
+    body = kept[:limit] if kept is not None else _reread(index, layer_no, path, limit)
+    found = scan(path, body)
+    if found:
+        raise _withheld(path, found)
+    return body
+
+
+def _reread(index: ImageIndex, layer_no: int, path: str, limit: int) -> bytes:
+    blob = index.layers[layer_no].ref.blob
     if blob is None:
         raise InputError("file contents are only available for images read from a tarball or OCI layout on disk")
     raw = RangeReader(blob.path, blob.offset, blob.size)

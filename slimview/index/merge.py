@@ -18,7 +18,7 @@ from __future__ import annotations
 
 
 from slimview.index.layer import LayerFiles, shown
-from slimview.index.model import Change, Hidden, LayerIndex, LayerStats, pack, unpack
+from slimview.index.model import Change, EntryRef, Hidden, LayerIndex, LayerStats, entry_ref, ref_layer, split_ref
 from slimview.source.tarstream import EntryType
 
 FILE = EntryType.FILE
@@ -29,22 +29,22 @@ DIR = EntryType.DIR
 class _Merger:
     def __init__(self, layers: list[LayerIndex]):
         self.layers = layers
-        self.final: dict[str, int] = {}
+        self.final: dict[str, EntryRef] = {}
         self.children: dict[str, set[str]] = {}
         self.hidden: list[Hidden] = []
         self.notes: list[str] = []
         self._links_to: dict[int, dict[str, list[int]]] = {}  # layer → target path → its hard links
-        self._hidden_bodies: set[int] = set()  # packed refs of file bodies already counted hidden
+        self._hidden_bodies: set[EntryRef] = set()  # file bodies already counted hidden
 
     # -- helpers -------------------------------------------------------------------------------
     def _files(self, ref: int) -> tuple[LayerFiles, int]:
-        layer, i = unpack(ref)
+        layer, i = split_ref(ref)
         return self.layers[layer].files, i
 
     def _hide(self, path: str, ref: int, by: int, how: str, stats: LayerStats) -> None:
         """``path`` (what ``ref`` names) leaves the view: hide its bytes unless another name keeps them."""
         files, i = self._files(ref)
-        stored_in = ref >> 32
+        stored_in = ref_layer(ref)
         type_ = files.types[i]
         if type_ == FILE:
             size = files.sizes[i]
@@ -57,12 +57,12 @@ class _Merger:
             if body is None or files.types[body] != FILE or not files.sizes[body]:
                 return
             target = files.paths[body]
-            if self.final.get(target) == pack(stored_in, body) or self._linked(stored_in, target, skip=i):
+            if self.final.get(target) == entry_ref(stored_in, body) or self._linked(stored_in, target, skip=i):
                 return
             size = files.sizes[body]
         else:
             return
-        body_ref = pack(stored_in, body)
+        body_ref = entry_ref(stored_in, body)
         if body_ref in self._hidden_bodies:
             return  # a link made to a body after it was hidden (crafted tars) hides nothing more
         self._hidden_bodies.add(body_ref)
@@ -84,7 +84,7 @@ class _Merger:
                     by_target.setdefault(link, []).append(j)
             self._links_to[layer_no] = by_target
         paths = self.layers[layer_no].files.paths
-        return any(j != skip and self.final.get(paths[j]) == pack(layer_no, j) for j in by_target.get(target, ()))
+        return any(j != skip and self.final.get(paths[j]) == entry_ref(layer_no, j) for j in by_target.get(target, ()))
 
     def _remove(self, path: str, by: LayerIndex) -> None:
         """Remove ``path`` and everything below it from the merged view."""
@@ -181,7 +181,7 @@ class _Merger:
                 for child in sorted(children.pop(path)):
                     self._remove(child, layer)
             changes[i] = change
-            final[path] = pack(me, i)
+            final[path] = entry_ref(me, i)
             kids = children.get(parent)
             if kids is None:
                 children[parent] = {path}
@@ -216,7 +216,7 @@ class _Merger:
             p = grand
 
 
-def merge_layers(layers: list[LayerIndex]) -> tuple[dict[str, int], list[Hidden], list[str]]:
+def merge_layers(layers: list[LayerIndex]) -> tuple[dict[str, EntryRef], list[Hidden], list[str]]:
     """Apply ``layers`` bottom-up; fills each layer's changes and stats."""
     merger = _Merger(layers)
     for layer in layers:

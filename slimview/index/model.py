@@ -5,7 +5,8 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator, NamedTuple
+from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple, NewType
 
 from slimview.index.layer import Entry, LayerFiles
 from slimview.source.model import HistoryEntry, LayerRef, SourceImage
@@ -23,12 +24,26 @@ class Change:
     NAMES = {1: "added", 2: "modified", 3: "unchanged", 4: "deleted"}
 
 
-def pack(layer: int, entry: int) -> int:
-    return (layer << 32) | entry
+EntryRef = NewType("EntryRef", int)
+"""One entry of one layer: the layer number in the high 32 bits, the entry's position in
+the layer's columns in the low 32. The index keeps one per path of every view (millions
+in a large image), where a tuple each would cost several times the memory."""
+
+_ENTRY_BITS = 32
+_ENTRY_MASK = (1 << _ENTRY_BITS) - 1
 
 
-def unpack(ref: int) -> tuple[int, int]:
-    return ref >> 32, ref & 0xFFFFFFFF
+def entry_ref(layer: int, entry: int) -> EntryRef:
+    return EntryRef((layer << _ENTRY_BITS) | entry)
+
+
+def split_ref(ref: int) -> tuple[int, int]:
+    """(layer, entry) of an :data:`EntryRef`."""
+    return ref >> _ENTRY_BITS, ref & _ENTRY_MASK
+
+
+def ref_layer(ref: int) -> int:
+    return ref >> _ENTRY_BITS
 
 
 class Hidden(NamedTuple):
@@ -67,7 +82,7 @@ class LayerIndex:
     history: HistoryEntry | None
     files: LayerFiles
     changes: bytearray = field(default_factory=bytearray)  # Change per entry
-    deleted_paths: list[tuple[str, int]] = field(default_factory=list)  # (path, packed ref of what was there)
+    deleted_paths: list[tuple[str, EntryRef]] = field(default_factory=list)  # (path, the entry that was there)
     stats: LayerStats = field(default_factory=LayerStats)
     _lookup: dict[str, int] | None = None
 
@@ -110,7 +125,7 @@ class ImageIndex:
 
     source: SourceImage
     layers: list[LayerIndex]
-    final: dict[str, int]  # path → packed (layer, entry) of what is visible in the final image
+    final: dict[str, EntryRef]  # path → the entry visible there in the final image
     hidden: list[Hidden]
     dive: DiveEfficiency
     notes: list[str] = field(default_factory=list)
@@ -126,32 +141,8 @@ class ImageIndex:
         return sum(size for _path, size in self.visible_bodies())
 
     def visible_bodies(self) -> Iterator[tuple[str, int]]:
-        """(path, bytes) of every file body visible in the final image, each counted once.
-
-        A body whose own name was deleted or overwritten stays visible through a remaining
-        hard link to it; it is listed once, under the first such link.
-        """
-        orphans: dict[int, str] = {}
-        hidden = {pack(h.stored_in, h.entry) for h in self.hidden if h.entry >= 0}
-        for path, ref in self.final.items():
-            layer, i = unpack(ref)
-            files = self.layers[layer].files
-            type_ = files.types[i]
-            if type_ == EntryType.FILE:
-                if files.sizes[i]:
-                    yield path, files.sizes[i]
-            elif type_ == EntryType.HARDLINK:
-                body = self.layers[layer].find(files.links[i])
-                if body is None or files.types[body] != EntryType.FILE or not files.sizes[body]:
-                    continue
-                body_ref = pack(layer, body)
-                if body_ref in hidden or self.final.get(files.paths[body]) == body_ref:
-                    continue
-                if body_ref not in orphans or path < orphans[body_ref]:
-                    orphans[body_ref] = path
-        for body_ref, path in orphans.items():
-            layer, i = unpack(body_ref)
-            yield path, self.layers[layer].files.sizes[i]
+        """(path, bytes) of every file body visible in the final image, each counted once."""
+        return bodies(self, self.final, (entry_ref(h.stored_in, h.entry) for h in self.hidden if h.entry >= 0))
 
     @property
     def hidden_bytes(self) -> int:
@@ -162,16 +153,13 @@ class ImageIndex:
         return sum(len(layer.files) for layer in self.layers)
 
     # -- lookups -----------------------------------------------------------------------------
-    def entry_at(self, ref: int) -> Entry:
-        layer, i = unpack(ref)
-        return self.layers[layer].files.entry(i)
-
     @cached_property
     def visible(self) -> list[bytearray]:
         """Per layer, a mask over its entries: 1 where the final filesystem shows that entry."""
         masks = [bytearray(len(layer.files)) for layer in self.layers]
         for ref in self.final.values():
-            masks[ref >> 32][ref & 0xFFFFFFFF] = 1
+            layer, i = split_ref(ref)
+            masks[layer][i] = 1
         return masks
 
     def kept_body(self, path: str, *, follow_symlinks: bool = True) -> bytes | None:
@@ -182,7 +170,7 @@ class ImageIndex:
             ref = self.final.get(path)
             if ref is None:
                 return None
-            layer_no, i = unpack(ref)
+            layer_no, i = split_ref(ref)
             files = self.layers[layer_no].files
             if files.types[i] != EntryType.SYMLINK or not follow_symlinks:
                 return files.captured.get(i)
@@ -196,30 +184,37 @@ class ImageIndex:
         ref = self.final.get(path)
         if ref is None:
             return None
-        layer, i = unpack(ref)
+        layer, i = split_ref(ref)
         return self.layers[layer].files.entry(i), layer
 
-    def content_entry(self, path: str) -> Entry | None:
-        """The visible entry at ``path``, following hard links to the entry that holds the bytes.
+    def content_ref(self, ref: EntryRef) -> EntryRef | None:
+        """The entry that holds the bytes of the entry at ``ref``: itself, unless it is a hard
+        link; None for a hard link that leads nowhere or to another hard link (a loop).
 
         A hard link names an earlier entry of its own layer's tar, so it is resolved there:
-        the target path may since have been deleted or replaced by a later layer.
+        what later layers did to the target's path does not change the link's bytes.
         """
-        found = self.final_entry(path)
-        if found is None:
+        layer_no, i = split_ref(ref)
+        files = self.layers[layer_no].files
+        if files.types[i] != EntryType.HARDLINK:
+            return ref
+        link = files.links[i]
+        body = self.layers[layer_no].find(link)
+        # Not in its own layer (a hand-made tar): whatever the path holds now.
+        target = entry_ref(layer_no, body) if body is not None else self.final.get(link)
+        if target is None:
             return None
-        entry, layer_no = found
-        if entry.type != EntryType.HARDLINK:
-            return entry
-        layer = self.layers[layer_no]
-        body = layer.find(entry.link)
-        if body is not None:
-            target = layer.files.entry(body)
-        else:
-            # Not in its own layer (a hand-made tar): whatever the path holds now.
-            found = self.final_entry(entry.link)
-            target = found[0] if found else None
-        return target if target is not None and target.type != EntryType.HARDLINK else None
+        target_layer, j = split_ref(target)
+        return None if self.layers[target_layer].files.types[j] == EntryType.HARDLINK else target
+
+    def content_entry(self, path: str) -> Entry | None:
+        """The visible entry at ``path``, following a hard link to the entry that holds the bytes."""
+        ref = self.final.get(path)
+        body = self.content_ref(ref) if ref is not None else None
+        if body is None:
+            return None
+        layer_no, i = split_ref(body)
+        return self.layers[layer_no].files.entry(i)
 
     def path_history(self, path: str) -> list[tuple[int, int]]:
         """Every layer that touched ``path``: (layer index, Change)."""
@@ -235,7 +230,7 @@ class ImageIndex:
     def final_files(self) -> Iterator[tuple[str, Entry, int]]:
         """(path, entry, layer) for every visible path, in no particular order."""
         for path, ref in self.final.items():
-            layer, i = unpack(ref)
+            layer, i = split_ref(ref)
             yield path, self.layers[layer].files.entry(i), layer
 
     def hidden_by_pair(self) -> dict[tuple[int, int], int]:
@@ -248,13 +243,61 @@ class ImageIndex:
 
     def directory_sizes(self) -> dict[str, int]:
         """Visible bytes under each directory of the final filesystem ('' is the root)."""
-        sizes: dict[str, int] = {}
-        for path, size in self.visible_bodies():
-            parent = posixpath.dirname(path)
-            while True:
-                sizes[parent] = sizes.get(parent, 0) + size
-                if not parent:
-                    break
-                parent = posixpath.dirname(parent)
-        return sizes
+        return directory_sizes(self.visible_bodies())
 
+
+def bodies(index: ImageIndex, refs: Mapping[str, int], hidden: Iterable[int] = ()) -> Iterator[tuple[str, int]]:
+    """(path, bytes) of every file body the view ``refs`` shows, each counted once: the one
+    rule every size of a set of files follows (the final filesystem, a tree view).
+
+    A regular file counts its bytes; a hard link counts its body's bytes once, when the
+    body is not shown under its own name in the same view (``rm a`` keeps the bytes ``b``
+    still names).
+    A body whose own name is not in the view stays visible through a hard link to it; it
+    is listed once, under the first such link. ``hidden``: refs of bodies already counted
+    as hidden (the final view's), which a link cannot make visible again.
+    """
+    hidden_bodies = set(hidden)
+    orphans: dict[int, str] = {}
+    layers = index.layers
+    for path, ref in refs.items():
+        layer, i = split_ref(ref)
+        files = layers[layer].files
+        type_ = files.types[i]
+        if type_ == EntryType.FILE:
+            if files.sizes[i]:
+                yield path, files.sizes[i]
+        elif type_ == EntryType.HARDLINK:
+            body = layers[layer].find(files.links[i])
+            if body is None or files.types[body] != EntryType.FILE or not files.sizes[body]:
+                continue
+            body_ref = entry_ref(layer, body)
+            if body_ref in hidden_bodies or refs.get(files.paths[body]) == body_ref:
+                continue
+            if body_ref not in orphans or path < orphans[body_ref]:
+                orphans[body_ref] = path
+    for body_ref, path in orphans.items():
+        layer, i = split_ref(body_ref)
+        yield path, layers[layer].files.sizes[i]
+
+
+def directory_sizes(sized: Iterable[tuple[str, int]], directories: Iterable[str] = ()) -> dict[str, int]:
+    """Bytes below each directory ('' is the root) of the (path, bytes) ``sized``: every
+    ancestor of a body, plus ``directories`` (0 when nothing below them has bytes)."""
+    sizes = dict.fromkeys(directories, 0)
+    for path, size in sized:
+        parent = path.rpartition("/")[0]
+        sizes[parent] = sizes.get(parent, 0) + size
+    for directory in list(sizes):
+        d = directory
+        while d:
+            d = d.rpartition("/")[0]
+            if d in sizes:
+                break
+            sizes[d] = 0
+    # Deepest first, each directory's total added to its parent once.
+    for d in sorted(sizes, key=lambda p: p.count("/") if p else -1, reverse=True):
+        if d:
+            parent = d.rpartition("/")[0]
+            sizes[parent] += sizes[d]
+    return sizes

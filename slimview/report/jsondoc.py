@@ -11,7 +11,7 @@ import orjson
 from slimview import __version__
 from slimview.findings import KINDS
 from slimview.findings.model import Finding
-from slimview.index.model import Change, ImageIndex, unpack
+from slimview.index.model import Change, ImageIndex, split_ref
 from slimview.report import Report
 from slimview.source.tarstream import EntryType
 
@@ -84,7 +84,7 @@ def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
     _with_raw_paths(out, files.paths)
     deleted = []
     for path, ref in layer.deleted_paths:
-        owner, j = unpack(ref)
+        owner, j = split_ref(ref)
         gone = index.layers[owner].files
         deleted.append({"path": path, "type": type_names[gone.types[j]], "change": "deleted", "size": gone.sizes[j], "from_layer": owner})
     out += _with_raw_paths(deleted, [path for path, _ref in layer.deleted_paths])

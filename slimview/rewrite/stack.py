@@ -8,7 +8,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from slimview.index.model import Change, ImageIndex, pack
+from slimview.index.model import Change, ImageIndex, entry_ref
 from slimview.source.tarstream import EntryType
 
 DPKG_STATUS = "var/lib/dpkg/status"
@@ -203,7 +203,7 @@ def stored_under(index: ImageIndex, prefixes: tuple[str, ...], first_layer: int 
         files = layer.files
         for i, path in enumerate(files.paths):
             if files.types[i] == EntryType.FILE and path.startswith(prefixes):
-                if index.final.get(path) == pack(layer.index, i):
+                if index.final.get(path) == entry_ref(layer.index, i):
                     visible += files.sizes[i]
                 else:
                     hidden += files.sizes[i]

@@ -29,7 +29,7 @@ from slimview.errors import SlimviewError
 from slimview.fsutil import write_atomic
 from slimview.findings.model import Finding
 from slimview.index import IndexOptions, build_index, gc_paused
-from slimview.index.model import Change, ImageIndex
+from slimview.index.model import Change, ImageIndex, split_ref
 from slimview.report import Report, build_report
 from slimview.source.tarstream import EntryType
 from slimview.ui.commands import SlimviewCommands
@@ -37,7 +37,8 @@ from slimview.ui.messages import IndexProgress, IndexReady, ReportReady, TreeRea
 from slimview.ui.screens.export import ExportRequest, ExportScreen
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
-from slimview.ui.treemodel import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled, TreeQuery, ViewCache, prepare
+from slimview.index.tree import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled
+from slimview.ui.treemodel import TreeQuery, ViewCache, prepare
 from slimview.ui.widgets.details import DetailsPane, file_details, finding_details, layer_details
 from slimview.ui.widgets.filetree import FileTree
 from slimview.ui.widgets.findings import FindingsPane
@@ -539,19 +540,19 @@ class SlimviewApp(App[None]):
         if found is None or tree.view.kind(path) == Change.DELETED:
             self.notify("Only files present in this view can be viewed.", severity="warning")
             return
-        entry, layer_no = found
-        if entry.type == EntryType.HARDLINK:
-            target = self.index.final_entry(entry.link)
-            if target is None:
-                self.notify("The hard link's target is not in the image.", severity="warning")
-                return
-            entry, layer_no = target
-            path = entry.path
+        entry, _layer_no = found
+        ref = tree.view.ref(path)
+        body = self.index.content_ref(ref) if ref is not None else None
+        if body is None:
+            self.notify("The hard link's target is not in the image.", severity="warning")
+            return
+        layer_no, i = split_ref(body)
+        entry = self.index.layers[layer_no].files.entry(i)
         if entry.type != EntryType.FILE:
             self.notify(f"/{path} is a {EntryType.NAMES[entry.type]}, not a file.", severity="warning", markup=False)
             return
-        secret = any(f.kind == "secret" for f in self.findings_by_path.get(path, []))
-        self.push_screen(FileViewerScreen(self.index, layer_no, path, entry.size, secret))
+        # A hard link's bytes are its target's, as its own layer stored them.
+        self.push_screen(FileViewerScreen(self.index, layer_no, entry.path, entry.size))
 
     def action_export(self) -> None:
         report = self.report

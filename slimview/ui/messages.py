@@ -9,7 +9,8 @@ from textual.message import Message
 from slimview.findings.model import Finding
 from slimview.index.model import ImageIndex
 from slimview.report import Report
-from slimview.ui.treemodel import Row, Selection, TreeQuery, TreeView
+from slimview.index.tree import TreeView
+from slimview.ui.treemodel import Row, Selection, TreeQuery
 from slimview.ui.widgets.summary import ImageFigures
 
 

@@ -1,8 +1,9 @@
-"""A read-only viewer for one file's contents, read from the archive (never extracted)."""
+"""A read-only viewer for one file's contents, read from the archive (never extracted).
+
+The core decides what may be shown (``index.content.read_body`` withholds secrets); the
+viewer presents text as text and binaries as hex."""
 
 from __future__ import annotations
-
-import hashlib
 
 from dataclasses import dataclass
 
@@ -16,7 +17,6 @@ from textual.screen import ModalScreen
 from textual.worker import Worker
 from textual.widgets import Footer, Label, TextArea
 
-from slimview.index.capture import KEY_MARKER
 from slimview.index.content import read_body
 from slimview.index.layer import shown
 from slimview.index.model import ImageIndex
@@ -46,16 +46,8 @@ def hex_dump(body: bytes) -> str:
     return "\n".join(lines)
 
 
-def presented(path: str, body: bytes, size: int, secret: bool) -> tuple[str, str]:
-    """(status line, text) for a body: secrets withheld, binaries as hex, text as text."""
-    if secret or KEY_MARKER in body:
-        fingerprint = hashlib.sha256(body).hexdigest()[:12]
-        return (
-            f"{human_bytes(size)}, contents withheld",
-            "This file holds what looks like a secret (a key, token or password).\n"
-            "slimview never shows secrets in clear.\n\n"
-            f"sha256 fingerprint: {fingerprint}…\n",
-        )
+def presented(body: bytes, size: int) -> tuple[str, str]:
+    """(status line, text) for a body: binaries as hex, text as text."""
     more = f", first {human_bytes(len(body))} shown" if len(body) < size else ""
     if looks_binary(body):
         shown_bytes = min(len(body), HEX_LIMIT)
@@ -71,13 +63,12 @@ class FileViewerScreen(ModalScreen[None]):
         status: str
         text: str
 
-    def __init__(self, index: ImageIndex, layer_no: int, path: str, size: int, secret: bool):
+    def __init__(self, index: ImageIndex, layer_no: int, path: str, size: int):
         super().__init__()
         self.index = index
         self.layer_no = layer_no
         self.path = path
         self.file_size = size
-        self.secret = secret
 
     def compose(self) -> ComposeResult:
         with Vertical(id="viewer-dialog", classes="dialog"):
@@ -95,7 +86,7 @@ class FileViewerScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer", name="viewer")
     def load(self) -> None:
         body = read_body(self.index, self.layer_no, self.path, VIEW_LIMIT)
-        status, text = presented(self.path, body, self.file_size, self.secret)
+        status, text = presented(body, self.file_size)
         self.post_message(self.ContentsRead(status, text))
 
     @on(ContentsRead)

@@ -13,7 +13,7 @@ from slimview.index.layer import shown
 from slimview.index.model import Change, ImageIndex, LayerIndex
 from slimview.report.format import human_bytes, short_instruction
 from slimview.source.tarstream import EntryType
-from slimview.ui.treemodel import TreeView
+from slimview.index.tree import TreeView
 from slimview.ui.widgets.filetree import MARKS, permissions
 
 PATHS_SHOWN = 12

@@ -24,7 +24,9 @@ from slimview.index.layer import shown
 from slimview.index.model import Change
 from slimview.report.format import human_bytes
 from slimview.source.tarstream import EntryType
-from slimview.ui.treemodel import BY_NAME, Row, Selection, TreeView, name_of
+from slimview.index.tree import BY_NAME, TreeView, name_of
+from slimview.ui import treemodel
+from slimview.ui.treemodel import Row, Selection
 
 # Marked by sign as well as colour, so the change is readable without colour.
 MARKS = {Change.ADDED: "+", Change.MODIFIED: "~", Change.DELETED: "-"}
@@ -137,7 +139,7 @@ class FileTree(ScrollView, can_focus=True):
         return path in self.expanded
 
     def _has_children(self, path: str) -> bool:
-        return self.view is not None and self.view.has_children(path, self.selection)
+        return self.view is not None and treemodel.has_children(self.view, path, self.selection)
 
     # -- opening and closing -------------------------------------------------------------------
     def _open(self, i: int) -> None:
@@ -148,7 +150,7 @@ class FileTree(ScrollView, can_focus=True):
             self.closed_in_filter.discard(path)
         else:
             self.expanded.add(path)
-        self.rows[i + 1 : i + 1] = self.view.rows(path, depth + 1, self._is_open, self.order, self.selection)
+        self.rows[i + 1 : i + 1] = treemodel.rows(self.view, path, depth + 1, self._is_open, self.order, self.selection)
         self._rows_changed()
 
     def _close(self, i: int) -> None:
