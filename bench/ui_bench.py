@@ -47,7 +47,6 @@ READY_MARK = "Files · "
 sys.path.insert(0, HERE)
 from run import exe  # noqa: E402 - bench/ is not a package
 
-
 # -- the synthetic image -------------------------------------------------------------------------
 
 

@@ -6,13 +6,31 @@ user can cause is one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import os
+import shlex
 import sys
+from collections.abc import Callable
 
 import click
 
-from slimview import __version__
+from slimview import __version__, session
 from slimview.errors import SlimviewError
+from slimview.findings import Analysis
+from slimview.fsutil import write_atomic
+from slimview.gate import RULES, default_config_files, load_settings, render_gate, run_gate
+from slimview.index import IndexOptions
+from slimview.index.layer import DEFAULT_MAX_ENTRIES
+from slimview.report.format import human_bytes
+from slimview.report.jsondoc import render_json_bytes
+from slimview.report.markdown import render_markdown
+from slimview.report.sarif import render_sarif
+from slimview.report.text import render_text
+from slimview.rewrite.summary import render_summary
+from slimview.sample import bundled_sample_path
+from slimview.source.model import Progress, no_progress
+from slimview.verify import default_tag, render_table, shown_command
+from slimview.verify import verify as run_verify
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -26,42 +44,37 @@ class _DefaultToTui(click.Group):
         return super().parse_args(ctx, args)
 
 
-def image_options(f):
-    f = click.option("--tag", help="Pick this image from an archive or layout that holds several.")(f)
-    f = click.option("--platform", help="Pick this platform (os/arch[/variant]) from a multi-platform index.")(f)
-    f = click.option("--no-cache", is_flag=True, help="Do not read or write the index cache.")(f)
-    f = click.option(
-        "--max-entries", type=click.IntRange(min=1), default=None, help="Refuse images with more entries (default 5,000,000)."
-    )(f)
-    f = click.option(
-        "--verify",
-        is_flag=True,
-        expose_value=False,
-        callback=lambda ctx, _param, value: ctx.meta.__setitem__("slimview.verify", value),
-        help="Digest every layer and check it against the config's diff_ids "
-        "(default: only streamed and compressed layers, where it is nearly free).",
-    )(f)
-    return f
+def image_options(f: Callable) -> Callable:
+    """The options that say which image to open and how; the command gets them as one
+    ``options: IndexOptions`` argument."""
+
+    @functools.wraps(f)
+    def command(*args, tag, platform, no_cache, max_entries, verify_layers, **kwargs):
+        options = IndexOptions(
+            tag=tag, platform=platform, use_cache=not no_cache, max_entries=max_entries or DEFAULT_MAX_ENTRIES,
+            verify=True if verify_layers else None,
+        )
+        return f(*args, options=options, **kwargs)
+
+    for decorate in reversed([
+        click.option("--tag", help="Pick this image from an archive or layout that holds several."),
+        click.option("--platform", help="Pick this platform (os/arch[/variant]) from a multi-platform index."),
+        click.option("--no-cache", is_flag=True, help="Do not read or write the index cache."),
+        click.option("--max-entries", type=click.IntRange(min=1), default=None, help="Refuse images with more entries (default 5,000,000)."),
+        click.option(
+            "--verify", "verify_layers", is_flag=True,
+            help="Digest every layer and check it against the config's diff_ids "
+            "(default: only streamed and compressed layers, where it is nearly free).",
+        ),
+    ]):
+        command = decorate(command)
+    return command
 
 
-def _options(tag, platform, no_cache, max_entries):
-    from slimview.index import IndexOptions
-    from slimview.index.layer import DEFAULT_MAX_ENTRIES
-
-    ctx = click.get_current_context(silent=True)
-    verify = True if ctx is not None and ctx.meta.get("slimview.verify") else None
-    return IndexOptions(
-        tag=tag, platform=platform, use_cache=not no_cache, max_entries=max_entries or DEFAULT_MAX_ENTRIES, verify=verify
-    )
-
-
-def _stderr_progress():
+def _stderr_progress() -> Progress:
     """A one-line progress display on stderr when it is a terminal."""
     if not sys.stderr.isatty():
-        from slimview.source.model import no_progress
-
         return no_progress
-    from slimview.report.format import human_bytes
 
     def show(stage: str, done: int, total: int | None) -> None:
         if stage in ("read", "save", "scan"):
@@ -74,17 +87,14 @@ def _stderr_progress():
     return show
 
 
-def load_report(image: str, options):
-    from slimview.index import build_index
-    from slimview.report import build_report
-
+def load(image: str, options: IndexOptions) -> Analysis:
+    """The analysis of IMAGE, with progress on a terminal's stderr."""
     progress = _stderr_progress()
     try:
-        index = build_index(image, options, progress)
+        return session.load(image, options, progress)
     finally:
-        if sys.stderr.isatty():
+        if progress is not no_progress:
             sys.stderr.write("\r\033[K")
-    return build_report(index)
 
 
 def emit(text: str | bytes, output: str | None, force: bool) -> None:
@@ -99,8 +109,6 @@ def emit(text: str | bytes, output: str | None, force: bool) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from slimview.fsutil import write_atomic
-
     write_atomic(output, text, force=force)
 
 
@@ -119,14 +127,11 @@ def cli():
 @cli.command()
 @click.argument("image", required=False)
 @image_options
-def tui(image, tag, platform, no_cache, max_entries):
+def tui(image, options):
     """Explore layers, files and findings interactively (the default command)."""
-    options = _options(tag, platform, no_cache, max_entries)
     if image is None:
-        from slimview.sample import bundled_sample_path
-
         image = bundled_sample_path()
-    try:
+    try:  # only here: the core and every other command run without Textual installed
         from slimview.ui.app import make_app
     except ImportError as exc:
         raise SlimviewError(f"the interactive explorer needs Textual ({exc}); `slimview report IMAGE` works without it") from None
@@ -143,7 +148,7 @@ def tui(image, tag, platform, no_cache, max_entries):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.option("--no-files", is_flag=True, help="JSON: leave out the per-layer file lists.")
-def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, force, no_files):
+def report(image, options, as_json, fmt, output, force, no_files):
     """Print layers, totals, waste and findings (text, JSON, Markdown or SARIF)."""
     if as_json and fmt not in (None, "json"):
         raise click.UsageError("--json conflicts with --format " + fmt)
@@ -151,33 +156,22 @@ def report(image, tag, platform, no_cache, max_entries, as_json, fmt, output, fo
     if output and os.path.lexists(output) and not force:
         raise SlimviewError(f"{output} exists; pass --force to overwrite it")
     if image is None:
-        from slimview.sample import bundled_sample_path
-
         image = bundled_sample_path()
-    rep = load_report(image, _options(tag, platform, no_cache, max_entries))
+    analysis = load(image, options)
+    text: str | bytes
     if fmt == "json":
-        from slimview.report.jsondoc import render_json_bytes
-
-        text = render_json_bytes(rep, include_files=not no_files)
+        text = render_json_bytes(analysis, include_files=not no_files)
     elif fmt == "markdown":
-        from slimview.report.markdown import render_markdown
-
-        text = render_markdown(rep)
+        text = render_markdown(analysis)
     elif fmt == "sarif":
-        from slimview.report.sarif import render_sarif
-
-        text = render_sarif(rep)
+        text = render_sarif(analysis)
     else:
-        from slimview.report.text import render_text
-
-        text = render_text(rep)
+        text = render_text(analysis)
     emit(text, output, force)
 
 
 def gate_options(f):
     """One flag per CI rule (see slimview/gate.py); dive's own flag spellings work too."""
-    from slimview.gate import RULES
-
     dive_spelling = {"lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent"}
     for rule in reversed(RULES):
         names = [rule.flag] + ([f"--{rule.key}"] if rule.key in dive_spelling else [])
@@ -195,15 +189,13 @@ def gate_options(f):
 @click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False), help="Also write findings and failed rules as SARIF 2.1.0.")
 @click.option("--force", is_flag=True, help="Overwrite the SARIF file if it exists.")
 @gate_options
-def ci(image, tag, platform, no_cache, max_entries, config_file, sarif_file, force, **rules):
+def ci(image, options, config_file, sarif_file, force, **rules):
     """Pass or fail IMAGE against dive's CI rules and slimview's (exit 0 pass, 1 fail, 2 error).
 
     Reads dive's .dive-ci and slimview's .slimview-ci.yaml from the working directory (or
     the --config file), then the flags below. Every rule prints PASS, FAIL or SKIP with
     the measured value and its threshold.
     """
-    from slimview.gate import default_config_files, load_settings, render_gate, run_gate
-
     if config_file is not None and not os.path.isfile(config_file):
         raise SlimviewError(f"CI config {config_file} not found")
     if sarif_file and os.path.lexists(sarif_file) and not force:
@@ -211,13 +203,11 @@ def ci(image, tag, platform, no_cache, max_entries, config_file, sarif_file, for
     files = [config_file] if config_file else default_config_files()
     overrides = {k: (",".join(v) if isinstance(v, tuple) else str(v)) for k, v in rules.items() if v not in (None, ())}
     settings = load_settings(files, overrides)
-    rep = load_report(image, _options(tag, platform, no_cache, max_entries))
-    result = run_gate(rep, settings, files)
+    analysis = load(image, options)
+    result = run_gate(analysis, settings, files)
     emit(render_gate(result), None, False)
     if sarif_file:
-        from slimview.report.sarif import render_sarif
-
-        emit(render_sarif(rep, result), sarif_file, force)
+        emit(render_sarif(analysis, result), sarif_file, force)
     sys.exit(EXIT_OK if result.passed else EXIT_FAILED)
 
 
@@ -231,21 +221,6 @@ def rewrite_options(f):
     return f
 
 
-def load_rewrite(image: str, options, dockerfile: str | None, context: str | None, base: str | None, **rewrite_args):
-    """(report, base, rewrite) for IMAGE; the local engine, when one answers, identifies the base."""
-    from slimview.rewrite import rewrite_image
-    from slimview.rewrite.base import engine_images, find_base
-
-    rep = load_report(image, options)
-    images = engine_images(rep.index.source)
-    base_image = find_base(rep.index.source, images)
-    rewritten = rewrite_image(
-        rep.index, base_image, rep.findings, dockerfile=dockerfile, context=context, base=base, local_images=images or (),
-        **rewrite_args,
-    )
-    return rep, base_image, rewritten
-
-
 @cli.command()
 @click.argument("image")
 @image_options
@@ -255,19 +230,10 @@ def load_rewrite(image: str, options, dockerfile: str | None, context: str | Non
 @click.option("--dockerignore-name", default=".dockerignore.slim", show_default=True, help="Name of its .dockerignore.")
 @click.option("--reconstruct", "reconstruct_only", is_flag=True, help="Print the Dockerfile reconstructed from the image's history, write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def rewrite(image, tag, platform, no_cache, max_entries, base, context, dockerfile, output_dir, dockerfile_name,
-            dockerignore_name, reconstruct_only, force):
+def rewrite(image, options, base, context, dockerfile, output_dir, dockerfile_name, dockerignore_name, reconstruct_only, force):
     """Write a smaller Dockerfile (multi-stage, slim base) and its .dockerignore for IMAGE."""
-    from slimview.fsutil import write_atomic
-
-    options = _options(tag, platform, no_cache, max_entries)
     if reconstruct_only:
-        from slimview.index import build_index
-        from slimview.rewrite.base import engine_images, find_base
-        from slimview.rewrite.reconstruct import reconstruct_dockerfile
-
-        source = build_index(image, options, _stderr_progress()).source
-        emit(reconstruct_dockerfile(source, find_base(source, engine_images(source))), None, False)
+        emit(session.reconstruct(session.open_index(image, options, _stderr_progress())), None, False)
         return
     targets = [os.path.join(output_dir, dockerfile_name), os.path.join(output_dir, dockerignore_name)]
     existing = [t for t in targets if os.path.lexists(t)]
@@ -276,13 +242,11 @@ def rewrite(image, tag, platform, no_cache, max_entries, base, context, dockerfi
     if not os.path.isdir(output_dir):
         raise SlimviewError(f"output directory {output_dir} does not exist")
     names = (dockerfile_name, dockerignore_name)
-    _rep, base_image, rewritten = load_rewrite(image, options, dockerfile, context, base, names=names)
-    from slimview.rewrite.summary import render_summary
-
-    write_atomic(targets[0], rewritten.dockerfile, force=force)
-    write_atomic(targets[1], rewritten.dockerignore, force=force)
-    sys.stdout.write(f"Wrote {targets[0]} and {targets[1]}.\nOriginal base: {base_image.describe()}\n\n")
-    sys.stdout.write(render_summary(rewritten))
+    done = session.rewrite(load(image, options), dockerfile=dockerfile, context=context, base=base, names=names)
+    write_atomic(targets[0], done.rewrite.dockerfile, force=force)
+    write_atomic(targets[1], done.rewrite.dockerignore, force=force)
+    sys.stdout.write(f"Wrote {targets[0]} and {targets[1]}.\nOriginal base: {done.base.describe()}\n\n")
+    sys.stdout.write(render_summary(done.rewrite))
 
 
 @cli.command()
@@ -292,25 +256,20 @@ def rewrite(image, tag, platform, no_cache, max_entries, base, context, dockerfi
 @click.option("--smoke", "smoke_cmd", help="Command to run in the rewritten image (default: one proving the program's imports work).")
 @click.option("--build-tag", help="Tag for the rewritten image (default: IMAGE's repository, tag 'slimview').")
 @click.option("--legacy-builder", is_flag=True, help="Build with the classic builder instead of BuildKit.")
-def verify(image, tag, platform, no_cache, max_entries, base, context, dockerfile, smoke_cmd, build_tag, legacy_builder):
+def verify(image, options, base, context, dockerfile, smoke_cmd, build_tag, legacy_builder):
     """Build the rewrite over --context, smoke-test it, and compare it with IMAGE.
 
     Exit status 1 when the build or the smoke command fails.
     """
-    import shlex
-
-    from slimview.rewrite.verify import default_tag, render_table, shown_command
-    from slimview.rewrite.verify import verify as run_verify
-
     if context is None:
         raise click.UsageError("verify needs --context DIR (the build context the rewrite copies from)")
     if not os.path.isdir(context):
         raise SlimviewError(f"build context {context} is not a directory")
-    options = _options(tag, platform, no_cache, max_entries)
-    rep, _base_image, rewritten = load_rewrite(image, options, dockerfile, context, base)
-    out_tag = build_tag or default_tag(rep.index)
+    analysis = load(image, options)
+    rewritten = session.rewrite(analysis, dockerfile=dockerfile, context=context, base=base).rewrite
+    out_tag = build_tag or default_tag(analysis.index)
     command = shlex.split(smoke_cmd) if smoke_cmd else None
-    result = run_verify(rep.index, rep.findings, rewritten, context, out_tag, command, buildkit=not legacy_builder, options=options)
+    result = run_verify(analysis, rewritten, context, out_tag, command, buildkit=not legacy_builder, options=options)
     if not result.build.ok:
         sys.stderr.write("slimview: the rewrite did not build:\n" + "".join(f"  {line}\n" for line in result.build.relevant_lines()))
         sys.exit(EXIT_FAILED)

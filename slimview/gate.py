@@ -15,14 +15,14 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
+
+import yaml
 
 from slimview.errors import InputError
+from slimview.findings import Analysis
 from slimview.findings.model import Finding
 from slimview.report.format import human_bytes
-
-if TYPE_CHECKING:  # the CLI imports this module for its flags; keep that import light
-    from slimview.report import Report
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 DISABLED = "disabled"
@@ -143,8 +143,6 @@ def _text(value) -> str:
 
 def read_config_file(path: str) -> dict[str, str]:
     """The ``rules:`` of a .dive-ci / .slimview-ci.yaml file, as text values."""
-    import yaml
-
     try:
         with open(path, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
@@ -249,10 +247,10 @@ def _ratio_text(x: float) -> str:
     return f"{x:.4f} ({x * 100:.2f} %)"
 
 
-def _build_tools(report: Report, allowed: list[str]) -> RuleResult:
+def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
     offending: list[tuple[str, int]] = []
     paths: list[str] = []
-    for f in report.findings:
+    for f in analysis.findings:
         if f.kind != "build-tools":
             continue
         packages = f.details.get("packages")
@@ -275,11 +273,11 @@ def _build_tools(report: Report, allowed: list[str]) -> RuleResult:
     )
 
 
-def _secrets(report: Report, allowed: list[str]) -> RuleResult:
+def _secrets(analysis: Analysis, allowed: list[str]) -> RuleResult:
     def is_allowed(path: str) -> bool:
         return any(fnmatch.fnmatch(path, g.lstrip("/")) for g in allowed)
 
-    found = [f for f in report.findings if f.kind == "secret" and not all(is_allowed(p.path) for p in f.paths)]
+    found = [f for f in analysis.findings if f.kind == "secret" and not all(is_allowed(p.path) for p in f.paths)]
     allowed_text = f"allowed: {', '.join(allowed)}" if allowed else "none allowed"
     if not found:
         return RuleResult("secrets", PASS, "no secrets", f"fail ({allowed_text})")
@@ -290,8 +288,8 @@ def _secrets(report: Report, allowed: list[str]) -> RuleResult:
     )
 
 
-def _efficiency(report: Report, limit: float, _settings: Settings) -> RuleResult:
-    dive = report.index.dive
+def _efficiency(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:
+    dive = analysis.index.dive
     if dive.score < limit:
         return RuleResult("lowestEfficiency", FAIL, _ratio_text(dive.score), f"≥ {limit}",
                           f"image efficiency {_ratio_text(dive.score)} is below {limit}",
@@ -299,8 +297,8 @@ def _efficiency(report: Report, limit: float, _settings: Settings) -> RuleResult
     return RuleResult("lowestEfficiency", PASS, _ratio_text(dive.score), f"≥ {limit}")
 
 
-def _wasted_bytes(report: Report, limit: int, _settings: Settings) -> RuleResult:
-    dive = report.index.dive
+def _wasted_bytes(analysis: Analysis, limit: int, _settings: Settings) -> RuleResult:
+    dive = analysis.index.dive
     result = _bytes_rule("highestWastedBytes", dive.wasted_bytes, limit, "paths stored by more than one layer (dive's measure)")
     if result.status == FAIL:
         worst = dive.inefficient_paths[:3]
@@ -315,39 +313,39 @@ def _ratio_rule(key: str, measured: float, limit: float, what: str) -> RuleResul
     return RuleResult(key, PASS, _ratio_text(measured), f"≤ {limit}")
 
 
-def _user_wasted(report: Report, limit: float, _settings: Settings) -> RuleResult:
-    return _ratio_rule("highestUserWastedPercent", report.index.dive.wasted_user_percent, limit,
+def _user_wasted(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:
+    return _ratio_rule("highestUserWastedPercent", analysis.index.dive.wasted_user_percent, limit,
                        "the share of wasted bytes in the layers above the base")
 
 
-def _avoidable_share(report: Report, limit: float, _settings: Settings) -> RuleResult:
-    size = report.index.size
-    return _ratio_rule("maxAvoidablePercent", report.avoidable_bytes / size if size else 0.0, limit,
+def _avoidable_share(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:
+    size = analysis.index.size
+    return _ratio_rule("maxAvoidablePercent", analysis.avoidable_bytes / size if size else 0.0, limit,
                        "the share of the image the fixes would save")
 
 
-def _run_as_root(report: Report, policy: str, _settings: Settings) -> RuleResult:
+def _run_as_root(analysis: Analysis, policy: str, _settings: Settings) -> RuleResult:
     if policy == "allowed":
         return RuleResult("runAsRoot", SKIP, message="running as root allowed")
-    root = [f for f in report.findings if f.kind == "config" and f.details.get("check") == "user"]
+    root = [f for f in analysis.findings if f.kind == "config" and f.details.get("check") == "user"]
     if root:
         return RuleResult("runAsRoot", FAIL, "root", "forbidden", root[0].title)
-    return RuleResult("runAsRoot", PASS, report.index.source.image_config.get("User", ""), "forbidden")
+    return RuleResult("runAsRoot", PASS, analysis.index.source.image_config.get("User", ""), "forbidden")
 
 
-def _build_tools_rule(report: Report, policy: str, settings: Settings) -> RuleResult:
+def _build_tools_rule(analysis: Analysis, policy: str, settings: Settings) -> RuleResult:
     if policy == "allowed":
         return RuleResult("buildTools", SKIP, message="build tools allowed")
-    return _build_tools(report, settings.parsed("allowedBuildTools"))
+    return _build_tools(analysis, settings.parsed("allowedBuildTools"))
 
 
-def _secrets_rule(report: Report, policy: str, settings: Settings) -> RuleResult:
+def _secrets_rule(analysis: Analysis, policy: str, settings: Settings) -> RuleResult:
     if policy == "allowed":
         return RuleResult("secrets", SKIP, message="secrets explicitly allowed")
-    return _secrets(report, settings.parsed("allowedSecrets"))
+    return _secrets(analysis, settings.parsed("allowedSecrets"))
 
 
-_EVALUATORS: dict[str, Callable[[Report, object, Settings], RuleResult]] = {
+_EVALUATORS: dict[str, Callable[[Analysis, object, Settings], RuleResult]] = {
     "lowestEfficiency": _efficiency,
     "highestWastedBytes": _wasted_bytes,
     "highestUserWastedPercent": _user_wasted,
@@ -368,7 +366,7 @@ _EVALUATORS: dict[str, Callable[[Report, object, Settings], RuleResult]] = {
 }
 
 
-def evaluate(report: Report, settings: Settings) -> list[RuleResult]:
+def evaluate(analysis: Analysis, settings: Settings) -> list[RuleResult]:
     """Every rule's result, in the order of RULES; disabled rules are skipped."""
     results = []
     for rule in RULES:
@@ -377,12 +375,12 @@ def evaluate(report: Report, settings: Settings) -> list[RuleResult]:
         if settings.values[rule.key].strip().lower() == DISABLED:
             results.append(RuleResult(rule.key, SKIP, message="disabled"))
         else:
-            results.append(_EVALUATORS[rule.key](report, settings.parsed(rule.key), settings))
+            results.append(_EVALUATORS[rule.key](analysis, settings.parsed(rule.key), settings))
     return results
 
 
-def run_gate(report: Report, settings: Settings, config_files: list[str]) -> GateResult:
-    return GateResult(report.index.source.name, evaluate(report, settings), config_files)
+def run_gate(analysis: Analysis, settings: Settings, config_files: list[str]) -> GateResult:
+    return GateResult(analysis.index.source.name, evaluate(analysis, settings), config_files)
 
 
 def render_gate(result: GateResult) -> str:

@@ -6,11 +6,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slimview.findings import analyze
+from slimview.findings import Analysis, analyze
 from slimview.findings.model import Finding
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import ImageIndex
-from slimview.report import Report
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 
 BK = " # buildkit"
@@ -49,9 +48,9 @@ def findings_of(tmp_path: Path, layers: list[Layer], **spec) -> list[Finding]:
     return analyze(index_of(tmp_path, layers, **spec))
 
 
-def report_of(tmp_path: Path, layers: list[Layer], **spec) -> Report:
+def report_of(tmp_path: Path, layers: list[Layer], **spec) -> Analysis:
     index = index_of(tmp_path, layers, **spec)
-    return Report(index, analyze(index))
+    return Analysis(index, analyze(index))
 
 
 def of_kind(findings: list[Finding], kind: str) -> list[Finding]:

@@ -414,9 +414,9 @@ class Hang(Exception):
 
 def fuzz_seeds() -> list[tuple[str, bytes]]:
     """Small valid archives in every layout and compression, plus the catalogue's shapes."""
-    from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
-
     import tempfile
+
+    from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
 
     base = (
         Layer("ADD rootfs /")
@@ -673,11 +673,11 @@ class Mutator:
 
 def exercise_index(index) -> None:
     """Everything a user's report, TUI and rewrite reach from an index."""
-    from slimview.report import build_report
     from slimview.report.jsondoc import render_json
     from slimview.report.text import render_text
+    from slimview.session import analyse
 
-    report = build_report(index)
+    report = analyse(index)
     render_text(report)
     render_json(report)
     try:

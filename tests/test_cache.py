@@ -18,12 +18,13 @@ import xxhash
 
 import slimview.index.build as build_module
 import slimview.index.workers as workers_module
-from indexcheck import canonical_digest, cli_env, run_cli
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index, index_source
 from slimview.index.cache import LayerCache, blob_fingerprint
 from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
 from slimview.source import open_image
+
+from indexcheck import canonical_digest, cli_env, run_cli
 
 
 def base_layers() -> list[Layer]:

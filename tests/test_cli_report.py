@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from indexcheck import cli_env, run_cli
 from slimview.report.jsondoc import SCHEMA_VERSION
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive, write_oci_layout
+
+from indexcheck import cli_env, run_cli
 
 
 def image_spec() -> ImageSpec:

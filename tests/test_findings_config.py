@@ -2,8 +2,9 @@
 
 import pytest
 
-from findings_util import base, findings_of, noise, of_kind, run
 from slimview.findings.config import runs_as_root
+
+from findings_util import base, findings_of, noise, of_kind, run
 
 
 @pytest.mark.parametrize("user, root", [("", True), ("root", True), ("0", True), ("0:0", True), ("root:staff", True),

@@ -6,14 +6,14 @@ import hashlib
 
 import pytest
 
-from engine import build_image, save_image
-from saved_archive import SavedArchive
-from slimview.findings import analyze
+from slimview.findings import Analysis, analyze
 from slimview.index import IndexOptions, build_index
-from slimview.report import Report
 from slimview.report.jsondoc import render_json
 from slimview.report.markdown import render_markdown
 from slimview.report.text import render_text
+
+from engine import build_image, save_image
+from saved_archive import SavedArchive
 
 pytestmark = pytest.mark.engine
 
@@ -21,10 +21,10 @@ def build_and_analyze(engine, tag, tmp_path, context, dockerfile, buildkit=True)
     build_image(engine, context, dockerfile, tag, buildkit=buildkit)
     archive = save_image(engine, tag, tmp_path / "image.tar")
     index = build_index(str(archive), IndexOptions(use_cache=False))
-    return SavedArchive(archive), Report(index, analyze(index))
+    return SavedArchive(archive), Analysis(index, analyze(index))
 
 
-def by_kind(report: Report, kind: str):
+def by_kind(report: Analysis, kind: str):
     return [f for f in report.findings if f.kind == kind]
 
 

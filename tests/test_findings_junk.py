@@ -1,7 +1,8 @@
 """Build-context junk copied by COPY/ADD: each a .dockerignore candidate with its bytes."""
 
-from findings_util import base, findings_of, noise, of_kind, paths_and_sizes, run, step
 from slimview.sample.builder import Layer
+
+from findings_util import base, findings_of, noise, of_kind, paths_and_sizes, run, step
 
 
 def context_copy(layer: Layer) -> Layer:

@@ -6,16 +6,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import save_image
-from indexcheck import run_dive
-from saved_archive import SavedArchive
 from slimview.cli import cli
-from slimview.findings import KINDS, analyze
+from slimview.findings import KINDS, Analysis, analyze
 from slimview.index import IndexOptions, build_index
-from slimview.report import Report
 from slimview.report.format import human_bytes
 from slimview.report.text import render_text
 from slimview.sample.mini import write_sample
+
+from engine import save_image
+from indexcheck import run_dive
+from saved_archive import SavedArchive
 
 DIVE_README_CONFIG = "rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: 0.20\n"
 
@@ -27,9 +27,9 @@ def bloated(python_inference_tar) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bloated_report(bloated) -> Report:
+def bloated_report(bloated) -> Analysis:
     index = build_index(str(bloated), IndexOptions(use_cache=False))
-    return Report(index, analyze(index))
+    return Analysis(index, analyze(index))
 
 
 @pytest.fixture(scope="module")
@@ -149,4 +149,4 @@ def test_the_bundled_mini_sample_shows_every_kind_but_large_files(tmp_path):
         ("config", None, 0),
     }
     assert {f.kind for f in findings} == set(KINDS) - {"large-file"}
-    assert Report(index, findings).avoidable_bytes == 16_032_084
+    assert Analysis(index, findings).avoidable_bytes == 16_032_084

@@ -9,8 +9,9 @@ import json
 
 import pytest
 
-from findings_util import base, findings_of, noise, of_kind, run, step
 from slimview.findings.secrets import fingerprint, scan
+
+from findings_util import base, findings_of, noise, of_kind, run, step
 
 KEY_WORDS = "PRIVATE" + " KEY"
 AWS_ID = "AKIA" + "ZX3Q7TR2M5N8P4W6"
@@ -106,10 +107,11 @@ def test_the_key_search_skips_compiled_and_compressed_bodies_by_their_first_byte
     import io
     import zlib
 
-    from hostile import member, tar
     from slimview.index.capture import not_a_key_file
     from slimview.index.layer import _read_entries
     from slimview.source.tarstream import TarReader
+
+    from hostile import member, tar
 
     key, _body = pem("OPENSSH ", "a key pasted into a script")
     bytecode = importlib.util.MAGIC_NUMBER + b"\0\0\0\0" + bytes(8) + key  # a key as a code constant

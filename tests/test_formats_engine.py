@@ -17,9 +17,10 @@ import subprocess
 import docker
 import pytest
 
+from slimview.index import IndexOptions, build_index
+
 import known_waste as kw
 from indexcheck import canonical_digest
-from slimview.index import IndexOptions, build_index
 
 pytestmark = pytest.mark.engine
 

@@ -17,22 +17,16 @@ import tarfile
 
 import pytest
 
-from indexcheck import canonical_digest
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change
-from slimview.report import build_report
 from slimview.report.jsondoc import report_json
-from slimview.sample.builder import (
-    ImageSpec,
-    Layer,
-    oci_layout_files,
-    write_docker_archive,
-    write_oci_archive,
-    write_oci_layout,
-)
+from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive, write_oci_archive, write_oci_layout
+from slimview.session import analyse
 from slimview.source.platform import host_platform, platform_text
 from slimview.source.tarstream import EntryType
+
+from indexcheck import canonical_digest
 
 
 def spec() -> ImageSpec:
@@ -303,7 +297,7 @@ def test_long_and_undecodable_names_index_correctly(tmp_path, layer_cls):
 def test_undecodable_names_in_the_json_report(tmp_path):
     path = tmp_path / "names.tar"
     write_docker_archive(names_spec(GnuLayer), str(path), ["names:1"])
-    doc = report_json(build_report(index(path)))
+    doc = report_json(analyse(index(path)))
     entry = next(f for f in doc["layers"][0]["files"] if "path_b64" in f)
     assert entry["path"] == "latin1/caf\\xe9-\\xff.txt"
     assert entry["path_b64"] == "bGF0aW4xL2NhZukt/y50eHQ="

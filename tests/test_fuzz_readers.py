@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from hostile import (
     BLOCK,
-    FuzzTarget,
     INTERESTING_NAMES,
     INTERESTING_NUMBERS,
     PAX_KEYS,
     Archive,
+    FuzzTarget,
     Mutator,
     base256,
     decompress,
@@ -98,8 +98,9 @@ def test_mutated_archives_layers_and_metadata(target):
 
 
 def test_mutated_oci_layouts_as_directories_and_archives(target, tmp_path):
-    from hostile import exercise_index
     from slimview.index import IndexOptions, build_index
+
+    from hostile import exercise_index
 
     rng = random.Random(7)
     mutate = Mutator(rng)

@@ -6,10 +6,11 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from findings_util import base, index_of, noise, report_of, run, step
 from slimview.cli import cli, main
 from slimview.errors import InputError
 from slimview.gate import FAIL, PASS, SKIP, load_settings, parse_bytes, read_config_file, run_gate
+
+from findings_util import base, index_of, noise, report_of, run, step
 
 # dive's README, section "CI Integration", verbatim.
 DIVE_README_CONFIG = """rules:

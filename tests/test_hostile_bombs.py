@@ -11,15 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostile import (
-    Archive,
-    empty_entries_layer,
-    gzip_layer_diff_id,
-    member,
-    pax,
-    run_cli_measured,
-    tar,
-)
+from hostile import Archive, empty_entries_layer, gzip_layer_diff_id, member, pax, run_cli_measured, tar
 
 CAP = 3 << 30  # address space: Python, the digest thread and the pools fit well within it
 # Peak RSS allowed while refusing a bomb: the interpreter and imports take ~45 MB; indexing

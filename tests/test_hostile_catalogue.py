@@ -14,9 +14,12 @@ import re
 
 import pytest
 
+from slimview.errors import InputError, LimitExceeded, SlimviewError
+from slimview.index import IndexOptions, build_index
+
 from hostile import (
-    Archive,
     END,
+    Archive,
     base256,
     decompress,
     directory,
@@ -36,8 +39,6 @@ from hostile import (
     tar,
     zstd_bytes,
 )
-from slimview.errors import InputError, LimitExceeded, SlimviewError
-from slimview.index import IndexOptions, build_index
 
 LAYER = r"layer 0 \([0-9a-f]{12}\)"  # how a layer of an on-disk archive is named in messages
 

@@ -12,20 +12,10 @@ import json
 
 import pytest
 
-from hostile import (
-    Archive,
-    directory,
-    hardlink,
-    member,
-    pax,
-    run_cli,
-    sparse_gnu_member,
-    sparse_pax_member,
-    symlink,
-    tar,
-)
 from slimview.index import IndexOptions, build_index
 from slimview.source.tarstream import EntryType
+
+from hostile import Archive, directory, hardlink, member, pax, run_cli, sparse_gnu_member, sparse_pax_member, symlink, tar
 
 TEN_GB = 10 * 1024**3
 

@@ -12,11 +12,12 @@ import tarfile
 import docker
 import pytest
 
-import known_waste as kw
-from indexcheck import recount
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change
 from slimview.source.tarstream import EntryType
+
+import known_waste as kw
+from indexcheck import recount
 
 pytestmark = pytest.mark.engine
 

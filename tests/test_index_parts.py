@@ -16,14 +16,15 @@ import tarfile
 
 import pytest
 
-from hostile import END, gnu_long, hardlink, member, pax, symlink, tar
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index
-from slimview.index.workers import index_blob
 from slimview.index import blob as blob_module
 from slimview.index import parts as parts_module
 from slimview.index.parts import Part, combine, index_part, plan
+from slimview.index.workers import index_blob
 from slimview.source.model import BlobRef
+
+from hostile import END, gnu_long, hardlink, member, pax, symlink, tar
 
 SEG = 4096
 KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"

@@ -233,8 +233,9 @@ def test_a_hard_link_to_a_body_already_hidden_holds_nothing(build):
 
 @pytest.mark.parametrize("seed", range(60))
 def test_generated_images_agree_with_an_independent_recount(tmp_path, seed):
-    from indexcheck import recount
     from test_dive_compat import generated_image
+
+    from indexcheck import recount
 
     path = tmp_path / "gen.tar"
     write_docker_archive(generated_image(seed), str(path), ["gen:1"])

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import build_image
 from slimview.index import IndexOptions, build_index
 from slimview.rewrite.base import engine_images, find_base
 from slimview.rewrite.reconstruct import reconstruct_dockerfile
+
+from engine import build_image
 
 pytestmark = pytest.mark.engine
 

@@ -7,15 +7,16 @@ import re
 
 from click.testing import CliRunner
 
-from findings_util import base, noise, report_of, run, step
 from slimview.cli import cli
 from slimview.findings.model import Finding, FindingPath
+from slimview.findings.totals import avoidable_bytes
 from slimview.gate import load_settings, render_gate, run_gate
 from slimview.report.jsondoc import render_json
 from slimview.report.markdown import render_markdown
 from slimview.report.sarif import render_sarif, sarif_document
 from slimview.report.text import render_text
-from slimview.report.totals import avoidable_bytes
+
+from findings_util import base, noise, report_of, run, step
 
 TOKEN = "sk_live_" + "51Hq8ZtK2mL9vB4xN7cR3wY6"
 PASSWORD = "n0t-" + "a-r3al-Passw0rd-4711"

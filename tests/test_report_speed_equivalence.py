@@ -12,16 +12,16 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
+from test_formats_synthetic import BAD_UTF8, GnuLayer
 
 from slimview.findings.caches import _HINTS, _MATCHER, RULES
 from slimview.findings.model import FindingPath, sort_largest_first
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change, split_ref
-from slimview.report import build_report
 from slimview.report.jsondoc import path_fields, render_json, render_json_bytes, report_json, safe_text
 from slimview.sample.builder import ImageSpec, write_docker_archive
+from slimview.session import analyse
 from slimview.source.tarstream import EntryType
-from test_formats_synthetic import BAD_UTF8, GnuLayer
 
 BAD_DIR = b"d\xff".decode("utf-8", "surrogateescape")
 BAD_LINK = b"l\xfe".decode("utf-8", "surrogateescape")
@@ -41,7 +41,7 @@ def awkward_spec() -> ImageSpec:
 def awkward_report(tmp_path):
     path = tmp_path / "awkward.tar"
     write_docker_archive(awkward_spec(), str(path), ["awkward:1"])
-    return build_report(build_index(str(path), IndexOptions(use_cache=False)))
+    return analyse(build_index(str(path), IndexOptions(use_cache=False)))
 
 
 def files_entry_by_entry(index, layer_no: int) -> list[dict]:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from rewrite_util import hadolint_issues
 from slimview.findings import analyze
 from slimview.index import IndexOptions, build_index
 from slimview.report.format import human_bytes
@@ -18,6 +17,8 @@ from slimview.rewrite.model import SizeRow
 from slimview.rewrite.source import from_dockerfile
 from slimview.rewrite.stack import CopiedEntry
 from slimview.sample.mini import write_sample
+
+from rewrite_util import hadolint_issues
 
 MINI_REWRITE = """\
 # Dockerfile.slim: written by slimview from the history of python-inference-mini:latest.

@@ -15,11 +15,12 @@ import tarfile
 
 import pytest
 
-from indexcheck import canonical_digest
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index
 from slimview.sample.builder import ImageSpec, Layer, oci_layout_files, write_docker_archive
 from slimview.source import open_image, split_reference
+
+from indexcheck import canonical_digest
 
 
 def spec() -> ImageSpec:

@@ -12,9 +12,10 @@ import random
 
 import pytest
 import xxhash
-from hostile import base256, gnu_long, header, member, pax, tar
 
 from slimview.source.tarstream import EntryType, TarError, TarReader, TruncatedError, checksum_ok
+
+from hostile import base256, gnu_long, header, member, pax, tar
 
 
 def reference_checksum_ok(block: bytes) -> bool:

@@ -13,16 +13,17 @@ from textual.widgets import ContentSwitcher, Input, Label, Markdown, TextArea
 from slimview.errors import InputError
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change
+from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER
 from slimview.sample.mini import write_sample
 from slimview.ui.app import SlimviewApp, make_app
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
-from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER
 from slimview.ui.widgets.details import DetailsPane
 from slimview.ui.widgets.filetree import FileTree
 from slimview.ui.widgets.findings import FindingsPane
 from slimview.ui.widgets.layers import LayersPane
 from slimview.ui.widgets.loading import LoadingPanel
+
 from uihelpers import FIXED_AVOIDABLE, FIXED_FINDINGS, LISTS, async_test, fixed_report, settle
 
 SIZE = (120, 40)
@@ -42,7 +43,7 @@ def sample(tmp_path_factory) -> str:
 
 
 def app_for(sample: str) -> SlimviewApp:
-    return make_app(sample, IndexOptions(use_cache=False), report_builder=fixed_report)
+    return make_app(sample, IndexOptions(use_cache=False), analyser=fixed_report)
 
 
 def details_text(app) -> str:
@@ -63,7 +64,7 @@ async def test_first_frame_shows_progress_while_indexing_then_the_panes_fill(sam
         release.wait(10)
         return build_index(reference, options, progress)
 
-    app = make_app(sample, IndexOptions(use_cache=False), index_builder=slow_index, report_builder=fixed_report)
+    app = make_app(sample, IndexOptions(use_cache=False), index_builder=slow_index, analyser=fixed_report)
     async with app.run_test(size=SIZE) as pilot:
         loading = app.query_one(LoadingPanel)
         for _ in range(100):
@@ -368,7 +369,7 @@ async def test_summary_shows_size_efficiency_hidden_and_avoidable(sample):
         index = app.index
         figures = f"efficiency {index.dive.score * 100:.1f} %  hidden 3.7 MB (13.4 %)  avoidable 6.5 MB (23.2 %)"
         assert summary == f"python-inference-mini:latest  28.0 MB in 7 layers, 169 entries  {figures}"
-        assert app.report.avoidable_bytes == FIXED_AVOIDABLE
+        assert app.analysis.avoidable_bytes == FIXED_AVOIDABLE
         await pilot.resize_terminal(120, 40)  # too narrow for one line: the figures go below
         await pilot.pause()
         summary = str(app.query_one("#summary").render())
@@ -382,9 +383,9 @@ async def test_real_analyzer_findings_fill_the_pane(sample):
         await settle(pilot)
         pane = app.query_one(FindingsPane)
         leaves = [c for g in pane.root.children for c in g.children]
-        if app.report.findings:
-            assert len(leaves) == len(app.report.findings)
-            assert {n.label.plain.split(" (")[0] for n in pane.root.children} == {f.kind for f in app.report.findings}
+        if app.analysis.findings:
+            assert len(leaves) == len(app.analysis.findings)
+            assert {n.label.plain.split(" (")[0] for n in pane.root.children} == {f.kind for f in app.analysis.findings}
         else:
             assert [n.label.plain for n in pane.root.children] == ["No findings"]
 
@@ -454,7 +455,7 @@ def fake_rewriter(report):
 
 def export_app(sample, directory) -> SlimviewApp:
     return make_app(
-        sample, IndexOptions(use_cache=False), report_builder=fixed_report, rewriter=fake_rewriter,
+        sample, IndexOptions(use_cache=False), analyser=fixed_report, rewriter=fake_rewriter,
         export_directory=str(directory),
     )
 
@@ -534,7 +535,7 @@ async def test_a_failing_rewrite_is_shown_in_the_export_dialog(sample, tmp_path)
     def broken(report):
         raise InputError("no Dockerfile history to rewrite")
 
-    app = make_app(sample, IndexOptions(use_cache=False), report_builder=fixed_report, rewriter=broken)
+    app = make_app(sample, IndexOptions(use_cache=False), analyser=fixed_report, rewriter=broken)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("x")
@@ -625,8 +626,8 @@ def screen_text(app) -> str:
 
 @async_test
 async def test_brackets_in_names_instructions_and_titles_are_shown_as_they_are(tmp_path):
+    from slimview.findings import Analysis
     from slimview.findings.model import Finding, FindingPath
-    from slimview.report import Report
     from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
     from slimview.ui.screens.viewer import FileViewerScreen
 
@@ -634,7 +635,7 @@ async def test_brackets_in_names_instructions_and_titles_are_shown_as_they_are(t
     image = str(tmp_path / "brackets.tar")
     write_docker_archive(ImageSpec([layer]), image, ["brackets:latest"])
     finding = Finding("context-junk", "[red]junk[/red] copied", "low", 1, 0, "RUN echo", [FindingPath("app/[red]", 1, 0)])
-    app = make_app(image, IndexOptions(use_cache=False), report_builder=lambda index: Report(index, [finding]))
+    app = make_app(image, IndexOptions(use_cache=False), analyser=lambda index: Analysis(index, [finding]))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         text = screen_text(app)

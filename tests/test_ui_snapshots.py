@@ -15,6 +15,7 @@ from slimview.ui.app import make_app
 from slimview.ui.screens.export import ExportScreen
 from slimview.ui.screens.viewer import FileViewerScreen
 from slimview.ui.widgets.filetree import FileTree
+
 from uihelpers import fixed_report, settle
 
 FIXED_REWRITE = Rewrite(
@@ -58,7 +59,7 @@ def app_for(image: str):
     return make_app(
         image,
         IndexOptions(use_cache=False),
-        report_builder=fixed_report,
+        analyser=fixed_report,
         rewriter=lambda report: FIXED_REWRITE,
         export_directory="/srv/app",
     )

@@ -13,10 +13,10 @@ import uuid
 import pytest
 
 from slimview.index import IndexOptions, build_index
-from slimview.report import build_report
 from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
 from slimview.sample import bundled_sample_path
-from slimview.ui.app import rewrite_report
+from slimview.session import analyse
+from slimview.ui.app import rewrite_of
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -79,7 +79,7 @@ def cache(tmp_path, monkeypatch) -> str:
 
 def expected_rewrite():
     index = build_index(bundled_sample_path(), IndexOptions())
-    return rewrite_report(build_report(index))
+    return rewrite_of(analyse(index))
 
 
 def test_installed_script_navigates_exports_and_confirms_overwrites(tmp_path, cache):

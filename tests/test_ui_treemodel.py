@@ -6,12 +6,11 @@ import re
 
 import pytest
 
-from slimview.index import IndexOptions, build_index
+from slimview.index import IndexOptions, build_index, tree
 from slimview.index.model import Change, ref_layer
+from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER, Cancelled, build_view
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 from slimview.sample.mini import write_sample
-from slimview.index import tree
-from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER, Cancelled, build_view
 from slimview.ui import treemodel
 from slimview.ui.treemodel import TreeQuery, ViewCache, prepare
 

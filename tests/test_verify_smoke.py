@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from slimview.rewrite.verify import (
-    BuildResult,
-    Measured,
-    render_table,
-    shown_command,
-    smoke_command,
-    stage_context,
-)
-from slimview.rewrite.verify import _IMPORTS_OF as IMPORTS_OF
+from slimview.rewrite.smoke import _IMPORTS_OF as IMPORTS_OF
+from slimview.rewrite.smoke import smoke_command
+from slimview.verify import BuildResult, Measured, render_table, shown_command, stage_context
 
 
 def _server(module: str, attr: str, python: str = "python3") -> list[str]:

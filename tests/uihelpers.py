@@ -8,9 +8,9 @@ import time
 
 from textual.worker import WorkerFailed
 
+from slimview.findings import Analysis
 from slimview.findings.model import Finding, FindingPath
 from slimview.index.model import ImageIndex
-from slimview.report import Report
 
 LISTS = "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_"
 
@@ -85,8 +85,8 @@ def async_test(fn):
     return run
 
 
-def fixed_report(index: ImageIndex) -> Report:
-    return Report(index, list(FIXED_FINDINGS))
+def fixed_report(index: ImageIndex) -> Analysis:
+    return Analysis(index, list(FIXED_FINDINGS))
 
 
 async def settle(pilot, until=None, timeout: float = 30.0) -> None:
@@ -99,7 +99,7 @@ async def settle(pilot, until=None, timeout: float = 30.0) -> None:
         except WorkerFailed:
             pass  # the app's own handler shows it; the test looks at what it shows
         await pilot.pause()
-        done = app.load_error is not None or (app.report is not None and not app.tree_busy and not app.details_pending)
+        done = app.load_error is not None or (app.analysis is not None and not app.tree_busy and not app.details_pending)
         if done and not app.workers and (until is None or until()):
             await pilot.pause()
             return

@@ -2,18 +2,23 @@
 
 One module per detector family; each takes the shared :class:`ImageView` (and the package
 database when it needs one) and returns findings. ``analyze`` runs them all and ranks the
-result by the bytes a fix would save.
+result by the bytes a fix would save; an :class:`Analysis` (the index and its findings)
+is what every output renders.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 from slimview.findings import buildtools, caches, config, duplicates, hidden, junk, secrets
 from slimview.findings.model import Finding, FindingPath, Severity
 from slimview.findings.packages import read_database
+from slimview.findings.totals import avoidable_bytes
 from slimview.findings.view import ImageView
 from slimview.index.model import ImageIndex
 
-__all__ = ["Finding", "FindingPath", "Severity", "analyze", "KINDS"]
+__all__ = ["KINDS", "Analysis", "Finding", "FindingPath", "Severity", "analyze"]
 
 # Every kind a finding can have, in the order reports explain them.
 KINDS = ("package-cache", "build-tools", "hidden-bytes", "context-junk", "duplicates", "secret", "config", "large-file")
@@ -33,3 +38,37 @@ def analyze(index: ImageIndex) -> list[Finding]:
     findings += config.detect(view)
     findings.sort(key=lambda f: (-f.bytes, Severity.ORDER.get(f.severity, 9), f.kind, f.title))
     return findings
+
+
+@dataclass
+class Analysis:
+    """An indexed image and what was found in it: what reports, the gate and the explorer show."""
+
+    index: ImageIndex
+    findings: list[Finding]
+
+    @property
+    def avoidable_bytes(self) -> int:
+        """Bytes the fixes would save, counting each stored file instance once."""
+        return avoidable_bytes(self.findings)
+
+    @cached_property
+    def by_path(self) -> dict[str, list[Finding]]:
+        """The findings each path is named by, in rank order."""
+        out: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            for p in finding.paths:
+                found = out.setdefault(p.path, [])
+                if not found or found[-1] is not finding:
+                    found.append(finding)
+        return out
+
+    @cached_property
+    def by_layer(self) -> dict[int, list[Finding]]:
+        """The findings about each layer: its own, or those naming files it stores."""
+        out: dict[int, list[Finding]] = {}
+        for finding in self.findings:
+            layers = {finding.layer} if finding.layer is not None else {p.layer for p in finding.paths}
+            for layer_no in layers:
+                out.setdefault(layer_no, []).append(finding)
+        return out

@@ -22,8 +22,8 @@ import time
 import xxhash
 
 from slimview.fsutil import default_cache_dir
-from slimview.index.blob import blob_fingerprint as fingerprint_of_blob
 from slimview.index.blob import blob_bytes, stored_compression
+from slimview.index.blob import blob_fingerprint as fingerprint_of_blob
 from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
 from slimview.source.model import BlobRef

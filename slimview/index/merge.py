@@ -16,7 +16,6 @@ that ``a``'s hard link ``b`` still names); it is hidden by the layer that remove
 
 from __future__ import annotations
 
-
 from slimview.index.layer import LayerFiles, shown
 from slimview.index.model import Change, EntryRef, Hidden, LayerIndex, LayerStats, entry_ref, ref_layer, split_ref
 from slimview.source.tarstream import EntryType

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple, NewType
 
 from slimview.index.layer import Entry, LayerFiles

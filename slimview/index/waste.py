@@ -20,7 +20,6 @@ slimview's own measure, hidden bytes (see merge.py), has none of these blind spo
 
 from __future__ import annotations
 
-
 from slimview.index.layer import WHITEOUT_PREFIX, LayerFiles
 from slimview.index.model import DiveEfficiency
 from slimview.source.tarstream import EntryType

@@ -9,10 +9,9 @@ from collections.abc import Iterable
 import orjson
 
 from slimview import __version__
-from slimview.findings import KINDS
+from slimview.findings import KINDS, Analysis
 from slimview.findings.model import Finding
 from slimview.index.model import Change, ImageIndex, split_ref
-from slimview.report import Report
 from slimview.source.tarstream import EntryType
 
 SCHEMA_VERSION = 1
@@ -129,12 +128,12 @@ def _by_kind(findings: list[Finding]) -> dict:
     return out
 
 
-def report_json(report: Report, *, include_files: bool = True) -> dict:
-    index = report.index
+def report_json(analysis: Analysis, *, include_files: bool = True) -> dict:
+    index = analysis.index
     source = index.source
     size = index.size
     hidden = index.hidden_bytes
-    avoidable = report.avoidable_bytes
+    avoidable = analysis.avoidable_bytes
     layers = []
     for layer in index.layers:
         s = layer.stats
@@ -201,8 +200,8 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
             "avoidable_share": round(avoidable / size, 6) if size else 0.0,
         },
         "layers": layers,
-        "findings": [finding_json(f) for f in report.findings],
-        "findings_by_kind": _by_kind(report.findings),
+        "findings": [finding_json(f) for f in analysis.findings],
+        "findings_by_kind": _by_kind(analysis.findings),
         "notes": index.notes,
     }
     return doc
@@ -213,35 +212,35 @@ def report_json(report: Report, *, include_files: bool = True) -> dict:
 _ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 
-def _orjson_document(report: Report, include_files: bool) -> bytes | None:
+def _orjson_document(analysis: Analysis, include_files: bool) -> bytes | None:
     """The document as UTF-8, or None when orjson refuses a string in it (lone surrogates).
 
     The dicts are built inside the call so they are freed before the caller copies the bytes.
     """
     try:
-        return orjson.dumps(report_json(report, include_files=include_files), option=_ORJSON_OPTIONS)
+        return orjson.dumps(report_json(analysis, include_files=include_files), option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
         return None
 
 
-def _json_document(report: Report, include_files: bool) -> str:
-    return json.dumps(report_json(report, include_files=include_files), indent=2, ensure_ascii=False) + "\n"
+def _json_document(analysis: Analysis, include_files: bool) -> str:
+    return json.dumps(report_json(analysis, include_files=include_files), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_json(report: Report, *, include_files: bool = True) -> str:
-    data = _orjson_document(report, include_files)
+def render_json(analysis: Analysis, *, include_files: bool = True) -> str:
+    data = _orjson_document(analysis, include_files)
     if data is None:
-        return _json_document(report, include_files)
+        return _json_document(analysis, include_files)
     return data.decode("utf-8")
 
 
-def render_json_bytes(report: Report, *, include_files: bool = True) -> bytes:
+def render_json_bytes(analysis: Analysis, *, include_files: bool = True) -> bytes:
     """``render_json``'s document as UTF-8 bytes, without the copy into a str.
 
     A lone surrogate (a string orjson refuses) is written as its JSON escape (``\\udcff``),
     so the bytes parse to the same document.
     """
-    data = _orjson_document(report, include_files)
+    data = _orjson_document(analysis, include_files)
     if data is None:
-        return _json_document(report, include_files).encode("utf-8", "backslashreplace")
+        return _json_document(analysis, include_files).encode("utf-8", "backslashreplace")
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from slimview.report import Report
+from slimview.findings import Analysis
 from slimview.report.explain import kind_facts, layer_fact, path_facts
 from slimview.report.format import human_bytes, percent, short_instruction
 
@@ -21,9 +21,9 @@ def _inline(text: str) -> str:
     return text.replace("\n", " ")
 
 
-def _layers(report: Report) -> list[str]:
+def _layers(analysis: Analysis) -> list[str]:
     out = ["<details><summary>Layers</summary>", "", "| # | Size | Hidden later | Instruction |", "|--:|-----:|-----:|---|"]
-    for layer in report.index.layers:
+    for layer in analysis.index.layers:
         s = layer.stats
         instr = short_instruction(layer.instruction) or "(no history)"
         if len(instr) > 100:
@@ -34,12 +34,12 @@ def _layers(report: Report) -> list[str]:
     return out
 
 
-def render_markdown(report: Report) -> str:
-    index = report.index
+def render_markdown(analysis: Analysis) -> str:
+    index = analysis.index
     size = index.size
     hidden = index.hidden_bytes
-    avoidable = report.avoidable_bytes
-    findings = report.findings
+    avoidable = analysis.avoidable_bytes
+    findings = analysis.findings
     out = [f"## slimview: `{_cell(index.source.name)}`", ""]
     out.append(
         f"**{human_bytes(size)}** in {len(index.layers)} layers · **{human_bytes(avoidable)} avoidable** "
@@ -53,7 +53,7 @@ def render_markdown(report: Report) -> str:
     out.append("")
     if not findings:
         out += ["No findings: nothing to trim.", ""]
-        out += _layers(report)
+        out += _layers(analysis)
         return "\n".join(out) + "\n"
     out += ["| # | Saves | Severity | Finding | Layer |", "|--:|------:|----------|---------|------:|"]
     for n, f in enumerate(findings[:MAX_FINDINGS], 1):
@@ -82,5 +82,5 @@ def render_markdown(report: Report) -> str:
         elif fix_lines:
             out.append(f"- **Fix**: {fix_lines[0]}")
         out += ["", "</details>", ""]
-    out += _layers(report)
+    out += _layers(analysis)
     return "\n".join(out) + "\n"

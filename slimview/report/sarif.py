@@ -12,9 +12,8 @@ import json
 from urllib.parse import quote
 
 from slimview import __version__
-from slimview.findings import KINDS
+from slimview.findings import KINDS, Analysis
 from slimview.findings.model import Finding, Severity
-from slimview.report import Report
 from slimview.report.explain import kind_facts
 from slimview.report.format import human_bytes, short_instruction
 
@@ -129,12 +128,12 @@ def _gate_result(r, rule_index: dict[str, int]) -> dict:
     }
 
 
-def sarif_document(report: Report, gate=None) -> dict:
+def sarif_document(analysis: Analysis, gate=None) -> dict:
     """The SARIF log for ``report``; with a gate result, its failed rules are results too."""
-    index = report.index
+    index = analysis.index
     rules = _rules(gate)
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
-    results = [_finding_result(f, rule_index) for f in report.findings]
+    results = [_finding_result(f, rule_index) for f in analysis.findings]
     if gate is not None:
         results += [_gate_result(r, rule_index) for r in gate.results if r.status == "FAIL"]
     run = {
@@ -147,7 +146,7 @@ def sarif_document(report: Report, gate=None) -> dict:
             "image": index.source.name,
             "configDigest": index.source.config_digest,
             "sizeBytes": index.size,
-            "avoidableBytes": report.avoidable_bytes,
+            "avoidableBytes": analysis.avoidable_bytes,
             "hiddenBytes": index.hidden_bytes,
         },
     }
@@ -156,5 +155,5 @@ def sarif_document(report: Report, gate=None) -> dict:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def render_sarif(report: Report, gate=None) -> str:
-    return json.dumps(sarif_document(report, gate), indent=2, ensure_ascii=False) + "\n"
+def render_sarif(analysis: Analysis, gate=None) -> str:
+    return json.dumps(sarif_document(analysis, gate), indent=2, ensure_ascii=False) + "\n"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
+from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
-from slimview.report import Report, text_width
+from slimview.report import text_width
 from slimview.report.explain import kind_facts, layer_fact, path_facts
 from slimview.report.format import human_bytes, percent, short_instruction
 
@@ -36,13 +37,13 @@ def _wrapped(label: str, text: str, width: int) -> list[str]:
     return lines or [f"{indent}{label}:"]
 
 
-def _findings(report: Report, width: int) -> list[str]:
+def _findings(analysis: Analysis, width: int) -> list[str]:
     """Each finding: bytes, severity and title, then its layer, kind-specific facts, paths and fix."""
-    findings = report.findings
+    findings = analysis.findings
     if not findings:
         return ["Findings: none"]
-    size = report.index.size
-    avoidable = report.avoidable_bytes
+    size = analysis.index.size
+    avoidable = analysis.avoidable_bytes
     out = [f"Findings ({len(findings)}, ranked by bytes; together {human_bytes(avoidable)}, {percent(avoidable, size)} of the image)"]
     for n, finding in enumerate(findings, 1):
         amount = human_bytes(finding.bytes) if finding.bytes else "-"
@@ -63,8 +64,8 @@ def _findings(report: Report, width: int) -> list[str]:
     return out
 
 
-def render_text(report: Report, *, width: int | None = None) -> str:
-    index = report.index
+def render_text(analysis: Analysis, *, width: int | None = None) -> str:
+    index = analysis.index
     width = width or text_width()
     source = index.source
     size = index.size
@@ -82,7 +83,7 @@ def render_text(report: Report, *, width: int | None = None) -> str:
         f"dive         efficiency {dive.score * 100:.2f} %, inefficient {human_bytes(dive.wasted_bytes)} "
         f"({dive.wasted_user_percent * 100:.2f} % of user layers)"
     )
-    avoidable = report.avoidable_bytes
+    avoidable = analysis.avoidable_bytes
     out.append(f"Avoidable    {human_bytes(avoidable)} ({percent(avoidable, size)} of the image) by fixing the findings below")
     out.append("")
     out.extend(_layers_table(index, width))
@@ -96,7 +97,7 @@ def render_text(report: Report, *, width: int | None = None) -> str:
             out.append(f"  {human_bytes(n):>10}  stored by #{stored} {a}")
             out.append(f"  {'':>10}  hidden by #{by} {b}")
     out.append("")
-    out.extend(_findings(report, width))
+    out.extend(_findings(analysis, width))
     if index.notes:
         out.append("")
         out.append("Notes")

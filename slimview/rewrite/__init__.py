@@ -21,8 +21,9 @@ from slimview.rewrite.base import BaseImage, LocalImage
 from slimview.rewrite.dockerfile import CopyStep, Facts, installs_python_packages, requested_packages, write
 from slimview.rewrite.estimate import estimate
 from slimview.rewrite.model import Rewrite
-from slimview.rewrite.source import RewriteSource, from_dockerfile, from_image, read_dockerfile
 from slimview.rewrite.packages import is_build_only
+from slimview.rewrite.smoke import smoke_command
+from slimview.rewrite.source import RewriteSource, from_dockerfile, from_image, read_dockerfile
 from slimview.rewrite.stack import (
     CopiedEntry,
     closure_bytes,
@@ -34,7 +35,6 @@ from slimview.rewrite.stack import (
     shared_libraries,
     stored_under,
 )
-from slimview.rewrite.verify import smoke_command
 
 __all__ = ["Rewrite", "rewrite_image"]
 

@@ -12,9 +12,9 @@ import gc
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing import resource_tracker
-from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -25,19 +25,22 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from slimview import session
 from slimview.errors import SlimviewError
-from slimview.fsutil import write_atomic
+from slimview.findings import Analysis
 from slimview.findings.model import Finding
-from slimview.index import IndexOptions, build_index, gc_paused
+from slimview.fsutil import write_atomic
+from slimview.index import IndexOptions, gc_paused
 from slimview.index.model import Change, ImageIndex, split_ref
-from slimview.report import Report, build_report
+from slimview.index.tree import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled
+from slimview.rewrite.model import Rewrite
+from slimview.source.model import Progress
 from slimview.source.tarstream import EntryType
 from slimview.ui.commands import SlimviewCommands
-from slimview.ui.messages import IndexProgress, IndexReady, ReportReady, TreeReady
+from slimview.ui.messages import AnalysisReady, IndexProgress, IndexReady, TreeReady
 from slimview.ui.screens.export import ExportRequest, ExportScreen
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
-from slimview.index.tree import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled
 from slimview.ui.treemodel import TreeQuery, ViewCache, prepare
 from slimview.ui.widgets.details import DetailsPane, file_details, finding_details, layer_details
 from slimview.ui.widgets.filetree import FileTree
@@ -46,12 +49,14 @@ from slimview.ui.widgets.layers import LayersPane
 from slimview.ui.widgets.loading import LoadingPanel
 from slimview.ui.widgets.summary import ImageFigures, SummaryBar
 
-if TYPE_CHECKING:
-    from slimview.rewrite.model import Rewrite
+IndexBuilder = Callable[[str, IndexOptions, Progress], ImageIndex]
+Analyser = Callable[[ImageIndex], Analysis]
+Rewriter = Callable[[Analysis], Rewrite]
 
-IndexBuilder = Callable[..., ImageIndex]
-ReportBuilder = Callable[[ImageIndex], Report]
-Rewriter = Callable[[Report], "Rewrite"]
+
+def rewrite_of(analysis: Analysis) -> Rewrite:
+    """The explorer's export: the rewrite as ``slimview rewrite`` writes it."""
+    return session.rewrite(analysis).rewrite
 
 PANES = ("layers", "tree", "findings", "details")
 DETAILS_DELAY = 0.08  # seconds the tree's cursor rests before the details pane follows
@@ -59,31 +64,6 @@ PROGRESS_EVERY = 0.05  # seconds between progress messages: enough for a smooth 
 KIND_KEYS = {Change.ADDED: "added", Change.MODIFIED: "modified", Change.DELETED: "deleted", Change.UNCHANGED: "unchanged"}
 ALL_KINDS = frozenset(KIND_KEYS)
 EXIT_ERROR = 2
-
-
-def rewrite_report(report: Report) -> "Rewrite":
-    """The rewrite of the image the report is about (its base found in the local engine when one answers)."""
-    from slimview.rewrite import rewrite_image
-    from slimview.rewrite.base import engine_images, find_base
-
-    source = report.index.source
-    images = engine_images(source)
-    return rewrite_image(report.index, find_base(source, images), report.findings, local_images=images or ())
-
-
-def findings_lookups(findings: list[Finding]) -> tuple[dict[str, list[Finding]], dict[int, list[Finding]]]:
-    """The findings each path belongs to, and the findings about each layer."""
-    by_path: dict[str, list[Finding]] = {}
-    by_layer: dict[int, list[Finding]] = {}
-    for finding in findings:
-        for p in finding.paths:
-            found = by_path.setdefault(p.path, [])
-            if not found or found[-1] is not finding:
-                found.append(finding)
-        layers = {finding.layer} if finding.layer is not None else {p.layer for p in finding.paths}
-        for layer_no in layers:
-            by_layer.setdefault(layer_no, []).append(finding)
-    return by_path, by_layer
 
 
 def freeze_heap() -> None:
@@ -140,9 +120,9 @@ class SlimviewApp(App[None]):
         reference: str,
         options: IndexOptions | None = None,
         *,
-        index_builder: IndexBuilder = build_index,
-        report_builder: ReportBuilder = build_report,
-        rewriter: Rewriter = rewrite_report,
+        index_builder: IndexBuilder = session.open_index,
+        analyser: Analyser = session.analyse,
+        rewriter: Rewriter = rewrite_of,
         export_directory: str | None = None,
     ):
         super().__init__()
@@ -153,16 +133,14 @@ class SlimviewApp(App[None]):
         self.reference = reference
         self.options = options or IndexOptions()
         self.index_builder = index_builder
-        self.report_builder = report_builder
+        self.analyser = analyser
         self.rewriter = rewriter
         self.export_directory = export_directory
         self.index: ImageIndex | None = None
-        self.report: Report | None = None
+        self.analysis: Analysis | None = None
         self.load_error: str | None = None
         self.views: ViewCache | None = None
         self.tree_query = TreeQuery()
-        self.findings_by_path: dict[str, list[Finding]] = {}
-        self.findings_by_layer: dict[int, list[Finding]] = {}
         self._tree_serial = 0
         self._tree_busy = False
         self._reveal_after_tree: str | None = None
@@ -217,11 +195,11 @@ class SlimviewApp(App[None]):
             freeze_heap()
         self.post_message(IndexReady(index, figures))
         with gc_paused():
-            report = self.report_builder(index)
-            by_path, by_layer = findings_lookups(report.findings)
-            figures = figures.with_report(report)
+            analysis = self.analyser(index)
+            analysis.by_path, analysis.by_layer  # worked out here, off the UI thread
+            figures = figures.with_analysis(analysis)
             freeze_heap()
-        self.post_message(ReportReady(report, figures, by_path, by_layer))
+        self.post_message(AnalysisReady(analysis, figures))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tree", name="tree")
     def build_tree(self, serial: int, query: TreeQuery, expanded: frozenset[str] | None) -> None:
@@ -274,12 +252,10 @@ class SlimviewApp(App[None]):
             self._request_tree(force=True)
         self._show_details_for(self.focused)
 
-    def on_report_ready(self, message: ReportReady) -> None:
-        report = message.report
-        self.report = report
-        self.findings_by_path, self.findings_by_layer = message.by_path, message.by_layer
+    def on_analysis_ready(self, message: AnalysisReady) -> None:
+        analysis = self.analysis = message.analysis
         self.query_one(SummaryBar).show(message.figures)
-        self.query_one(FindingsPane).load(report.findings)
+        self.query_one(FindingsPane).load(analysis.findings)
         self._show_details_for(self.focused)
 
     def on_unmount(self) -> None:
@@ -443,14 +419,14 @@ class SlimviewApp(App[None]):
             details = self.query_one(DetailsPane)
             if finding is not None:
                 details.show("Finding", finding_details(finding))
-            elif self.report is None:
+            elif self.analysis is None:
                 details.show("Findings", _placeholder("Looking for findings…"))
             else:
-                details.show("Findings", _placeholder(f"{len(self.report.findings)} findings; Enter on one shows its files."))
+                details.show("Findings", _placeholder(f"{len(self.analysis.findings)} findings; Enter on one shows its files."))
 
     def _show_layer_details(self, layer_no: int) -> None:
         layer = self.index.layers[layer_no]
-        findings = self.findings_by_layer.get(layer_no, [])
+        findings = self.analysis.by_layer.get(layer_no, []) if self.analysis else []
         self.query_one(DetailsPane).show(f"Layer {layer_no}", layer_details(self.index, layer, findings))
 
     def _show_file_details(self, path: str | None) -> None:
@@ -459,7 +435,7 @@ class SlimviewApp(App[None]):
         if path is None or tree.view is None:
             details.show("File", _placeholder("No file selected."))
             return
-        findings = self.findings_by_path.get(path, [])
+        findings = self.analysis.by_path.get(path, []) if self.analysis else []
         details.show("File", file_details(self.index, tree.view, path, findings))
 
     # -- actions -------------------------------------------------------------------------------
@@ -555,12 +531,12 @@ class SlimviewApp(App[None]):
         self.push_screen(FileViewerScreen(self.index, layer_no, entry.path, entry.size))
 
     def action_export(self) -> None:
-        report = self.report
-        if report is None:
+        analysis = self.analysis
+        if analysis is None:
             self.notify("The findings are still being worked out; export needs them.", severity="warning")
             return
         directory = self.export_directory or os.getcwd()
-        self.push_screen(ExportScreen(lambda: self.rewriter(report), directory), self.export_chosen)
+        self.push_screen(ExportScreen(lambda: self.rewriter(analysis), directory), self.export_chosen)
 
     def export_chosen(self, request: ExportRequest | None) -> None:
         """The export screen's answer: the core writes the files; the app reports how it went."""
@@ -599,9 +575,9 @@ def make_app(
     image: str,
     options: IndexOptions | None = None,
     *,
-    index_builder: IndexBuilder = build_index,
-    report_builder: ReportBuilder = build_report,
-    rewriter: Rewriter = rewrite_report,
+    index_builder: IndexBuilder = session.open_index,
+    analyser: Analyser = session.analyse,
+    rewriter: Rewriter = rewrite_of,
     export_directory: str | None = None,
 ) -> SlimviewApp:
     """The explorer for ``image`` (an engine reference or an archive path); used by the CLI and the tests.
@@ -610,6 +586,6 @@ def make_app(
     the export screen proposes to save (default: the working directory).
     """
     return SlimviewApp(
-        image, options, index_builder=index_builder, report_builder=report_builder,
+        image, options, index_builder=index_builder, analyser=analyser,
         rewriter=rewriter, export_directory=export_directory,
     )

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from slimview.findings.model import Finding
+from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
-from slimview.report import Report
 from slimview.index.tree import TreeView
 from slimview.ui.treemodel import Row, Selection, TreeQuery
 from slimview.ui.widgets.summary import ImageFigures
@@ -32,13 +31,11 @@ class IndexReady(Message):
 
 
 @dataclass
-class ReportReady(Message):
-    """The findings are in, with the lookups the panes need."""
+class AnalysisReady(Message):
+    """The findings are in."""
 
-    report: Report
+    analysis: Analysis
     figures: ImageFigures
-    by_path: dict[str, list[Finding]]
-    by_layer: dict[int, list[Finding]]
 
 
 @dataclass

@@ -18,8 +18,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker
-from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static, TabPane, TabbedContent
 
 from slimview.report.format import human_bytes
 

@@ -14,8 +14,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.worker import Worker
 from textual.widgets import Footer, Label, TextArea
+from textual.worker import Worker
 
 from slimview.index.content import read_body
 from slimview.index.layer import shown

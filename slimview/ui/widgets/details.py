@@ -11,9 +11,9 @@ from textual.strip import Strip
 from slimview.findings.model import Finding
 from slimview.index.layer import shown
 from slimview.index.model import Change, ImageIndex, LayerIndex
+from slimview.index.tree import TreeView
 from slimview.report.format import human_bytes, short_instruction
 from slimview.source.tarstream import EntryType
-from slimview.index.tree import TreeView
 from slimview.ui.widgets.filetree import MARKS, permissions
 
 PATHS_SHOWN = 12

@@ -22,9 +22,9 @@ from textual.strip import Strip
 
 from slimview.index.layer import shown
 from slimview.index.model import Change
+from slimview.index.tree import BY_NAME, TreeView, name_of
 from slimview.report.format import human_bytes
 from slimview.source.tarstream import EntryType
-from slimview.index.tree import BY_NAME, TreeView, name_of
 from slimview.ui import treemodel
 from slimview.ui.treemodel import Row, Selection
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from rich.text import Text
 from textual.widgets import Static
 
+from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
-from slimview.report import Report
 from slimview.report.format import human_bytes, percent
 
 WIDE = 200  # the width assumed before the bar has been laid out
@@ -31,8 +31,8 @@ class ImageFigures:
     def of(cls, index: ImageIndex) -> "ImageFigures":
         return cls(index.source.name, index.size, len(index.layers), index.entry_count, index.dive.score, index.hidden_bytes)
 
-    def with_report(self, report: Report) -> "ImageFigures":
-        return replace(self, avoidable=report.avoidable_bytes)
+    def with_analysis(self, analysis: Analysis) -> "ImageFigures":
+        return replace(self, avoidable=analysis.avoidable_bytes)
 
 
 def summary_text(figures: ImageFigures, width: int = WIDE) -> Text:

@@ -1,5 +1,8 @@
-"""Prove a rewrite: build it with the engine, run a smoke command in it, and measure it
-against the original the way ``docker image inspect`` does.
+"""``slimview verify``: build a rewrite with the engine, run its smoke command in the built
+image, and measure both images the way ``docker image inspect`` does, with their findings.
+
+A command-level workflow over the stages (rewrite, then source → index → findings again
+on the built image through ``slimview.session``), not a rewrite step.
 
 The build runs on a temporary copy of the build context (hard links where possible) that
 has the rewrite's .dockerignore in place, so the user's own .dockerignore is never touched.
@@ -16,94 +19,18 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
+from slimview import session
 from slimview.errors import EngineError, InputError
+from slimview.findings import Analysis, Finding
+from slimview.index import IndexOptions
+from slimview.report.format import human_bytes
+from slimview.rewrite import dockerignore
+from slimview.rewrite.model import Rewrite
+from slimview.source.engine import connect, engine_host, inspect_image
 
 BUILD_TIMEOUT_S = 1800
 SMOKE_TIMEOUT_S = 300
 LOG_LINES = 25
-
-SERVERS = ("uvicorn", "gunicorn", "hypercorn", "daphne", "granian")
-_PYTHON = re.compile(r"^python[\d.]*$")
-_APP_SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_]\w*)(?P<call>\(.*\))?$")
-_MODULE = re.compile(r"^[A-Za-z_][\w.]*$")
-
-# Imports every module a script or module imports at its top level, without running it.
-# The target is a script path, a module name, or "-c" followed by the code itself.
-_IMPORTS_OF = (
-    "import ast, importlib, importlib.util, sys\n"
-    "target = sys.argv[1]\n"
-    "if target == '-c':\n"
-    "    path, code = '<string>', sys.argv[2]\n"
-    "else:\n"
-    "    if target.endswith('.py'):\n"
-    "        path = target\n"
-    "    else:\n"
-    "        spec = importlib.util.find_spec(target)\n"
-    "        main = spec.submodule_search_locations and importlib.util.find_spec(target + '.__main__')\n"
-    "        path = (main or spec).origin\n"
-    "    code = open(path, encoding='utf-8').read()\n"
-    "tree = ast.parse(code, path)\n"
-    "names = [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names]\n"
-    "names += [n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module]\n"
-    "for name in names:\n"
-    "    importlib.import_module(name)\n"
-    "print('imports ok:', ', '.join(names) or '(none)')\n"
-)
-
-
-def smoke_command(command: list[str], python_app: bool) -> list[str] | None:
-    """A command proving the program's imports work, derived from its ENTRYPOINT + CMD.
-
-    ``python -m uvicorn pkg.mod:app`` (or ``uvicorn pkg.mod:app``) imports ``pkg.mod`` and
-    reads ``app``; ``python script.py``, ``python -m pkg`` and ``python -c CODE`` import what
-    the code imports at its top level, without running it. Other programs: check the
-    executable is there.
-    """
-    if not command:
-        return None
-    program = os.path.basename(command[0])
-    args = command[1:]
-    python = command[0] if _PYTHON.match(program) else "python"
-    if _PYTHON.match(program):
-        if args[:1] == ["-m"] and len(args) >= 2:
-            module, rest = args[1], args[2:]
-            if module in SERVERS:
-                return _server_smoke(python, rest) or [python, "-c", f"import {module}"]
-            return [python, "-c", _IMPORTS_OF, module] if _MODULE.match(module) else None
-        script = _script(args)
-        if script is not None:
-            return [python, "-c", _IMPORTS_OF, script]
-        if "-c" in args and args.index("-c") + 1 < len(args):
-            return [python, "-c", _IMPORTS_OF, "-c", args[args.index("-c") + 1]]
-        return [python, "-c", "import sys; print(sys.version)"]
-    if program in SERVERS:
-        return _server_smoke(python, args) or [python, "-c", f"import {program}"]
-    if python_app:
-        return None
-    return ["sh", "-c", f"command -v {shlex.quote(command[0])}"]
-
-
-def _script(args: list[str]) -> str | None:
-    """The script ``python [options] script.py [args]`` runs, if that is the command's shape."""
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        if args[i] in ("-c", "-m"):
-            return None  # code or a module, not a script
-        i += 2 if args[i] in ("-X", "-W") else 1
-    return args[i] if i < len(args) and args[i].endswith(".py") else None
-
-
-def _server_smoke(python: str, args: list[str]) -> list[str] | None:
-    for arg in args:
-        m = _APP_SPEC.match(arg)
-        if m:
-            module, attr = m.group("module"), m.group("attr")
-            return [python, "-c", f"import importlib; getattr(importlib.import_module({module!r}), {attr!r}); print('import ok: {module}:{attr}')"]
-    return None
-
-
-# -- the engine -----------------------------------------------------------------------------------
-
 
 def docker_cli() -> str:
     """The docker CLI to build with: one that has the classic builder and BuildKit."""
@@ -114,8 +41,6 @@ def docker_cli() -> str:
 
 
 def _cli_env(buildkit: bool) -> dict[str, str]:
-    from slimview.source.engine import engine_host
-
     return {**os.environ, "DOCKER_HOST": engine_host(), "DOCKER_BUILDKIT": "1" if buildkit else "0"}
 
 
@@ -216,13 +141,11 @@ class Measured:
 
 def inspect(client, reference: str) -> tuple[int, int]:
     """(Size, number of RootFS layers) of an engine image."""
-    from slimview.source.engine import inspect_image
-
     attrs = inspect_image(client, reference).attrs
     return int(attrs.get("Size") or 0), len((attrs.get("RootFS") or {}).get("Layers") or [])
 
 
-def findings_by_kind(findings) -> dict[str, tuple[int, int]]:
+def findings_by_kind(findings: list[Finding]) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     for finding in findings:
         count, size = out.get(finding.kind, (0, 0))
@@ -231,8 +154,6 @@ def findings_by_kind(findings) -> dict[str, tuple[int, int]]:
 
 
 def _findings_cell(found: tuple[int, int] | None) -> str:
-    from slimview.report.format import human_bytes
-
     if found is None:
         return "gone"
     count, size = found
@@ -242,8 +163,6 @@ def _findings_cell(found: tuple[int, int] | None) -> str:
 def render_table(before: Measured, after: Measured) -> str:
     """The before/after table: size and layers as ``docker image inspect`` reports them, and
     the findings of each kind (count, bytes) in both images."""
-    from slimview.report.format import human_bytes
-
     ratio = f"{100 * after.size / before.size:.1f} % of before" if before.size else ""
     rows = [
         ("", before.name, after.name, ""),
@@ -291,24 +210,23 @@ def default_tag(index) -> str:
     return f"{repo or 'slimview-verify'}:slimview"
 
 
-def measure_original(index, findings, client) -> Measured:
+def measure_original(analysis: Analysis, client) -> Measured:
     """The original as the engine reports it; an image read from a file is measured by its layers."""
-    by_kind = findings_by_kind(findings)
+    index = analysis.index
+    by_kind = findings_by_kind(analysis.findings)
     if index.source.kind == "engine":
         size, layers = inspect(client, index.source.config_digest)
         return Measured(index.source.name, size, layers, by_kind)
     return Measured(index.source.name, index.size, len(index.layers), by_kind)
 
 
-def verify(index, findings, rewrite, context: str, tag: str, smoke_cmd: list[str] | None, *, buildkit: bool = True, options=None) -> Verification:
+def verify(
+    analysis: Analysis, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, *,
+    buildkit: bool = True, options: IndexOptions | None = None,
+) -> Verification:
     """Build ``rewrite`` over ``context``, smoke-test it and measure both images."""
-    from slimview.findings import analyze
-    from slimview.index import build_index
-    from slimview.rewrite import dockerignore
-    from slimview.source.engine import connect
-
     client = connect()
-    before = measure_original(index, findings, client)
+    before = measure_original(analysis, client)
     skip = {name for name in os.listdir(context) if dockerignore.is_ignored(name, dockerignore.read_patterns(rewrite.dockerignore))}
     built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=skip, buildkit=buildkit)
     if not built.ok:
@@ -317,6 +235,5 @@ def verify(index, findings, rewrite, context: str, tag: str, smoke_cmd: list[str
     result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
     size, layers = inspect(client, built.image_id)
     # By id: the engine names a save after the image's first tag, which need not be ours.
-    after_index = build_index(built.image_id, options) if options is not None else build_index(built.image_id)
-    after = Measured(tag, size, layers, findings_by_kind(analyze(after_index)))
+    after = Measured(tag, size, layers, findings_by_kind(session.load(built.image_id, options).findings))
     return Verification(built, result, before, after)

@@ -1,0 +1,69 @@
+"""One way through the pipeline: open → index → findings → rewrite, with progress.
+
+The command line, the explorer and ``slimview verify`` call these; none of them wires
+the stages itself. Each step takes what the step before returned, so a caller that shows
+progress (the explorer) can present the index before the findings are ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slimview.findings import Analysis, analyze
+from slimview.index import IndexOptions, build_index, gc_paused
+from slimview.index.model import ImageIndex
+from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME, rewrite_image
+from slimview.rewrite.base import BaseImage, engine_images, find_base
+from slimview.rewrite.model import Rewrite
+from slimview.rewrite.reconstruct import reconstruct_dockerfile
+from slimview.source.model import Progress, no_progress
+
+
+def open_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
+    """Stages 1 and 2: open the image ``reference`` names and index every layer."""
+    return build_index(reference, options, progress)
+
+
+def analyse(index: ImageIndex) -> Analysis:
+    """Stage 3: the findings about an indexed image."""
+    with gc_paused():
+        return Analysis(index, analyze(index))
+
+
+def load(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> Analysis:
+    """Stages 1 to 3 for ``reference``."""
+    return analyse(open_index(reference, options, progress))
+
+
+@dataclass
+class Rewritten:
+    """A rewrite and the base image the original was found to be built on."""
+
+    base: BaseImage
+    rewrite: Rewrite
+
+
+def rewrite(
+    analysis: Analysis,
+    *,
+    dockerfile: str | None = None,
+    context: str | None = None,
+    base: str | None = None,
+    names: tuple[str, str] = (DOCKERFILE_NAME, DOCKERIGNORE_NAME),
+) -> Rewritten:
+    """Stage 4: the rewrite of the analysed image; the local engine, when one answers,
+    identifies its base (and gives the runtime base's size for the estimate)."""
+    source = analysis.index.source
+    images = engine_images(source)
+    base_image = find_base(source, images)
+    rewritten = rewrite_image(
+        analysis.index, base_image, analysis.findings, dockerfile=dockerfile, context=context, base=base,
+        local_images=images or (), names=names,
+    )
+    return Rewritten(base_image, rewritten)
+
+
+def reconstruct(index: ImageIndex) -> str:
+    """The Dockerfile the image's history records, from its base image on."""
+    source = index.source
+    return reconstruct_dockerfile(source, find_base(source, engine_images(source)))
