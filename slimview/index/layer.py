@@ -46,10 +46,6 @@ class Entry(NamedTuple):
     link: str
 
     @property
-    def type_name(self) -> str:
-        return EntryType.NAMES[self.type]
-
-    @property
     def is_dir(self) -> bool:
         return self.type == EntryType.DIR
 

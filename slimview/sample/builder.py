@@ -157,13 +157,6 @@ class _TarWriter:
         info.mtime = EPOCH
         self.tar.addfile(info)
 
-    def add_symlink(self, name: str, target: str) -> None:
-        info = tarfile.TarInfo(name)
-        info.type = tarfile.SYMTYPE
-        info.linkname = target
-        info.mtime = EPOCH
-        self.tar.addfile(info)
-
     def close(self) -> None:
         self.tar.close()
 

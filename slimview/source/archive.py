@@ -28,8 +28,6 @@ DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = {MT_OCI_INDEX, MT_DOCKER_LIST}
 REF_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
 

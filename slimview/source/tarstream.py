@@ -194,7 +194,6 @@ class TarReader:
         self._pos = 0
         self.offset = start_offset  # stream offset of the next unread byte
         self._pending: TarEntry | None = None  # entry whose data is not consumed yet
-        self._pending_left = 0
         self._global_pax: dict[str, str] = {}
         self._global_bytes = 0
         # Parsed (mode, uid, gid) by their raw 24 header bytes: a layer repeats a handful.
