@@ -58,7 +58,7 @@ def worker(args) -> dict:
     target = hostile.FuzzTarget(work, seconds=10.0)
     kinds: dict[str, int] = {}
     try:
-        for i in range(count):
+        for _ in range(count):
             kind = rng.choices(
                 ["archive", "archive-unverified", "layer", "metadata", "oci", "random-layer", "random-archive", "history"],
                 weights=[20, 15, 20, 10, 8, 12, 8, 7],
@@ -120,8 +120,8 @@ def run_atheris(which: str, runs: int) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["slimview"]):
-        import slimview.index  # noqa: F401
-        import slimview.report.jsondoc  # noqa: F401
+        import slimview.index
+        import slimview.report.jsondoc
         import slimview.report.text  # noqa: F401
 
     work = tempfile.mkdtemp(prefix="slimview-atheris-")

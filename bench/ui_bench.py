@@ -226,7 +226,7 @@ async def view_builds(image: str, cache_dir: str, keys: int) -> list[tuple[str, 
         for row in range(len(app.index.layers) - 2, -1, -1):
             t = time.perf_counter()
             layers.move_cursor(row=row)
-            await _asked(lambda: app.tree_query.layer_no == row)
+            await _asked(lambda row=row: app.tree_query.layer_no == row)
             await _idle_tree(app)
             timings.append(time.perf_counter() - t)
         results.append(("switch layer: build the view (worker)", timings))

@@ -273,6 +273,7 @@ def verify(image, options, base, context, dockerfile, smoke_cmd, build_tag, lega
     if not result.build.ok:
         sys.stderr.write("slimview: the rewrite did not build:\n" + "".join(f"  {line}\n" for line in result.build.relevant_lines()))
         sys.exit(EXIT_FAILED)
+    assert result.smoke is not None and result.after is not None, "a built image is smoke-tested and measured"
     shown = shown_command(result.smoke.command) if result.smoke.command else "(none)"
     if not result.smoke.ok:
         sys.stdout.write(render_table(result.before, result.after))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -67,7 +66,7 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def stage_context(context: str, dockerignore: str, workdir: str, skip: set[str]) -> str:
+def stage_context(context: str, dockerignore: str, workdir: str, skip: frozenset[str] | set[str]) -> str:
     """A copy of ``context`` under ``workdir`` with ``dockerignore`` as its .dockerignore;
     top-level names in ``skip`` (ignored anyway) are not copied."""
     if not os.path.isdir(context):
@@ -83,7 +82,7 @@ def stage_context(context: str, dockerignore: str, workdir: str, skip: set[str])
     return staged
 
 
-def build(dockerfile: str, context: str, dockerignore: str, tag: str, *, skip: set[str] = frozenset(), buildkit: bool = True) -> BuildResult:
+def build(dockerfile: str, context: str, dockerignore: str, tag: str, *, skip: frozenset[str] | set[str] = frozenset(), buildkit: bool = True) -> BuildResult:
     """Build ``dockerfile`` (its text) over a staged copy of ``context``; tag it ``tag``."""
     cli = docker_cli()
     with tempfile.TemporaryDirectory(prefix="slimview-verify-") as tmp:

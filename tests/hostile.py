@@ -746,7 +746,7 @@ class FuzzTarget:
             self.completed += 1
         except SlimviewError:
             self.rejected += 1
-        except Exception as exc:  # noqa: BLE001 - this is the point: anything else is a bug
+        except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             self.failures.append((name, f"{exc.__class__.__name__}: {exc} at {where.filename}:{where.lineno}", data))
         finally:

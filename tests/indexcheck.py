@@ -103,7 +103,7 @@ def recount(archive: Path, tag: str | None = None) -> Recount:
                 entries = [(e, _clean(e.name)) for e in layer.getmembers()]
             stored = 0
             seen.clear()
-            for e, path in entries:  # deletions act on the lower layers, so they go first
+            for _e, path in entries:  # deletions act on the lower layers, so they go first
                 base = posixpath.basename(path)
                 if base == ".wh..wh..opq":
                     drop(posixpath.dirname(path), keep_self=True)

@@ -113,7 +113,7 @@ def test_mutated_oci_layouts_as_directories_and_archives(target, tmp_path):
         for name, data in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
-        target._timed("layout", files["index.json"], lambda: exercise_index(build_index(str(root), IndexOptions(use_cache=False))))
+        target._timed("layout", files["index.json"], lambda root=root: exercise_index(build_index(str(root), IndexOptions(use_cache=False))))
     assert target.completed > 30
 
 

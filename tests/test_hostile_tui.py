@@ -14,14 +14,14 @@ import pytest
 
 pytest.importorskip("textual")
 
-from test_hostile_catalogue import CASES  # noqa: E402
-from textual.widgets import Label  # noqa: E402
+from test_hostile_catalogue import CASES
+from textual.widgets import Label
 
-from slimview.index import IndexOptions  # noqa: E402
-from slimview.ui.app import make_app  # noqa: E402
+from slimview.index import IndexOptions
+from slimview.ui.app import make_app
 
-from hostile import Archive, empty_entries_layer, gzip_layer_diff_id, member, symlink, tar  # noqa: E402
-from uihelpers import async_test, settle  # noqa: E402
+from hostile import Archive, empty_entries_layer, gzip_layer_diff_id, member, symlink, tar
+from uihelpers import async_test, settle
 
 SIZE = (120, 40)
 

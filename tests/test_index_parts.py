@@ -294,7 +294,7 @@ class _InlineExecutor:
         future = Future()
         try:
             future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, as a pool would
+        except BaseException as exc:
             future.set_exception(exc)
         return future
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import BinaryIO
 
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.cache import LayerCache
@@ -22,7 +21,7 @@ from slimview.index.options import IndexOptions
 from slimview.index.waste import dive_efficiency
 from slimview.index.workers import index_cold
 from slimview.source import open_image
-from slimview.source.model import Progress, SourceImage, no_progress
+from slimview.source.model import ByteStream, Progress, SourceImage, no_progress
 
 
 def build_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
@@ -55,7 +54,7 @@ class StreamedLayers:
         self._entries = 0
         self._lock = threading.Lock()
 
-    def index(self, name: str, stream: BinaryIO) -> None:
+    def index(self, name: str, stream: ByteStream) -> None:
         tune_allocator()
         files = index_layer_stream(stream, where=f"{self.reference}: {name}", verify=True, max_entries=self.options.max_entries)
         with self._lock:

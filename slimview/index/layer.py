@@ -12,8 +12,9 @@ import posixpath
 import queue
 import threading
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import NamedTuple
 
 import xxhash
 
@@ -21,6 +22,7 @@ from slimview.errors import InputError, LimitExceeded
 from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key, keeps_body, not_a_key_file
 from slimview.index.secretscan import scan
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
+from slimview.source.model import ByteStream
 from slimview.source.tarstream import EntryType, TarError, TarReader, located
 
 WHITEOUT_PREFIX = ".wh."
@@ -129,7 +131,7 @@ def shown(path: str) -> str:
 
 
 def index_layer_stream(
-    raw: BinaryIO,
+    raw: ByteStream,
     *,
     where: str,
     verify: bool | None = True,
@@ -159,7 +161,7 @@ def index_layer_stream(
     finally:
         digest = digester.finish() if digester else None
     files.compression = compression
-    if digester:
+    if digest is not None:
         files.tar_digest, files.tar_bytes = digest
     else:
         files.tar_bytes = counter.n
@@ -320,9 +322,9 @@ def scan_entries(
                 else:
                     _scan_for_secrets(files, len(paths), path, body)
             elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
-                digest, body = reader.hash_and_find(KEY_MARKER, not_a_key_file)
-                if body is not None and holds_private_key(body):
-                    _scan_for_secrets(files, len(paths), path, body)
+                digest, found = reader.hash_and_find(KEY_MARKER, not_a_key_file)
+                if found is not None and holds_private_key(found):
+                    _scan_for_secrets(files, len(paths), path, found)
             else:
                 digest = reader.hash_data()
             if tar_entry.sparse:
@@ -339,7 +341,7 @@ def scan_entries(
                 target = seen.get(link)
                 # Hard links share their target's bytes: size 0 here (as in the tar), same hash.
                 if target is not None:
-                    digest = hashes[16 * target : 16 * target + 16]
+                    digest = bytes(hashes[16 * target : 16 * target + 16])
                 else:
                     digest = ZERO_HASH
                     scan.unresolved = True

@@ -52,9 +52,10 @@ class _Merger:
             body = i
         elif type_ == HARDLINK:
             # Removing a hard link hides its target's bytes if it was their last visible name.
-            body = self.layers[stored_in].find(files.links[i])
-            if body is None or files.types[body] != FILE or not files.sizes[body]:
+            found = self.layers[stored_in].find(files.links[i])
+            if found is None or files.types[found] != FILE or not files.sizes[found]:
                 return
+            body = found
             target = files.paths[body]
             if self.final.get(target) == entry_ref(stored_in, body) or self._linked(stored_in, target, skip=i):
                 return

@@ -252,13 +252,12 @@ def bodies(index: ImageIndex, refs: Mapping[str, int], hidden: Iterable[int] = (
 
     A regular file counts its bytes; a hard link counts its body's bytes once, when the
     body is not shown under its own name in the same view (``rm a`` keeps the bytes ``b``
-    still names).
-    A body whose own name is not in the view stays visible through a hard link to it; it
+    still names). A body whose own name is not in the view stays visible through a hard link to it; it
     is listed once, under the first such link. ``hidden``: refs of bodies already counted
     as hidden (the final view's), which a link cannot make visible again.
     """
     hidden_bodies = set(hidden)
-    orphans: dict[int, str] = {}
+    orphans: dict[EntryRef, str] = {}
     layers = index.layers
     for path, ref in refs.items():
         layer, i = split_ref(ref)
@@ -276,8 +275,8 @@ def bodies(index: ImageIndex, refs: Mapping[str, int], hidden: Iterable[int] = (
                 continue
             if body_ref not in orphans or path < orphans[body_ref]:
                 orphans[body_ref] = path
-    for body_ref, path in orphans.items():
-        layer, i = split_ref(body_ref)
+    for orphan, path in orphans.items():
+        layer, i = split_ref(orphan)
         yield path, layers[layer].files.sizes[i]
 
 

@@ -71,7 +71,7 @@ def plan(blobs: list[tuple[int, int]], workers: int) -> list[Part]:
     the largest first."""
     total = sum(size for _layer, size in blobs)
     target = max(PART_MIN, total // (4 * max(workers, 1)))
-    parts = []
+    parts: list[Part] = []
     for layer, size in blobs:
         segments = segment_count(size)
         n = max(1, min(size // target, MAX_PARTS, segments))
@@ -156,6 +156,7 @@ def combine(results: list[PartResult], blob: BlobRef, where: str, max_entries: i
     files = LayerFiles()
     extra = sparse = 0
     for result in used:
+        assert result.files is not None, "a part that did not fail has its files"
         _append(files, result.files, result.scan is not None and result.scan.unresolved)
         if result.scan is not None:
             extra += result.scan.extra

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from slimview.index.layer import Entry
-from slimview.index.model import Change, bodies, directory_sizes, entry_ref, ref_layer, split_ref
+from slimview.index.model import Change, EntryRef, bodies, directory_sizes, entry_ref, ref_layer, split_ref
 from slimview.source.tarstream import EntryType
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def name_of(path: str) -> str:
 # -- which entries a view shows ----------------------------------------------------------------
 
 
-def state_after(index: ImageIndex, layer_no: int, should_stop: Callable[[], bool] = _never) -> dict[str, int]:
+def state_after(index: ImageIndex, layer_no: int, should_stop: Callable[[], bool] = _never) -> dict[str, EntryRef]:
     """path → entry ref of everything visible after ``layer_no`` (the final view for the top layer).
 
     Replays the merge's recorded deletions and each layer's entries; a layer's deletions
@@ -58,10 +58,10 @@ def state_after(index: ImageIndex, layer_no: int, should_stop: Callable[[], bool
     return replay(index, layer_no, should_stop)
 
 
-def replay(index: ImageIndex, layer_no: int, should_stop: Callable[[], bool] = _never) -> dict[str, int]:
+def replay(index: ImageIndex, layer_no: int, should_stop: Callable[[], bool] = _never) -> dict[str, EntryRef]:
     """``state_after`` worked out from the layers' records (for the top layer it equals
     the merge's ``index.final``, which the tests check)."""
-    state: dict[str, int] = {}
+    state: dict[str, EntryRef] = {}
     for k in range(layer_no + 1):
         layer = index.layers[k]
         own = []
@@ -89,8 +89,8 @@ class TreeView:
         index: ImageIndex,
         mode: str,
         layer_no: int,
-        refs: dict[str, int],
-        deleted: dict[str, int],
+        refs: dict[str, EntryRef],
+        deleted: dict[str, EntryRef],
         kids: dict[str, list[str]],
         dir_bytes: dict[str, int],
     ):
@@ -106,7 +106,7 @@ class TreeView:
         self._changes = [layer.changes for layer in index.layers]
 
     # -- one path ------------------------------------------------------------------------------
-    def ref(self, path: str) -> int | None:
+    def ref(self, path: str) -> EntryRef | None:
         ref = self.refs.get(path)
         return ref if ref is not None else self.deleted.get(path)
 
@@ -188,7 +188,7 @@ class TreeView:
 def build_view(index: ImageIndex, mode: str, layer_no: int, should_stop: Callable[[], bool] = _never) -> TreeView:
     """One layer's changes (LAYER) or the files after it (AGGREGATE), as a tree."""
     layer = index.layers[layer_no]
-    refs: dict[str, int]
+    refs: dict[str, EntryRef]
     if mode == LAYER:
         refs = {path: entry_ref(layer_no, i) for i, path in enumerate(layer.files.paths)}
     else:

@@ -140,8 +140,8 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
                 if target not in cumulative:
                     cumulative[target], minimum[target], count[target] = 0, -1, 0
                 break
-            record(target, lookup.subtree_size(target) if node[0] else 0)
-        if k == 0:
+            record(target, lookup.subtree_size(target) if node[0] and lookup is not None else 0)
+        if stacked is None:
             stacked = tree  # dive stacks onto a copy of the first tree
         # dive's Stack: whiteouts remove, every other node (implied ones too) sets its payload.
         for target in whiteouts.values():

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import zstandard
@@ -35,11 +36,11 @@ class Layer:
         info.mtime = EPOCH
         return info
 
-    def dir(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> "Layer":
+    def dir(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> Layer:
         self.members.append((self._info(path, tarfile.DIRTYPE, mode, uid, gid), None))
         return self
 
-    def file(self, path: str, data: bytes | str, mode: int = 0o644, uid: int = 0, gid: int = 0) -> "Layer":
+    def file(self, path: str, data: bytes | str, mode: int = 0o644, uid: int = 0, gid: int = 0) -> Layer:
         if isinstance(data, str):
             data = data.encode()
         info = self._info(path, tarfile.REGTYPE, mode, uid, gid)
@@ -47,23 +48,23 @@ class Layer:
         self.members.append((info, data))
         return self
 
-    def symlink(self, path: str, target: str) -> "Layer":
+    def symlink(self, path: str, target: str) -> Layer:
         info = self._info(path, tarfile.SYMTYPE, 0o777, 0, 0)
         info.linkname = target
         self.members.append((info, None))
         return self
 
-    def hardlink(self, path: str, target: str) -> "Layer":
+    def hardlink(self, path: str, target: str) -> Layer:
         info = self._info(path, tarfile.LNKTYPE, 0o644, 0, 0)
         info.linkname = target
         self.members.append((info, None))
         return self
 
-    def whiteout(self, path: str) -> "Layer":
+    def whiteout(self, path: str) -> Layer:
         parent, name = os.path.split(path)
         return self.file(os.path.join(parent, ".wh." + name), b"", mode=0o600)
 
-    def opaque(self, directory: str) -> "Layer":
+    def opaque(self, directory: str) -> Layer:
         return self.file(os.path.join(directory, ".wh..wh..opq"), b"", mode=0o600)
 
     def tar(self) -> bytes:
@@ -103,11 +104,11 @@ def _sha(data: bytes) -> str:
 
 
 def config_json(spec: ImageSpec, diff_ids: list[str]) -> bytes:
-    history = []
+    history: list[dict[str, object]] = []
     for i, layer in enumerate(spec.layers):
         for created_by in spec.empty_history.get(i, []):
             history.append({"created": "2023-11-14T22:13:20Z", "created_by": created_by, "empty_layer": True})
-        entry = {"created": "2023-11-14T22:13:20Z", "created_by": layer.created_by}
+        entry: dict[str, object] = {"created": "2023-11-14T22:13:20Z", "created_by": layer.created_by}
         if layer.comment:
             entry["comment"] = layer.comment
         history.append(entry)
@@ -169,7 +170,7 @@ def write_docker_archive(
     layout: str = "legacy",
     compression: str | None = None,
     whole: str | None = None,
-    extra_images: list[tuple[ImageSpec, list[str]]] = (),
+    extra_images: Sequence[tuple[ImageSpec, list[str]]] = (),
 ) -> None:
     """A ``docker save`` tarball. layout: legacy (<id>/layer.tar), oci (Docker 25+), skopeo."""
     raw = io.BytesIO()

@@ -8,7 +8,7 @@ oci-archive, or an OCI layout directory.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from slimview.errors import InputError
 from slimview.source.model import BlobRef, HistoryEntry, LayerRef, LayerSink, Progress, SourceImage, no_progress

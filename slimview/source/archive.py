@@ -9,16 +9,18 @@ as one stream and each layer is handed to the index as it passes.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from slimview.errors import InputError, LimitExceeded
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed, sniff
-from slimview.source.model import BlobRef, LayerRef, LayerSink, Progress, SourceImage, no_progress
+from slimview.source.model import BlobRef, ByteStream, LayerRef, LayerSink, Progress, SourceImage, no_progress
 from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
 from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, checksum_ok, located
 
@@ -227,7 +229,7 @@ class StreamStore:
         return None
 
 
-def stream_archive(raw: BinaryIO, label: str, sink: LayerSink, progress: Progress, total: int | None) -> StreamStore:
+def stream_archive(raw: ByteStream, label: str, sink: LayerSink, progress: Progress, total: int | None) -> StreamStore:
     """Read a (decompressed) outer tar once, keeping JSON and indexing layers as they pass."""
     store = StreamStore(label)
     try:
@@ -397,9 +399,9 @@ def _select_oci(store: Store, tag: str | None, platform: str | None) -> tuple[di
             have = ", ".join(sorted({platform_text(d["platform"]) for d, _ in platformed}))
             raise InputError(f"{store.label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
         present = matching
-    names = {_oci_name(d, a) for d, a in present}
+    distinct = {_oci_name(d, a) for d, a in present}
     # Several left is fine when they are one image's platform variants; else the user chooses.
-    if len(present) > 1 and tag is None and (len(names) > 1 or not all(d.get("platform") for d, _ in present)):
+    if len(present) > 1 and tag is None and (len(distinct) > 1 or not all(d.get("platform") for d, _ in present)):
         labels = ", ".join(sorted({_oci_label(d, a) for d, a in present}))
         raise InputError(f"{store.label} holds {len(present)} images; pick one with ARCHIVE:TAG or --tag ({labels})")
     desc, ann = present[0]
@@ -610,11 +612,11 @@ def open_archive_file(path: str, reference: str, tag: str | None, platform: str 
             peek = PeekableReader(stream)
             if not _looks_like_tar(peek.peek(512)):
                 raise InputError(f"{path}: a {compression} stream that does not hold a tar archive")
-            store = stream_archive(peek, path, sink, no_progress, None)
+            streamed = stream_archive(peek, path, sink, no_progress, None)
         except DECOMPRESSION_ERRORS as exc:
             raise InputError(f"{path}: corrupt or truncated {compression} data ({_short(exc)})") from None
-    kind = "oci-archive" if store.exists("oci-layout") and not store.exists("manifest.json") else "docker-archive"
-    return build_source(store, reference, kind, tag, platform)
+    kind = "oci-archive" if streamed.exists("oci-layout") and not streamed.exists("manifest.json") else "docker-archive"
+    return build_source(streamed, reference, kind, tag, platform)
 
 
 def open_layout_dir(path: str, reference: str, tag: str | None, platform: str | None) -> SourceImage:
@@ -630,7 +632,7 @@ def _short(exc: BaseException) -> str:
 
 
 class _CountingReader:
-    def __init__(self, raw: BinaryIO, report):
+    def __init__(self, raw: io.BufferedReader, report: Callable[[int], None]):
         self._raw = raw
         self._done = 0
         self._report = report

@@ -11,11 +11,12 @@ import gzip
 import io
 import lzma
 import zlib
-from typing import BinaryIO
+from typing import IO, cast
 
 import zstandard
 
 from slimview.errors import InputError
+from slimview.source.model import ByteStream
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -49,7 +50,7 @@ def sniff(head: bytes) -> str:
 class PeekableReader(io.RawIOBase):
     """A forward-only reader that lets the first bytes be looked at before reading."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: ByteStream):
         self._raw = raw
         self._head = b""
 
@@ -91,7 +92,7 @@ class ZstdFraming(io.RawIOBase):
 
     _MAGIC, _FRAME_HEADER, _FRAME_REST, _BLOCK, _CHECKSUM, _SKIPPABLE, _UNKNOWN = range(7)
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: ByteStream):
         self._raw = raw
         self._state = self._MAGIC
         self._need = 4  # header bytes the current state wants
@@ -164,18 +165,21 @@ class ZstdFraming(io.RawIOBase):
             self._state, self._need = self._MAGIC, 4
 
 
-def open_decompressed(raw: BinaryIO) -> tuple[BinaryIO, str]:
+def open_decompressed(raw: ByteStream) -> tuple[ByteStream, str]:
     """Wrap ``raw`` in a decompressor chosen from its magic bytes; returns (reader, kind)."""
     peekable = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
     kind = sniff(peekable.peek(6))
     if kind == "none":
         return peekable, kind
+    # The decompressors want a file object; they only ever call its read().
+    fileobj = cast(IO[bytes], peekable)
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=peekable, mode="rb"), kind
+        return gzip.GzipFile(fileobj=fileobj, mode="rb"), kind
     if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(ZstdFraming(peekable), read_across_frames=True), kind
+        framed = cast(IO[bytes], ZstdFraming(peekable))
+        return zstandard.ZstdDecompressor().stream_reader(framed, read_across_frames=True), kind
     if kind == "xz":
-        return lzma.LZMAFile(peekable), kind
+        return lzma.LZMAFile(fileobj), kind
     if kind == "bzip2":
-        return bz2.BZ2File(peekable), kind
+        return bz2.BZ2File(fileobj), kind
     raise InputError(f"unsupported compression {kind}")  # pragma: no cover - sniff is exhaustive

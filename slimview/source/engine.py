@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from slimview.errors import EngineError, ImageNotFound, InputError
 from slimview.source.archive import build_source, check_config, config_platform, stream_archive

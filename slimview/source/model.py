@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class HistoryEntry:
     empty_layer: bool = False
 
 
+class ByteStream(Protocol):
+    """What bytes are read from, front to back: a file, a decompressor, an engine or HTTP stream."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class Progress(Protocol):
     def __call__(self, stage: str, done: int, total: int | None) -> None: ...
 
@@ -47,7 +54,7 @@ def no_progress(stage: str, done: int, total: int | None) -> None:
 
 # Called for every layer met while streaming, with its member name and its stream (still
 # compressed if it was stored so); the index keeps what it read under that name.
-LayerSink = Callable[[str, BinaryIO], None]
+LayerSink = Callable[[str, ByteStream], None]
 
 
 @dataclass

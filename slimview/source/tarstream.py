@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import io
 import os
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
 from zlib import adler32
 
 import xxhash
 
 from slimview.errors import InputError, LimitExceeded
+from slimview.source.model import ByteStream
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -179,7 +180,7 @@ class TarReader:
 
     def __init__(
         self,
-        raw: BinaryIO,
+        raw: ByteStream,
         *,
         on_chunk: Callable[[bytes], object] | None = None,
         seekable: bool = False,
@@ -188,7 +189,8 @@ class TarReader:
     ):
         self._raw = raw
         self._on_chunk = on_chunk
-        self._seekable = seekable and on_chunk is None
+        # Large skips seek in a file read directly (nothing watches the bytes go by).
+        self._file = raw if seekable and on_chunk is None and isinstance(raw, io.IOBase) else None
         self._chunk = chunk_size
         self._buf = b""
         self._pos = 0
@@ -263,12 +265,12 @@ class TarReader:
         self._pos = len(self._buf)
         self.offset += avail
         n -= avail
-        if self._seekable and n > self._chunk:
-            here = self._raw.tell()
-            end = self._raw.seek(0, io.SEEK_END)
+        if self._file is not None and n > self._chunk:
+            here = self._file.tell()
+            end = self._file.seek(0, io.SEEK_END)
             if here + n > end:
                 raise TruncatedError("archive is truncated (an entry's data runs past the end)")
-            self._raw.seek(here + n)
+            self._file.seek(here + n)
             self.offset += n
             return
         while n > 0:
@@ -350,10 +352,10 @@ class TarReader:
             self._pos = end
             self.offset += n
         else:
-            buf = self._take_across(n)
-            if buf is None:
+            joined = self._take_across(n)
+            if joined is None:
                 raise TruncatedError(f"archive is truncated (inside the data of {entry.name!r})")
-            start, end = 0, n
+            buf, start, end = joined, 0, n
         self._pending = None
         digest = xxhash.xxh3_128_digest(memoryview(buf)[start:end])
         body = None
@@ -362,13 +364,13 @@ class TarReader:
         self._skip(self._padding(n))
         return digest, body
 
-    def open_data(self) -> BinaryIO:
+    def open_data(self) -> EntryReader:
         """A reader over the current entry's data (for nested archives read in stream)."""
         entry = self._pending
         if entry is None:
             raise RuntimeError("no current entry")
         self._pending = None
-        return _EntryReader(self, entry.stored)
+        return EntryReader(self, entry.stored)
 
     def _finish_pending(self) -> None:
         if self._pending is not None:
@@ -406,11 +408,12 @@ class TarReader:
                 self._pos = pos + BLOCK
                 self.offset = start + BLOCK
             else:
-                block = self._take_across(BLOCK)
-                if block is None:
+                joined = self._take_across(BLOCK)
+                if joined is None:
                     if len(self._buf) - self._pos == 0 and long_name is None and not pax:
                         raise StopIteration  # EOF on a block boundary without end markers
                     raise TruncatedError("archive is truncated (ended inside a tar header)")
+                block = joined
             # Only a block starting with NUL can be all zeros (headers start with their name).
             if not block[0] and block.count(0) == BLOCK:
                 self.ended_cleanly = True
@@ -520,7 +523,7 @@ class TarReader:
         raise TarLimitExceeded("GNU sparse header has too many extension blocks")
 
 
-class _EntryReader(io.RawIOBase):
+class EntryReader(io.RawIOBase):
     """Read one entry's data from a TarReader, then skip its padding."""
 
     def __init__(self, reader: TarReader, size: int):

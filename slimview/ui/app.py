@@ -175,12 +175,13 @@ class SlimviewApp(App[None]):
     # -- workers -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="load", name="load")
     def load_image(self) -> None:
-        last = [0.0, ""]
+        last_time, last_stage = 0.0, ""
 
         def progress(stage: str, done: int, total: int | None) -> None:
+            nonlocal last_time, last_stage
             now = time.monotonic()
-            if stage != last[1] or now - last[0] >= PROGRESS_EVERY or (total and done >= total):
-                last[0], last[1] = now, stage
+            if stage != last_stage or now - last_time >= PROGRESS_EVERY or (total and done >= total):
+                last_time, last_stage = now, stage
                 self.post_message(IndexProgress(stage, done, total))
 
         # Everything that walks the whole image happens here, off the UI thread: per-layer
@@ -196,16 +197,16 @@ class SlimviewApp(App[None]):
         self.post_message(IndexReady(index, figures))
         with gc_paused():
             analysis = self.analyser(index)
-            analysis.by_path, analysis.by_layer  # worked out here, off the UI thread
+            _lookups = analysis.by_path, analysis.by_layer  # worked out here, off the UI thread
             figures = figures.with_analysis(analysis)
             freeze_heap()
         self.post_message(AnalysisReady(analysis, figures))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tree", name="tree")
-    def build_tree(self, serial: int, query: TreeQuery, expanded: frozenset[str] | None) -> None:
+    def build_tree(self, views: ViewCache, serial: int, query: TreeQuery, expanded: frozenset[str] | None) -> None:
         worker = get_current_worker()
         try:
-            view, selection, rows = prepare(self.views, query, expanded, lambda: worker.is_cancelled)
+            view, selection, rows = prepare(views, query, expanded, lambda: worker.is_cancelled)
         except Cancelled:
             return
         self.post_message(TreeReady(serial, query, view, selection, rows))
@@ -218,7 +219,7 @@ class SlimviewApp(App[None]):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        message = worker_message(error)
+        message = worker_message(error) if error is not None else "the task failed"
         if event.worker.name == "load" and self.index is None:
             self.load_error = message
             self.query_one(LoadingPanel).failed(message)
@@ -263,17 +264,17 @@ class SlimviewApp(App[None]):
 
     # -- the file tree -------------------------------------------------------------------------
     def _request_tree(self, *, force: bool = False, open_all: bool = False, **changes) -> None:
-        if self.views is None:
-            return
-        query = replace(self.tree_query, **changes)
-        if query == self.tree_query and not force:
+        self._request_query(replace(self.tree_query, **changes), force=force, open_all=open_all)
+
+    def _request_query(self, query: TreeQuery, *, force: bool = False, open_all: bool = False) -> None:
+        if self.views is None or (query == self.tree_query and not force):
             return
         self.tree_query = query
         self._tree_serial += 1
         tree = self.query_one(FileTree)
         expanded = None if open_all else frozenset(tree.expanded)
         self._set_tree_busy(True)
-        self.build_tree(self._tree_serial, query, expanded)
+        self.build_tree(self.views, self._tree_serial, query, expanded)
 
     def on_tree_ready(self, message: TreeReady) -> None:
         if message.serial != self._tree_serial:
@@ -373,15 +374,15 @@ class SlimviewApp(App[None]):
             return
         paths = frozenset(p.path for p in finding.paths if p.layer == layer_no)
         largest = min(paths, key=lambda p: (-_size_of(finding, p), p)) if paths else None
-        changes = dict(mode=LAYER, layer_no=layer_no, pattern="", kinds=None, only=paths or None,
-                       only_label=finding.title if paths else "")
+        query = replace(self.tree_query, mode=LAYER, layer_no=layer_no, pattern="", kinds=None, only=paths or None,
+                        only_label=finding.title if paths else "")
         tree = self.query_one(FileTree)
-        if replace(self.tree_query, **changes) == self.tree_query:
+        if query == self.tree_query:
             if largest is not None:
                 tree.reveal(largest)  # already showing these files
         else:
             self._reveal_after_tree = largest
-            self._request_tree(**changes)
+            self._request_query(query)
         self.query_one("#filter", Input).value = ""
         self.query_one(LayersPane).move_cursor(row=layer_no)
         tree.focus()
@@ -425,6 +426,8 @@ class SlimviewApp(App[None]):
                 details.show("Findings", _placeholder(f"{len(self.analysis.findings)} findings; Enter on one shows its files."))
 
     def _show_layer_details(self, layer_no: int) -> None:
+        if self.index is None:
+            return
         layer = self.index.layers[layer_no]
         findings = self.analysis.by_layer.get(layer_no, []) if self.analysis else []
         self.query_one(DetailsPane).show(f"Layer {layer_no}", layer_details(self.index, layer, findings))
@@ -432,7 +435,7 @@ class SlimviewApp(App[None]):
     def _show_file_details(self, path: str | None) -> None:
         tree = self.query_one(FileTree)
         details = self.query_one(DetailsPane)
-        if path is None or tree.view is None:
+        if path is None or tree.view is None or self.index is None:
             details.show("File", _placeholder("No file selected."))
             return
         findings = self.analysis.by_path.get(path, []) if self.analysis else []
@@ -445,9 +448,7 @@ class SlimviewApp(App[None]):
             return True
         if self.screen is not self.screen_stack[0]:
             return False
-        if action == "filter" and isinstance(self.focused, Input):
-            return False
-        return True
+        return not (action == "filter" and isinstance(self.focused, Input))
 
     def _pane_step(self, step: int) -> None:
         if self.screen is not self.screen_stack[0]:
@@ -543,7 +544,7 @@ class SlimviewApp(App[None]):
         if request is None:
             return
         written = []
-        for (name, text), path in zip(request.files, request.paths()):
+        for (_name, text), path in zip(request.files, request.paths()):
             try:
                 write_atomic(path, text, force=request.overwrite)
             except SlimviewError as exc:
@@ -559,7 +560,7 @@ class SlimviewApp(App[None]):
         self.exit(return_code=EXIT_ERROR if self.load_error else 0)
 
 
-_OWN_ACTIONS = frozenset(b.action.split("(")[0] for b in SlimviewApp.BINDINGS)
+_OWN_ACTIONS = frozenset(b.action.split("(")[0] for b in SlimviewApp.BINDINGS if isinstance(b, Binding))
 _KIND_MARK = {Change.ADDED: "+", Change.MODIFIED: "~", Change.UNCHANGED: "=", Change.DELETED: "-"}
 
 

@@ -7,8 +7,9 @@ whether the user agreed to overwrite) and the app has the core write the files.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, cast
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -25,6 +26,7 @@ from slimview.report.format import human_bytes
 
 if TYPE_CHECKING:
     from slimview.rewrite.model import Rewrite
+    from slimview.ui.app import SlimviewApp
 
 SYNTAX_THEME = "monokai"
 
@@ -41,7 +43,7 @@ class ExportRequest:
         return [os.path.join(self.directory, name) for name, _text in self.files]
 
 
-def estimate_text(rewrite: "Rewrite") -> Text:
+def estimate_text(rewrite: Rewrite) -> Text:
     """The before/after estimate, one row per part of the image and the total."""
     rows = rewrite.sizes
     before, after = rewrite.size_before, rewrite.size_after
@@ -57,7 +59,7 @@ def estimate_text(rewrite: "Rewrite") -> Text:
     return text
 
 
-def changes_text(rewrite: "Rewrite") -> Text:
+def changes_text(rewrite: Rewrite) -> Text:
     text = Text()
     for fix in rewrite.fixes:
         text.append("• ")
@@ -113,9 +115,9 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
     @dataclass
     class RewriteReady(Message):
-        rewrite: "Rewrite"
+        rewrite: Rewrite
 
-    def __init__(self, make_rewrite: Callable[[], "Rewrite"], directory: str):
+    def __init__(self, make_rewrite: Callable[[], Rewrite], directory: str):
         from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
 
         super().__init__()
@@ -174,7 +176,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         self.query_one("#export-tabs").focus()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.app.handle_worker_state(event)  # worker messages do not bubble: hand them to the app's handler
+        cast("SlimviewApp", self.app).handle_worker_state(event)  # worker messages do not bubble: hand them to the app's handler
 
     def worker_failed(self, message: str) -> None:
         """Called by the app's worker-error handler."""
@@ -186,6 +188,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         self.dismiss(None)
 
     def _request(self, overwrite: bool) -> ExportRequest:
+        assert self.rewrite is not None, "saving is enabled once the rewrite is ready"
         directory = os.path.expanduser(self.query_one("#export-directory", Input).value.strip() or ".")
         files = ((self.dockerfile_name, self.rewrite.dockerfile), (self.dockerignore_name, self.rewrite.dockerignore))
         return ExportRequest(directory, files, overwrite)

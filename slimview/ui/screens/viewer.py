@@ -6,6 +6,7 @@ viewer presents text as text and binaries as hex."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -21,6 +22,9 @@ from slimview.index.content import read_body
 from slimview.index.layer import shown
 from slimview.index.model import ImageIndex
 from slimview.report.format import human_bytes
+
+if TYPE_CHECKING:
+    from slimview.ui.app import SlimviewApp
 
 VIEW_LIMIT = 1 << 20  # bytes shown at most
 HEX_LIMIT = 4096  # bytes of a binary file shown as hex
@@ -95,7 +99,7 @@ class FileViewerScreen(ModalScreen[None]):
         self.query_one("#viewer-text", TextArea).load_text(message.text)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.app.handle_worker_state(event)  # worker messages do not bubble: hand them to the app's handler
+        cast("SlimviewApp", self.app).handle_worker_state(event)  # worker messages do not bubble: hand them to the app's handler
 
     def worker_failed(self, message: str) -> None:
         """Called by the app's worker-error handler."""

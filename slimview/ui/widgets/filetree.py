@@ -51,7 +51,7 @@ class FileTree(ScrollView, can_focus=True):
         Binding("end", "last", "Last", show=False, id="tree.last"),
         Binding("left,h", "collapse", "Collapse or go up", show=False, id="tree.collapse"),
         Binding("right,l", "expand", "Expand", show=False, id="tree.expand"),
-        Binding("space", "toggle", "Open/close", id="tree.toggle"),
+        Binding("space", "toggle_open", "Open/close", id="tree.toggle"),
         Binding("enter", "activate", "Open/view", show=False, id="tree.activate"),
     ]
 
@@ -82,14 +82,14 @@ class FileTree(ScrollView, can_focus=True):
     class Highlighted(Message):
         """The cursor moved to ``path`` (None: the tree is empty)."""
 
-        tree: "FileTree"
+        tree: FileTree
         path: str | None
 
     @dataclass
     class Activated(Message):
         """Enter on a file: its contents were asked for."""
 
-        tree: "FileTree"
+        tree: FileTree
         path: str
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
@@ -102,6 +102,7 @@ class FileTree(ScrollView, can_focus=True):
         self.expanded: set[str] = set()  # open directories, kept across views
         self.closed_in_filter: set[str] = set()  # directories closed while a filter opens all
         self._announced: str | None = None
+        self._styles: dict[str, Style] | None = None  # component styles, until the CSS changes
 
     # -- data ----------------------------------------------------------------------------------
     def show_rows(self, view: TreeView, selection: Selection | None, rows: list[Row], order: str) -> None:
@@ -144,7 +145,7 @@ class FileTree(ScrollView, can_focus=True):
     # -- opening and closing -------------------------------------------------------------------
     def _open(self, i: int) -> None:
         path, depth = self.rows[i]
-        if not self._has_children(path) or self._open_row(i):
+        if self.view is None or not self._has_children(path) or self._open_row(i):
             return
         if self.selection is not None:
             self.closed_in_filter.discard(path)
@@ -207,7 +208,7 @@ class FileTree(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self._move_to(len(self.rows) - 1)
 
-    def action_toggle(self) -> None:
+    def action_toggle_open(self) -> None:
         if not self.rows:
             return
         if self._open_row(self.cursor):
@@ -237,7 +238,7 @@ class FileTree(ScrollView, can_focus=True):
         if path is None:
             return
         if self._has_children(path) or (self.view is not None and self.view.is_dir(path)):
-            self.action_toggle()
+            self.action_toggle_open()
         else:
             self.post_message(self.Activated(self, path))
 
@@ -299,7 +300,7 @@ class FileTree(ScrollView, can_focus=True):
         self._styles = None
 
     def _style(self, name: str) -> Style:
-        styles = getattr(self, "_styles", None)
+        styles = self._styles
         if styles is None:
             styles = self._styles = {}
         style = styles.get(name)
@@ -328,6 +329,7 @@ class FileTree(ScrollView, can_focus=True):
     def row_pieces(self, row_no: int, width: int) -> list[tuple[str, Style]]:
         """One row as styled pieces: change mark, (permissions, owner,) size, indent, arrow, name."""
         view = self.view
+        assert view is not None, "rows are only drawn from a view"
         path, depth = self.rows[row_no]
         kind = view.kind(path)
         found = view.entry(path)
@@ -335,7 +337,7 @@ class FileTree(ScrollView, can_focus=True):
         plain = Style()
         style = self._style(KIND_CLASS[kind]) if kind in KIND_CLASS else plain
         dim = self._style("filetree--dim")
-        pieces = [(MARKS.get(kind, " ") + " ", style)]
+        pieces = [((MARKS.get(kind, " ") if kind is not None else " ") + " ", style)]
         if width >= WIDE:
             if found is not None:
                 entry = found[0]

@@ -52,7 +52,8 @@ class LayersPane(DataTable):
             self._fill()
 
     def _digits(self) -> int:
-        return max(1, len(str(max(len(self.index.layers) - 1, 0))))
+        count = len(self.index.layers) if self.index is not None else 0
+        return max(1, len(str(max(count - 1, 0))))
 
     def _instruction_room(self) -> int:
         """Cells left for the instruction so the table never scrolls sideways."""
@@ -64,6 +65,8 @@ class LayersPane(DataTable):
 
     def _fill(self) -> None:
         index = self.index
+        if index is None:
+            return
         row = self.cursor_row
         self._room = room = self._instruction_room()
         bar = self._bar_width()

@@ -28,10 +28,10 @@ class ImageFigures:
     avoidable: int | None = None  # known once the findings are in
 
     @classmethod
-    def of(cls, index: ImageIndex) -> "ImageFigures":
+    def of(cls, index: ImageIndex) -> ImageFigures:
         return cls(index.source.name, index.size, len(index.layers), index.entry_count, index.dive.score, index.hidden_bytes)
 
-    def with_analysis(self, analysis: Analysis) -> "ImageFigures":
+    def with_analysis(self, analysis: Analysis) -> ImageFigures:
         return replace(self, avoidable=analysis.avoidable_bytes)
 
 
@@ -42,7 +42,7 @@ def summary_text(figures: ImageFigures, width: int = WIDE) -> Text:
 
 
 def _summary(f: ImageFigures, wide: bool) -> Text:
-    parts = [
+    parts: list[str | tuple[str, str]] = [
         (f.name, "bold"),
         f"  {human_bytes(f.size)} in {f.layers} layers, {f.entries:,} entries",
         "  " if wide else "\n",
