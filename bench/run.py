@@ -15,10 +15,9 @@ the process it samples.
 Commands compared: `dive --source docker-archive X --json OUT` and
 `slimview report X --json > OUT` (both write every layer's file list). "cold" runs with
 an empty cache directory; "reopen" runs the same command again on the cache the cold run
-filled (the saved report is replayed); "reopen, index" runs it with the replay turned off
-(SLIMVIEW_NO_REPLAY=1), so the layer indexes and merge results are loaded from the cache
-and the findings and the JSON are computed again — what a different format or the TUI
-costs on a cached image.
+filled: the layer indexes come from the cache, the merge, findings and JSON are computed
+again. `--baseline REV` also times the cold report of another revision of slimview (a
+git worktree of REV under bench/work), in the same run, to show what a change costs.
 
 Both tools run as the real executables (the console script next to this interpreter, the
 dive binary), not through pyenv's shims, which add ~40 ms of shell to every start.
@@ -164,11 +163,22 @@ def synth_image(entries: int) -> str:
 # -- runs -----------------------------------------------------------------------------------
 
 
-def slimview_cmd(path: str, cache: str, replay: bool = True) -> tuple[list[str], dict]:
+def slimview_cmd(path: str, cache: str, tree: str | None = None) -> tuple[list[str], dict]:
+    """`slimview report PATH --json` with its own cache; ``tree``: another checkout's code."""
     env = dict(os.environ, XDG_CACHE_HOME=cache)
-    if not replay:
-        env["SLIMVIEW_NO_REPLAY"] = "1"
-    return [exe("slimview"), "report", path, "--json"], env
+    if tree is None:
+        return [exe("slimview"), "report", path, "--json"], env
+    env["PYTHONPATH"] = tree
+    return [sys.executable, "-m", "slimview", "report", path, "--json"], env
+
+
+def baseline_tree(rev: str) -> str:
+    """A worktree of ``rev`` under bench/work (made once, reused)."""
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", rev + "^{commit}"], capture_output=True, text=True, check=True).stdout.strip()
+    tree = os.path.join(WORK, f"baseline-{commit[:12]}")
+    if not os.path.isdir(tree):
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, commit], check=True, capture_output=True)
+    return tree
 
 
 def entry_count(path: str) -> int:
@@ -178,43 +188,33 @@ def entry_count(path: str) -> int:
     return json.loads(out.stdout)["image"]["entry_count"]
 
 
-def compare(label: str, path: str, n: int, rows: list) -> None:
+def compare(label: str, path: str, n: int, rows: list, baseline: str | None) -> None:
     warm(path)
     out = tempfile.mktemp(suffix=".json", dir=WORK)
     dive_wall, dive_mem = repeat(n, [exe("dive"), "--source", "docker-archive", path, "--json", out])
-    cold_walls, cold_mems, reopen_walls, reopen_mems, index_walls, index_mems = [], [], [], [], [], []
+    cold_walls: list[float] = []
+    cold_mems: list[float] = []
+    reopen_walls: list[float] = []
+    reopen_mems: list[float] = []
+    base_walls: list[float] = []
     for _ in range(n):
-        for probe, walls_or_mems in ((timed, (cold_walls, reopen_walls, index_walls)), (sampled, (cold_mems, reopen_mems, index_mems))):
+        for probe, cold_list, reopen_list in ((timed, cold_walls, reopen_walls), (sampled, cold_mems, reopen_mems)):
             cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
-            cold_list, reopen_list, index_list = walls_or_mems
             cold_list.append(probe(*slimview_cmd(path, cache)))
             reopen_list.append(probe(*slimview_cmd(path, cache)))
-            index_list.append(probe(*slimview_cmd(path, cache, replay=False)))
+            shutil.rmtree(cache)
+        if baseline is not None:  # interleaved with the runs above, so both see the same machine
+            cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
+            base_walls.append(timed(*slimview_cmd(path, cache, baseline)))
             shutil.rmtree(cache)
     if os.path.exists(out):
         os.unlink(out)
-    cold, reopen, index = statistics.median(cold_walls), statistics.median(reopen_walls), statistics.median(index_walls)
-    rows.append(
-        (
-            label,
-            os.path.getsize(path),
-            entry_count(path),
-            dive_wall,
-            dive_mem,
-            cold,
-            max(cold_mems),
-            cold / dive_wall,
-            max(cold_mems) / dive_mem,
-            reopen,
-            reopen / dive_wall,
-            index,
-            index / dive_wall,
-            max(reopen_mems + index_mems),
-        )
-    )
+    cold, reopen = statistics.median(cold_walls), statistics.median(reopen_walls)
+    base = statistics.median(base_walls) if base_walls else None
+    rows.append((label, os.path.getsize(path), entry_count(path), dive_wall, dive_mem, cold, max(cold_mems), reopen, max(reopen_mems), base))
     print(
         f"  {label}: dive {dive_wall:.2f}s/{dive_mem:.0f}MB  slimview cold {cold:.2f}s/{max(cold_mems):.0f}MB  "
-        f"reopen {reopen:.3f}s  reopen, index {index:.3f}s",
+        f"reopen {reopen:.3f}s" + (f"  baseline cold {base:.2f}s" if base is not None else ""),
         flush=True,
     )
 
@@ -232,6 +232,7 @@ def main() -> None:
     parser.add_argument("--scale", default="10000,100000,1000000")
     parser.add_argument("--dive-scale-max", type=int, default=20000, help="run dive on synthetic images up to this many entries")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
+    parser.add_argument("--baseline", metavar="REV", help="also time the cold report of this git revision of slimview")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -246,22 +247,24 @@ def main() -> None:
     if not args.no_engine:
         print("real images (dive vs slimview):", flush=True)
         rows: list = []
+        baseline = baseline_tree(args.baseline) if args.baseline else None
         buildkit = SAMPLE_TAR if os.path.exists(SAMPLE_TAR) else saved_image("python-inference:latest", False, os.path.join(WORK, "python-inference.tar"))
-        compare("python-inference, BuildKit", buildkit, args.repeat, rows)
+        compare("python-inference, BuildKit", buildkit, args.repeat, rows, baseline)
         legacy = saved_image("python-inference:legacy", True, os.path.join(WORK, "python-inference-legacy.tar"))
-        compare("python-inference, legacy builder", legacy, args.repeat, rows)
+        compare("python-inference, legacy builder", legacy, args.repeat, rows, baseline)
         floor = startup_floor(args.repeat)
         lines += [
             "## slimview vs dive on the same tarball",
             "",
             "| image | tarball | entries | dive wall | dive peak | slimview cold | slimview peak | cold ratio | memory ratio "
-            "| reopen | reopen ratio | reopen, index | its ratio | reopen peak |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| reopen | reopen ratio | reopen peak |" + (f" {args.baseline} cold | change |" if baseline else ""),
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if baseline else ""),
         ]
-        for label, size, entries, dw, dm, cw, cm, cr, mr, rw, rr, iw, ir, rm in rows:
+        for label, size, entries, dw, dm, cw, cm, rw, rm, base in rows:
             lines.append(
                 f"| {label} | {size / 1e6:.0f} MB | {entries:,} | {dw:.2f} s | {dm:.0f} MB | {cw:.2f} s | {cm:.0f} MB | "
-                f"{cr:.2f}× | {mr:.2f}× | {rw:.3f} s | {rr:.3f}× | {iw:.3f} s | {ir:.2f}× | {rm:.0f} MB |"
+                f"{cw / dw:.2f}× | {cm / dm:.2f}× | {rw:.3f} s | {rw / dw:.2f}× | {rm:.0f} MB |"
+                + (f" {base:.2f} s | {100 * (cw / base - 1):+.1f} % |" if base is not None else "")
             )
         lines += ["", f"Python interpreter start-up alone (`python3 -c pass`) on this machine: {floor:.3f} s.", ""]
     print("scale (slimview cold index, --no-cache):", flush=True)
