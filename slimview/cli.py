@@ -49,10 +49,10 @@ def image_options(f: Callable) -> Callable:
     ``options: IndexOptions`` argument."""
 
     @functools.wraps(f)
-    def command(*args, tag, platform, no_cache, max_entries, verify_layers, **kwargs):
+    def command(*args, tag, platform, no_cache, max_entries, verify_layers, insecure, foreign_layers, **kwargs):
         options = IndexOptions(
             tag=tag, platform=platform, use_cache=not no_cache, max_entries=max_entries or DEFAULT_MAX_ENTRIES,
-            verify=True if verify_layers else None,
+            verify=True if verify_layers else None, insecure=insecure, foreign_layers=foreign_layers,
         )
         return f(*args, options=options, **kwargs)
 
@@ -66,6 +66,14 @@ def image_options(f: Callable) -> Callable:
             help="Digest every layer and check it against the config's diff_ids "
             "(default: only streamed and compressed layers, where it is nearly free).",
         ),
+        click.option(
+            "--insecure", is_flag=True,
+            help="Registry images: allow plain HTTP and unverified TLS to the registry IMAGE names (loopback registries need no flag).",
+        ),
+        click.option(
+            "--allow-foreign-layers", "foreign_layers", is_flag=True,
+            help="Registry images: fetch foreign (non-distributable) layers too, from the URLs their manifest gives.",
+        ),
     ]):
         command = decorate(command)
     return command
@@ -77,7 +85,7 @@ def _stderr_progress() -> Progress:
         return no_progress
 
     def show(stage: str, done: int, total: int | None) -> None:
-        if stage in ("read", "save", "scan"):
+        if stage in ("read", "save", "scan", "download"):
             text = f"{stage}: {human_bytes(done)}" + (f" of {human_bytes(total)}" if total else "")
         else:
             text = f"{stage}: {done}" + (f"/{total}" if total else "")
@@ -117,10 +125,11 @@ def emit(text: str | bytes, output: str | None, force: bool) -> None:
 def cli():
     """Show why a container image is fat, and hand over a smaller, working Dockerfile.
 
-    IMAGE is an engine reference (name:tag, id) or a path to a docker save tarball
-    (optionally gzipped; PATH:TAG picks one image), an oci-archive, or an OCI layout
-    directory. With no command, slimview opens the interactive explorer (on the bundled
-    sample when no IMAGE is given).
+    IMAGE is an engine reference (name:tag, id), a path to a docker save tarball
+    (optionally gzipped; PATH:TAG picks one image), an oci-archive, an OCI layout
+    directory, or an image in a registry (registry://HOST[:PORT]/REPO:TAG, or skopeo's
+    docker://...; no engine needed). With no command, slimview opens the interactive
+    explorer (on the bundled sample when no IMAGE is given).
     """
 
 

@@ -21,3 +21,7 @@ class ImageNotFound(EngineError):
 
 class LimitExceeded(InputError):
     """The input exceeds a safety limit (entries, path depth, metadata size)."""
+
+
+class RegistryError(SlimviewError):
+    """A registry is unreachable, refused us (credentials, access), or sent something wrong."""

@@ -21,6 +21,7 @@ from slimview.index.options import IndexOptions
 from slimview.index.waste import dive_efficiency
 from slimview.index.workers import index_cold
 from slimview.source import open_image
+from slimview.source.compression import media_type_compression
 from slimview.source.model import ByteStream, Progress, SourceImage, no_progress
 
 
@@ -38,6 +39,8 @@ def build_index(reference: str, options: IndexOptions | None = None, progress: P
             progress=progress,
             cached_config=cache.get_config if cache else (lambda d: None),
             layer_cached=cache.has_layer if cache else (lambda d: False),
+            insecure=options.insecure,
+            foreign_layers=options.foreign_layers,
         )
         return index_source(source, options, progress, cache, streamed.results)
 
@@ -79,10 +82,12 @@ def index_source(
     cold: list[int] = []
     for layer in source.layers:
         got = streamed.get(layer.member) if layer.blob is None else None
-        if got is None and cache is not None and layer.blob is not None:
+        if layer.skipped:
+            got = LayerFiles(notes=[layer.skipped])
+        elif got is None and cache is not None and layer.blob is not None:
             got = cache.layer_for_blob(layer.blob, layer.diff_id, verified_only=options.verify is True)
-        elif got is None and cache is not None and source.kind == "engine":
-            got = cache.get_layer(layer.diff_id)
+        elif got is None and cache is not None:  # an engine's or a registry's layer the source found cached
+            got = cache.get_layer(layer.diff_id, media_type_compression(layer.media_type))
             if got is not None and layer.stored_size < 0:  # as a save would have stored it
                 source.layers[layer.index] = replace(layer, stored_size=got.tar_bytes)
         if got is None and layer.blob is None:

@@ -1,4 +1,5 @@
-"""What the user can ask of the index: which image, cache use, digest checks, limits."""
+"""What the user can ask of the index: which image, cache use, digest checks, limits,
+and how to reach a registry."""
 
 from __future__ import annotations
 
@@ -18,3 +19,5 @@ class IndexOptions:
     verify: bool | None = None
     workers: int = 0  # 0: one per CPU this process may use
     max_entries: int = DEFAULT_MAX_ENTRIES
+    insecure: bool = False  # registry images: plain HTTP / unverified TLS to that registry
+    foreign_layers: bool = False  # registry images: fetch non-distributable layers too

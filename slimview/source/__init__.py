@@ -2,7 +2,8 @@
 
 ``open_image`` accepts an engine reference (``name:tag``, an id), a path to a save
 tarball (optionally gzip/zstd compressed, optionally ``PATH:TAG`` to pick one image), an
-oci-archive, or an OCI layout directory.
+oci-archive, an OCI layout directory, or a registry reference (``registry://HOST/REPO:TAG``
+or skopeo's ``docker://…``, see registry/).
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ _FILE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".gz", ".z
 
 
 def split_reference(reference: str) -> tuple[str, str | None, bool]:
-    """Split a user's IMAGE into (path or engine reference, tag, is_local_path)."""
+    """Split a user's IMAGE into (path or engine/registry reference, tag, is_local_path)."""
+    from slimview.source.registry.reference import is_registry_reference
+
+    if is_registry_reference(reference):
+        return reference, None, False
     if os.path.lexists(reference):
         return reference, None, True
     # PATH:TAG, where the tag itself may contain a colon (name:version).
@@ -52,12 +57,28 @@ def open_image(
     progress: Progress = no_progress,
     cached_config: Callable[[str], bytes | None] = lambda digest: None,
     layer_cached: Callable[[str], bool] = lambda diff_id: False,
+    insecure: bool = False,
+    foreign_layers: bool = False,
 ) -> SourceImage:
-    """Open ``reference``. Layers that can only be streamed are passed to ``sink`` as they pass."""
+    """Open ``reference``. Layers that can only be streamed are passed to ``sink`` as they pass.
+
+    ``insecure`` and ``foreign_layers`` apply to registry references only: plain HTTP or
+    unverified TLS to that registry, and fetching non-distributable layers.
+    """
     from slimview.source.archive import open_archive_file, open_layout_dir
+    from slimview.source.registry.reference import is_registry_reference
 
     if not reference:
         raise InputError("no image given")
+    if is_registry_reference(reference):
+        if tag:
+            raise InputError("--tag picks an image inside an archive or layout; name the tag in the registry reference (…/REPO:TAG)")
+        from slimview.source.registry.image import open_registry_image
+
+        return open_registry_image(
+            reference, sink, progress, platform=platform, insecure=insecure, foreign_layers=foreign_layers,
+            cached_config=cached_config, layer_cached=layer_cached,
+        )
     target, path_tag, local = split_reference(os.path.expanduser(reference))
     tag = tag or path_tag
     if not local:

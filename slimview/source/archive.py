@@ -54,7 +54,7 @@ def _digest_path(digest: str) -> str:
     return "blobs/sha256/" + digest.split(":", 1)[1]
 
 
-def _load_json(data: bytes, what: str) -> Any:
+def load_json(data: bytes, what: str) -> Any:
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -333,12 +333,12 @@ def _oci_manifests(store: Store, index: Any, depth: int = 0) -> list[tuple[dict,
         raise InputError(f"{store.label}: index.json lacks a manifests list")
     out = []
     for desc in index["manifests"]:
-        _check_descriptor(desc, store.label, "index.json")
+        check_descriptor(desc, store.label, "index.json")
         if desc.get("mediaType") in INDEX_TYPES:
             path = _digest_path(desc["digest"])
             if not store.exists(path):
                 continue
-            nested = _load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
+            nested = load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
             for inner, _ann in _oci_manifests(store, nested, depth + 1):
                 out.append((inner, desc.get("annotations") or {}))
         else:
@@ -346,7 +346,7 @@ def _oci_manifests(store: Store, index: Any, depth: int = 0) -> list[tuple[dict,
     return out
 
 
-def _check_descriptor(desc: Any, label: str, where: str) -> None:
+def check_descriptor(desc: Any, label: str, where: str) -> None:
     """An OCI descriptor must have the field types the spec gives them (digest, mediaType,
     annotations, platform); anything else is one clear error rather than a crash later."""
     ok = isinstance(desc, dict) and isinstance(desc.get("digest"), str) and isinstance(desc.get("mediaType", ""), (str, type(None)))
@@ -371,7 +371,7 @@ def _ref_name(annotations: dict) -> str:
 
 
 def _select_oci(store: Store, tag: str | None, platform: str | None) -> tuple[dict, str, str]:
-    index = _load_json(store.read("index.json", "index.json"), f"{store.label}: index.json")
+    index = load_json(store.read("index.json", "index.json"), f"{store.label}: index.json")
     candidates = _oci_manifests(store, index)
     # Attestation manifests (BuildKit provenance) are not images.
     candidates = [
@@ -436,7 +436,7 @@ def _tag_matches(wanted: str, ref: str) -> bool:
 
 
 def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str]]:
-    manifest = _load_json(store.read("manifest.json", "manifest.json"), f"{store.label}: manifest.json")
+    manifest = load_json(store.read("manifest.json", "manifest.json"), f"{store.label}: manifest.json")
     item = _select_docker_manifest(manifest, store, tag)
     config_name = item["Config"]
     config_bytes = store.read(config_name, "image config")
@@ -462,15 +462,15 @@ def _check_member_path(name: str, label: str) -> None:
 
 def _config_and_layers_oci(store: Store, tag: str | None, platform: str | None):
     desc, ref, plat = _select_oci(store, tag, platform)
-    manifest = _load_json(store.read(_digest_path(desc["digest"]), "image manifest"), f"{store.label}: image manifest")
+    manifest = load_json(store.read(_digest_path(desc["digest"]), "image manifest"), f"{store.label}: image manifest")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) or not isinstance(manifest.get("layers"), list):
         raise InputError(f"{store.label}: image manifest {desc['digest']} lacks config or layers")
     cfg_desc = manifest["config"]
-    _check_descriptor(cfg_desc, store.label, "the image manifest's config")
+    check_descriptor(cfg_desc, store.label, "the image manifest's config")
     config_bytes = store.read(_digest_path(cfg_desc.get("digest", "")), "image config")
     layers = []
     for layer in manifest["layers"]:
-        _check_descriptor(layer, store.label, "the image manifest's layer list")
+        check_descriptor(layer, store.label, "the image manifest's layer list")
         digest = layer.get("digest", "")
         size = layer.get("size", -1)
         layers.append((_digest_path(digest), digest, str(layer.get("mediaType", "")), size if isinstance(size, int) else -1))
@@ -488,7 +488,7 @@ def build_source(store: Store, reference: str, kind: str, tag: str | None, platf
         config_bytes, config_name, layer_specs, tags, plat = _config_and_layers_oci(store, tag, platform)
     else:
         raise InputError(f"{store.label}: no manifest.json or index.json: not a docker save or OCI image")
-    config = _load_json(config_bytes, f"{store.label}: image config")
+    config = load_json(config_bytes, f"{store.label}: image config")
     if not isinstance(config, dict):
         raise InputError(f"{store.label}: image config is not a JSON object")
     check_config(config, store.label)

@@ -165,6 +165,16 @@ class ZstdFraming(io.RawIOBase):
             self._state, self._need = self._MAGIC, 4
 
 
+def media_type_compression(media_type: str) -> str:
+    """The compression a layer's media type declares (``…tar+zstd`` → zstd); "none" for plain
+    tars and for layers known by no media type (an engine's)."""
+    if media_type.endswith("+zstd"):
+        return "zstd"
+    if media_type.endswith(("+gzip", ".tar.gzip")):
+        return "gzip"
+    return "none"
+
+
 def open_decompressed(raw: ByteStream) -> tuple[ByteStream, str]:
     """Wrap ``raw`` in a decompressor chosen from its magic bytes; returns (reader, kind)."""
     peekable = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)

@@ -27,6 +27,9 @@ class LayerRef:
     stored_size: int  # bytes as stored (compressed or not); -1 when unknown
     member: str  # archive member or blob path; a streamed layer's name as the sink was given it
     blob: BlobRef | None = None  # random access; None when the layer was streamed (or is cached)
+    # Why the source did not read this layer (a registry's foreign layer left unfetched);
+    # the index counts it as empty and says so. "" for every layer that was read.
+    skipped: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class SourceImage:
     """An image ready for indexing: parsed config, history and its layers in order."""
 
     reference: str  # what the user asked for
-    kind: str  # docker-archive, docker-archive-oci, oci-layout, oci-archive, engine
+    kind: str  # docker-archive, docker-archive-oci, oci-layout, oci-archive, engine, registry
     name: str  # a repo tag, or the short config digest
     repo_tags: list[str]
     config: dict

@@ -10,7 +10,7 @@ from textual.widgets import Label, ProgressBar
 
 from slimview.report.format import human_bytes
 
-BYTE_STAGES = {"read": "Reading", "scan": "Reading", "save": "Saving from the engine"}
+BYTE_STAGES = {"read": "Reading", "scan": "Reading", "save": "Saving from the engine", "download": "Downloading from the registry"}
 
 
 class LoadingPanel(Vertical):
