@@ -77,3 +77,53 @@ def python_inference_tar(request, tmp_path_factory) -> Path:
         save_image(engine, tag, partial)
         os.replace(partial, target)
         return target
+
+
+# -- registries on loopback (tests/registry.py) ---------------------------------------------
+
+
+def _shared_dir(tmp_path_factory, name: str) -> Path:
+    """A directory every xdist worker of this run shares (each worker has its own basetemp)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = root / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def http_registry(tmp_path_factory):
+    """An anonymous registry over plain HTTP on 127.0.0.1; its storage is shared by the
+    workers of this run, so an image pushed by one is there for all."""
+    from registry import start_registry
+
+    shared = _shared_dir(tmp_path_factory, "registry-http")
+    registry = start_registry(tmp_path_factory.mktemp("registry-http"), shared / "storage")
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory):
+    """A registry over TLS (its CA made by the test) with htpasswd basic auth."""
+    from registry import make_pki, start_registry
+
+    work = tmp_path_factory.mktemp("registry-tls")
+    registry = start_registry(work, work / "storage", pki=make_pki(work / "pki"), users={"slim": uuid.uuid4().hex})
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="session")
+def python_inference_in_registry(http_registry, python_inference_tar, tmp_path_factory) -> str:
+    """The sample's save pushed (once per run, by skopeo) to ``http_registry`` as python-inference:latest."""
+    from registry import skopeo_copy
+
+    shared = _shared_dir(tmp_path_factory, "registry-http")
+    with open(shared / "python-inference.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = shared / "python-inference.pushed"
+        if not marker.exists():
+            skopeo_copy(f"docker-archive:{python_inference_tar}", http_registry, "python-inference:latest")
+            marker.touch()
+    return "python-inference:latest"
