@@ -258,7 +258,8 @@ def test_zstd_gzip_and_plain_layers_read_as_from_the_layout(http_registry, tmp_p
 def multi_platform(http_registry, tmp_path_factory) -> tuple[str, Path, str]:
     """amd64 and arm64 images under one OCI index, pushed and written as a layout."""
     repo = f"multi-{uuid.uuid4().hex[:8]}"
-    images = [(small_spec("amd"), "latest", {"os": "linux", "architecture": "amd64"}),
+    images: list[tuple[ImageSpec, str, dict | None]] = [
+              (small_spec("amd"), "latest", {"os": "linux", "architecture": "amd64"}),
               (small_spec("arm"), "latest", {"os": "linux", "architecture": "arm64", "variant": "v8"})]
     files = oci_layout_files(images, "gzip")
     digest = push_oci(http_registry, repo, "latest", files)
