@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from hostile import run_cli
 
 REGISTRY = "docker-registry"
 SKOPEO = "skopeo"
@@ -62,6 +63,38 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+# -- reports ----------------------------------------------------------------------------
+
+SOURCE_FIELDS = ("reference", "name", "source", "repo_tags")  # what names where the image came from
+STORAGE_FIELDS = ("digest", "media_type", "stored_bytes", "compression")  # how a layer is stored there
+
+
+def figures(doc: dict) -> dict:
+    """A JSON report without the fields that name the source or how it stores layers."""
+    doc = json.loads(json.dumps(doc))
+    for key in SOURCE_FIELDS:
+        doc["image"].pop(key)
+    for layer in doc["layers"]:
+        for key in STORAGE_FIELDS:
+            layer.pop(key)
+    return doc
+
+
+def report(image: str, home: Path, *args: str, env: dict | None = None, timeout: float = 600) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    proc = run_cli(["report", "--json", *args, image], home, env=env, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)
+
+
+def write_files(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
 
 
 # -- TLS material ---------------------------------------------------------------------

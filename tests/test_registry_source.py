@@ -22,11 +22,14 @@ from registry import (
     Registry,
     _Quiet,
     _Server,
+    figures,
     push_blob,
     push_manifest,
     push_oci,
+    report,
     sha,
     skopeo_copy,
+    write_files,
 )
 
 from slimview.sample.builder import (
@@ -39,28 +42,6 @@ from slimview.sample.builder import (
 from slimview.sample.mini import sample_spec, write_sample
 from slimview.source.platform import host_platform, platform_text
 
-SOURCE_FIELDS = ("reference", "name", "source", "repo_tags")  # what names where the image came from
-STORAGE_FIELDS = ("digest", "media_type", "stored_bytes", "compression")  # how a layer is stored there
-
-
-def figures(doc: dict) -> dict:
-    """A JSON report without the fields that name the source or how it stores layers."""
-    doc = json.loads(json.dumps(doc))
-    for key in SOURCE_FIELDS:
-        doc["image"].pop(key)
-    for layer in doc["layers"]:
-        for key in STORAGE_FIELDS:
-            layer.pop(key)
-    return doc
-
-
-def report(image: str, home: Path, *args: str, env: dict | None = None, timeout: float = 600) -> dict:
-    home.mkdir(parents=True, exist_ok=True)
-    proc = run_cli(["report", "--json", *args, image], home, env=env, timeout=timeout)
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    return json.loads(proc.stdout)
-
 
 def manifest_of(registry: Registry, repo: str, ref: str) -> dict:
     with registry.session() as s:
@@ -68,13 +49,6 @@ def manifest_of(registry: Registry, repo: str, ref: str) -> dict:
                        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, " + OCI_MANIFEST})
         assert answer.status_code == 200, answer.text
         return answer.json()
-
-
-def write_files(root: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    return root
 
 
 # -- the sample image, as the issue's "Done when" states it ------------------------------------

@@ -79,7 +79,7 @@ class BlobStream(io.RawIOBase):
             try:
                 data = self._response.raw.read(want, decode_content=False)
             except READ_ERRORS as exc:
-                self._broken(exc.__class__.__name__)
+                self._broken(f"the connection broke: {exc.__class__.__name__}")
                 continue
             if data:
                 break
@@ -173,7 +173,7 @@ class BlobStream(io.RawIOBase):
             try:
                 dropped = len(response.raw.read(min(skip, READ_CHUNK), decode_content=False))
             except READ_ERRORS as exc:
-                self._broken(exc.__class__.__name__)
+                self._broken(f"the connection broke: {exc.__class__.__name__}")
                 return
             if not dropped:
                 self._broken("the connection ended early")

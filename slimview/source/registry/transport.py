@@ -57,6 +57,10 @@ READ_ERRORS = (urllib3.exceptions.HTTPError, requests.exceptions.RequestExceptio
 class Unreachable(RegistryError):
     """No HTTP answer at all: refused, timed out, or the TLS handshake failed."""
 
+    def __init__(self, message: str, *, speaks_tls: bool = False):
+        super().__init__(message)
+        self.speaks_tls = speaks_tls  # a TLS server whose certificate we refused: no point in plain HTTP
+
 
 class _Retry(Retry):
     """urllib3's Retry with Retry-After capped: a registry cannot park us for an hour."""
@@ -215,7 +219,7 @@ class RegistryTransport:
                     proxies=requests.utils.get_environ_proxies(url),
                 )
             except requests.exceptions.SSLError as exc:
-                raise Unreachable(_tls_problem(_netloc(url), exc)) from None
+                raise Unreachable(_tls_problem(_netloc(url), exc), speaks_tls=_certificate_refused(exc)) from None
             except requests.exceptions.Timeout:
                 raise Unreachable(f"{_netloc(url)} did not answer within {READ_TIMEOUT} s") from None
             except requests.exceptions.ConnectionError as exc:
@@ -237,14 +241,11 @@ class RegistryTransport:
             response = self.send("GET", f"https://{self.host}/v2/", {})
             self.base = f"https://{self.host}"
         except Unreachable as tls_failure:
-            if not (self.ref.is_loopback or self.insecure):
+            if tls_failure.speaks_tls or not (self.ref.is_loopback or self.insecure):
                 raise
             try:
                 response = self.send("GET", f"http://{self.host}/v2/", {})
             except Unreachable:
-                raise tls_failure from None
-            if response.status_code not in (200, 401):  # an HTTPS server answering plain HTTP with 400
-                response.close()
                 raise tls_failure from None
             self.base = f"http://{self.host}"
         with response:
@@ -387,9 +388,14 @@ class RegistryTransport:
         return token
 
 
+def _certificate_refused(exc: BaseException) -> bool:
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
+
+
 def _tls_problem(netloc: str, exc: BaseException) -> str:
     text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+    if _certificate_refused(exc):
         reason = re.search(r"certificate verify failed: ([^(\]'\"]+)", text)
         why = reason.group(1).strip() if reason else "certificate verify failed"
         return (
