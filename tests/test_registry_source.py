@@ -31,7 +31,9 @@ from registry import (
     skopeo_copy,
     write_files,
 )
+from uihelpers import async_test, fixed_report, settle
 
+from slimview.index import IndexOptions, build_index
 from slimview.sample.builder import (
     ImageSpec,
     Layer,
@@ -332,3 +334,21 @@ def test_docker_prefix_reads_the_same_image(http_registry, multi_platform, tmp_p
     via_docker = report(f"docker://{http_registry.host}/{repo}:latest", tmp_path, "--no-cache")
     via_registry = report(http_registry.ref(f"{repo}:latest"), tmp_path, "--no-cache")
     assert via_docker == {**via_registry, "image": {**via_registry["image"], "reference": f"docker://{http_registry.host}/{repo}:latest"}}
+
+
+@async_test
+async def test_the_explorer_opens_a_registry_image(http_registry, tmp_path, monkeypatch):
+    from slimview.ui.app import make_app
+    from slimview.ui.widgets.layers import LayersPane
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    repo = f"explorer-{uuid.uuid4().hex[:8]}"
+    push_oci(http_registry, repo, "v1", oci_layout_files([(sample_spec(), "latest", None)], "gzip"))
+    app = make_app(http_registry.ref(f"{repo}:v1"), IndexOptions(use_cache=False), report_builder=fixed_report)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.load_error is None
+        assert app.query_one(LayersPane).row_count == len(sample_spec().layers)
+        assert app.index.source.kind == "registry"
+        assert app.index.entry_count == build_index(str(write_files(tmp_path / "layout", oci_layout_files(
+            [(sample_spec(), "latest", None)], "gzip"))), IndexOptions(use_cache=False)).entry_count

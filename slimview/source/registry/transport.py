@@ -169,7 +169,8 @@ class RegistryTransport:
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
         self._secrets: list[str] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one token renewal at a time
+        self._mount_lock = threading.Lock()
 
     def close(self) -> None:
         self._session.close()
@@ -182,10 +183,11 @@ class RegistryTransport:
         scheme, host, _port = origin(url)
         if scheme == "https":
             netloc = _netloc(url)
-            if netloc not in self._mounted:
-                skip = self.insecure and self._own_host(url)
-                self._session.mount(f"https://{netloc}/", _Adapter(tls_context(netloc, skip), self._pool_size))
-                self._mounted.add(netloc)
+            with self._mount_lock:  # blob threads may meet a new host (a redirect) at once
+                if netloc not in self._mounted:
+                    skip = self.insecure and self._own_host(url)
+                    self._session.mount(f"https://{netloc}/", _Adapter(tls_context(netloc, skip), self._pool_size))
+                    self._mounted.add(netloc)
             return
         if scheme != "http":
             raise RegistryError(f"registry {self.host} sent us to a {scheme or 'scheme-less'} URL; only http(s) is followed")
