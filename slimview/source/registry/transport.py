@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import ssl
@@ -263,26 +264,31 @@ class RegistryTransport:
         registry's origin; a refused token is renewed once."""
         url = self.base + path_or_url if path_or_url.startswith("/") else path_or_url
         own = origin(self.base + "/")
-        for attempt in range(2):
-            sent = self._authorization
-            request_headers = dict(headers or {})
-            if sent:
-                request_headers["Authorization"] = sent
-            response = self.send("GET", url, request_headers, auth_origin=own)
-            if response.status_code != 401 or origin(response.url) != own:
-                return response
-            if attempt == 1:
-                response.close()
-                raise self._refused()
-            with response, self._lock:
-                if self._authorization == sent:  # no other thread renewed it meanwhile
-                    self._authenticate(response, retrying=sent is not None)
-        raise AssertionError("unreachable")  # pragma: no cover
+        sent = self._authorization
+        response = self._send_authorized(url, headers, sent, own)
+        if response.status_code != 401 or origin(response.url) != own:
+            return response
+        with response, self._lock:
+            if self._authorization == sent:  # no other thread renewed it meanwhile
+                self._authenticate(response, retrying=sent is not None)
+        response = self._send_authorized(url, headers, self._authorization, own)
+        if response.status_code == 401 and origin(response.url) == own:
+            response.close()
+            raise self._refused()
+        return response
+
+    def _send_authorized(
+        self, url: str, headers: Mapping[str, str] | None, authorization: str | None, own: tuple[str, str, int]
+    ) -> requests.Response:
+        request_headers = dict(headers or {})
+        if authorization:
+            request_headers["Authorization"] = authorization
+        return self.send("GET", url, request_headers, auth_origin=own)
 
     # -- reading --------------------------------------------------------------------------
     def read_capped(self, response: requests.Response, cap: int, what: str) -> bytes:
         """The whole body of a small document, refusing more than ``cap`` bytes."""
-        limit = f"{cap >> 20} MiB" if cap >= 1 << 20 else f"{cap >> 10} KiB"
+        limit = f"{cap >> 20} MiB" if cap % (1 << 20) == 0 else f"{cap:,}-byte"
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > cap:
             raise RegistryError(f"{what} is {int(length):,} bytes, over the {limit} limit")
@@ -296,8 +302,6 @@ class RegistryTransport:
 
     def error_summary(self, response: requests.Response) -> str:
         """`: CODE message` from a registry's JSON error body, scrubbed; '' when there is none."""
-        import json
-
         try:
             body = json.loads(response.raw.read(MAX_ERROR_BYTES, decode_content=True))
             first = body["errors"][0]
@@ -378,8 +382,6 @@ class RegistryTransport:
             if response.status_code != 200:
                 raise RegistryError(f"the token service of registry {self.host}{who} answered {response.status_code}{self.error_summary(response)}")
             body = self.read_capped(response, MAX_TOKEN_BYTES, f"the token from {_netloc(realm)}")
-        import json
-
         try:
             doc = json.loads(body)
             token = doc.get("token") or doc.get("access_token")
