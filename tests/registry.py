@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+
 from hostile import run_cli
 
 REGISTRY = "docker-registry"

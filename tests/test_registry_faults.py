@@ -15,24 +15,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hostile import cli_env, error_line, run_cli
-from registry import (
-    FaultProxy,
-    TokenService,
-    cut_after,
-    endless,
-    figures,
-    free_port,
-    push_oci,
-    redirect,
-    report,
-    rewrite_body,
-    status,
-    write_files,
-)
 
 from slimview.sample.builder import oci_layout_files
 from slimview.sample.mini import sample_spec
+
+from hostile import cli_env, error_line, run_cli
+from registry import FaultProxy, TokenService, cut_after, endless, figures, free_port, push_oci, redirect, report, rewrite_body, status, write_files
 
 MANIFESTS = r"/manifests/"
 BLOBS = r"/blobs/sha256:"

@@ -16,33 +16,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hostile import cli_env, error_line, run_cli
-from registry import (
-    OCI_MANIFEST,
-    Registry,
-    _Quiet,
-    _Server,
-    figures,
-    push_blob,
-    push_manifest,
-    push_oci,
-    report,
-    sha,
-    skopeo_copy,
-    write_files,
-)
-from uihelpers import async_test, fixed_report, settle
 
 from slimview.index import IndexOptions, build_index
-from slimview.sample.builder import (
-    ImageSpec,
-    Layer,
-    _compress,
-    config_json,
-    oci_layout_files,
-)
+from slimview.sample.builder import ImageSpec, Layer, _compress, config_json, oci_layout_files
 from slimview.sample.mini import sample_spec, write_sample
 from slimview.source.platform import host_platform, platform_text
+
+from hostile import cli_env, error_line, run_cli
+from registry import OCI_MANIFEST, Registry, _Quiet, _Server, figures, push_blob, push_manifest, push_oci, report, sha, skopeo_copy, write_files
+from uihelpers import async_test, fixed_report, settle
 
 
 def manifest_of(registry: Registry, repo: str, ref: str) -> dict:

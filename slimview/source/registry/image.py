@@ -28,12 +28,7 @@ from slimview.source.archive import (
     load_json,
 )
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage
-from slimview.source.platform import (
-    host_platform,
-    parse_platform,
-    platform_matches,
-    platform_text,
-)
+from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
 from slimview.source.registry.blobs import PARALLEL_BLOBS, BlobJob, fetch_blobs
 from slimview.source.registry.reference import RegistryReference, parse_reference
 from slimview.source.registry.transport import RegistryTransport

@@ -33,11 +33,7 @@ from urllib3.util.retry import Retry
 
 from slimview import __version__
 from slimview.errors import RegistryError
-from slimview.source.registry.credentials import (
-    Credentials,
-    config_path,
-    load_credentials,
-)
+from slimview.source.registry.credentials import Credentials, config_path, load_credentials
 from slimview.source.registry.reference import RegistryReference, is_loopback_host
 
 USER_AGENT = f"slimview/{__version__}"
