@@ -326,7 +326,7 @@ async def test_the_explorer_opens_a_registry_image(http_registry, tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     repo = f"explorer-{uuid.uuid4().hex[:8]}"
     push_oci(http_registry, repo, "v1", oci_layout_files([(sample_spec(), "latest", None)], "gzip"))
-    app = make_app(http_registry.ref(f"{repo}:v1"), IndexOptions(use_cache=False), report_builder=fixed_report)
+    app = make_app(http_registry.ref(f"{repo}:v1"), IndexOptions(use_cache=False), analyser=fixed_report)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert app.load_error is None
