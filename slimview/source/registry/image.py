@@ -19,9 +19,7 @@ from slimview.source.archive import (
     MAX_INDEX_DEPTH,
     MAX_JSON_BYTES,
     MT_DOCKER_LIST,
-    MT_DOCKER_MANIFEST,
     MT_OCI_INDEX,
-    MT_OCI_MANIFEST,
     check_config,
     check_descriptor,
     config_platform,
@@ -36,6 +34,8 @@ from slimview.source.registry.transport import RegistryTransport
 MAX_MANIFEST_BYTES = 4 << 20
 MAX_LAYERS = 1000
 
+MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_TYPES = (MT_OCI_MANIFEST, MT_DOCKER_MANIFEST)
 ACCEPT = f"{MT_OCI_INDEX}, {MT_DOCKER_LIST}, {MT_OCI_MANIFEST}, {MT_DOCKER_MANIFEST}"
 SCHEMA1_TYPES = (
