@@ -16,7 +16,7 @@ from slimview.errors import InputError, RegistryError
 from slimview.source import split_reference
 from slimview.source.compression import media_type_compression
 from slimview.source.registry.credentials import Credentials, load_credentials
-from slimview.source.registry.image import _choose_platform, _media_type
+from slimview.source.registry.image import _choose_platform, _media_type, shown
 from slimview.source.registry.reference import RegistryReference, parse_reference
 from slimview.source.registry.transport import RegistryTransport, parse_challenge
 
@@ -286,3 +286,9 @@ def test_layer_compression_from_media_types():
     assert media_type_compression("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip") == "gzip"
     assert media_type_compression("application/vnd.oci.image.layer.v1.tar") == "none"
     assert media_type_compression("") == "none"
+
+
+def test_what_a_registry_says_is_shown_printable_and_short():
+    assert shown("http://blobs.example/\x1b[2Jlayer") == "http://blobs.example/\\x1b[2Jlayer"
+    assert shown("é") == "\\xe9"
+    assert shown("a" * 150) == "a" * 100 + "…"

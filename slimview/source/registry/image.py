@@ -100,6 +100,14 @@ def open_registry_image(
     )
 
 
+def shown(text: object, limit: int = 100) -> str:
+    """A string a registry sent, fit for a message or a note: printable ASCII, and short."""
+    value = str(text)
+    if not (value.isascii() and value.isprintable()):
+        value = value.encode("unicode_escape").decode("ascii")
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
 # -- manifests ---------------------------------------------------------------------------
 
 
@@ -135,10 +143,10 @@ def _media_type(content_type: str, doc: dict, label: str) -> str:
     known = INDEX_TYPES | set(MANIFEST_TYPES)
     if content_type in known:
         if declared is not None and declared != content_type:
-            raise RegistryError(f"{label}: the registry sent the manifest as {content_type} but it says it is {declared}")
+            raise RegistryError(f"{label}: the registry sent the manifest as {content_type} but it says it is {shown(declared)}")
         return content_type
     if content_type not in GENERIC_TYPES:
-        raise RegistryError(f"{label}: the registry answered with {content_type}, not an image manifest")
+        raise RegistryError(f"{label}: the registry answered with {shown(content_type)}, not an image manifest")
     if declared in known:
         return str(declared)
     # OCI lets a document leave out its mediaType; tell an index from a manifest by shape.
@@ -146,7 +154,7 @@ def _media_type(content_type: str, doc: dict, label: str) -> str:
         return MT_OCI_INDEX
     if declared is None and isinstance(doc.get("layers"), list):
         return MT_OCI_MANIFEST
-    raise RegistryError(f"{label}: the registry sent something that is not an image manifest (media type {declared or content_type or 'none'})")
+    raise RegistryError(f"{label}: the registry sent something that is not an image manifest (media type {shown(declared or content_type or 'none')})")
 
 
 def _image_manifest(transport: RegistryTransport, ref: RegistryReference, platform: str | None) -> tuple[dict, str]:
@@ -218,12 +226,12 @@ def _manifest_parts(manifest: dict, label: str) -> tuple[dict, list[dict]]:
     _check_digest(config, label)
     media_type = config.get("mediaType")
     if media_type not in CONFIG_TYPES:
-        raise RegistryError(f"{label}: not a container image (its config is {media_type or 'untyped'})")
+        raise RegistryError(f"{label}: not a container image (its config is {shown(media_type or 'untyped')})")
     for layer in layers:
         check_descriptor(layer, label, "the image manifest's layer list")
         _check_digest(layer, label)
         if layer.get("mediaType") not in LAYER_TYPES:
-            raise RegistryError(f"{label}: layer {layer['digest']} has media type {layer.get('mediaType') or 'none'}, not an image layer slimview can read")
+            raise RegistryError(f"{label}: layer {layer['digest']} has media type {shown(layer.get('mediaType') or 'none')}, not an image layer slimview can read")
         urls = layer.get("urls") or []
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise RegistryError(f"{label}: layer {layer['digest']} has a malformed urls list")
@@ -265,7 +273,7 @@ def _plan_layers(
         name = f"blob {digest}"
         skipped = ""
         if media_type in FOREIGN_TYPES and not foreign_layers:
-            where = ", ".join(desc.get("urls") or []) or "the registry"
+            where = ", ".join(shown(u) for u in desc.get("urls") or []) or "the registry"
             skipped = (
                 f"foreign (non-distributable) layer {digest} of {desc['size']:,} bytes at {where} was not fetched: "
                 "its files are not counted (pass --allow-foreign-layers to fetch it)"
