@@ -182,7 +182,7 @@ def test_credentials_come_from_a_credential_helper(tls_registry, mini_tls, tmp_p
     assert next(iter(tls_registry.users.values())) not in proc.stdout + proc.stderr
 
 
-def test_a_helper_without_an_entry_and_a_missing_helper_are_one_line(tls_registry, mini_tls, tmp_path):
+def test_a_missing_credential_helper_is_one_line(tls_registry, mini_tls, tmp_path):
     ref, _tar = mini_tls
     fake_helper(tmp_path / "bin", tls_registry, tmp_path / "helper.log")
     path = f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"
