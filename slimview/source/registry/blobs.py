@@ -14,7 +14,6 @@ import io
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import BinaryIO, cast
 
 import requests
 
@@ -224,7 +223,7 @@ def fetch_blobs(transport: RegistryTransport, jobs: list[BlobJob], sink: LayerSi
         stream = BlobStream(transport, job, label, cancelled, on_bytes)
         try:
             try:
-                sink(job.name, cast(BinaryIO, stream))
+                sink(job.name, stream)
             except LimitExceeded:
                 raise
             except InputError:
