@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from slimview.dockerfile.history import parse_history_line
+from slimview.dockerfile.values import go_string_list
 from slimview.rewrite.base import BaseImage, LocalImage, find_base, from_history, from_labels, match_local
-from slimview.rewrite.reconstruct import go_string_list, parse_history_line, reconstruct, reconstruct_dockerfile
+from slimview.rewrite.reconstruct import reconstruct, reconstruct_dockerfile
 from slimview.source.model import HistoryEntry, LayerRef, SourceImage
 
 

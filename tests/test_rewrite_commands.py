@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slimview.rewrite import commands as cmd
+from slimview.dockerfile import shell as cmd
 from slimview.rewrite.packages import is_build_only, is_python_tooling, package_name
 
 

@@ -14,8 +14,8 @@ from slimview.rewrite import rewrite_image
 from slimview.rewrite.base import find_base
 from slimview.rewrite.dockerfile import Facts, write
 from slimview.rewrite.model import SizeRow
-from slimview.rewrite.source import from_dockerfile
 from slimview.rewrite.stack import CopiedEntry
+from slimview.rewrite.target import from_dockerfile
 from slimview.sample.mini import write_sample
 
 from rewrite_util import hadolint_issues
@@ -350,7 +350,7 @@ def test_alpine_keeps_apk_and_busybox_user_tools():
 
 def test_user_dockerfile_path_is_read(tmp_path: Path):
     from slimview.errors import InputError
-    from slimview.rewrite.source import read_dockerfile
+    from slimview.dockerfile.stages import read_dockerfile
 
     with pytest.raises(InputError, match="no Dockerfile at"):
         read_dockerfile(str(tmp_path / "missing"))
@@ -414,7 +414,7 @@ def test_shared_libraries_from_the_dpkg_database():
 )
 def test_copy_destinations_and_guessed_sources(args, workdir, sources, dest):
     from slimview.rewrite.dockerfile import parse_copy
-    from slimview.rewrite.model import Instruction
+    from slimview.dockerfile.instruction import Instruction
 
     step = parse_copy(Instruction("COPY", args), workdir)
     assert (step.sources, step.dest) == (sources, dest)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from slimview.findings.instructions import has_flag, package_arguments
+from slimview.dockerfile.shell import has_flag, package_arguments
 from slimview.findings.model import Finding, FindingPath, sort_largest_first
 from slimview.findings.packages import Package, PackageDatabase, needed_by_runtime, providers
 from slimview.findings.view import ImageView, severity_for

@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from slimview.findings.instructions import parse_instruction
+from slimview.dockerfile.history import copies_context, recorded_instruction
 from slimview.findings.model import Finding, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 from slimview.source.tarstream import EntryType
@@ -85,9 +85,9 @@ def _workdirs(view: ImageView) -> dict[int, str]:
     workdir = "/"
     seen = 0
     for entry in history:
-        step = parse_instruction(entry.created_by)
+        step = recorded_instruction(entry.created_by)
         if step.keyword == "WORKDIR":
-            workdir = posixpath.normpath(posixpath.join(workdir, step.body))
+            workdir = posixpath.normpath(posixpath.join(workdir, step.args))
         if not entry.empty_layer:
             out[seen + offset] = workdir
             seen += 1
@@ -96,7 +96,7 @@ def _workdirs(view: ImageView) -> dict[int, str]:
 
 def _context_root(view: ImageView, layer_no: int, workdir: str) -> str | None:
     """The directory the build context's root was copied to, when the step copies all of it."""
-    words = [w for w in view.instruction(layer_no).body.split() if not w.startswith("--")]
+    words = [w for w in view.instruction(layer_no).args.split() if not w.startswith("--")]
     if len(words) == 2 and words[0] in (".", "./"):
         dest = posixpath.normpath(posixpath.join(workdir, words[1]))
         return dest.strip("/")
@@ -144,7 +144,7 @@ def detect(view: ImageView) -> list[Finding]:
     findings = []
     workdirs = _workdirs(view)
     for layer in view.layers:
-        if not view.instruction(layer.index).copies_context:
+        if not copies_context(view.instruction(layer.index)):
             continue
         root = _context_root(view, layer.index, workdirs.get(layer.index, "/"))
         candidates = _candidates(view, layer.index, root)

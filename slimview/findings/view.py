@@ -13,7 +13,8 @@ from array import array
 from collections.abc import Iterable
 from functools import cached_property
 
-from slimview.findings.instructions import Instruction, parse_instruction, quoted
+from slimview.dockerfile.history import quoted, recorded_instruction
+from slimview.dockerfile.instruction import Instruction
 from slimview.findings.model import FindingPath, Severity
 from slimview.index.model import ImageIndex, split_ref
 from slimview.source.tarstream import EntryType
@@ -54,13 +55,15 @@ class ImageView:
         return got
 
     def instruction(self, layer_no: int) -> Instruction:
+        """The step that made the layer, as its history line records it."""
         got = self._instructions.get(layer_no)
         if got is None:
-            got = parse_instruction(self.layers[layer_no].instruction)
+            got = recorded_instruction(self.layers[layer_no].instruction)
             self._instructions[layer_no] = got
         return got
 
     def quoted(self, layer_no: int) -> str:
+        """The layer's step in backquotes, shortened, for a finding's title."""
         return quoted(self.layers[layer_no].instruction)
 
     def file_paths(self, paths: Iterable[str]) -> list[FindingPath]:

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from slimview.dockerfile.history import short_instruction
 from slimview.findings.model import Finding
-from slimview.report.format import human_bytes, short_instruction
+from slimview.report.format import human_bytes
 
 TOP_ITEMS = 6  # packages, paths or candidates named per finding; the rest are counted
 

@@ -1,8 +1,9 @@
-"""Formatting at the edge: sizes for people, instructions without builder noise."""
+"""Formatting at the edge: sizes and shares for people.
+
+Instructions are shown by slimview.dockerfile.history.short_instruction.
+"""
 
 from __future__ import annotations
-
-import re
 
 import humanize
 
@@ -16,26 +17,3 @@ def human_bytes(n: int) -> str:
 
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "0.0 %"
-
-
-_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
-_SHELL = re.compile(r"^(/bin/sh|/bin/bash) -c ")
-_ARGS = re.compile(r"^\|\d+(?: \S+=\S*)* ")
-
-
-def short_instruction(created_by: str) -> str:
-    """A history line as a person would write it: 'RUN apt-get update', 'COPY . .'."""
-    text = created_by.strip()
-    if not text:
-        return ""
-    text = _ARGS.sub("", text)
-    if _NOP.match(text):
-        return _NOP.sub("", text).strip()
-    if text.endswith("# buildkit"):
-        text = text[: -len("# buildkit")].rstrip()
-        if text.startswith("RUN "):
-            return "RUN " + _SHELL.sub("", text[4:])
-        return text
-    if _SHELL.match(text):
-        return "RUN " + _SHELL.sub("", text)
-    return text

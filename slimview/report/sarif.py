@@ -12,10 +12,11 @@ import json
 from urllib.parse import quote
 
 from slimview import __version__
+from slimview.dockerfile.history import short_instruction
 from slimview.findings import KINDS, Analysis
 from slimview.findings.model import Finding, Severity
 from slimview.report.explain import kind_facts
-from slimview.report.format import human_bytes, short_instruction
+from slimview.report.format import human_bytes
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/slimview/slimview"

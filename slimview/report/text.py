@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import textwrap
 
+from slimview.dockerfile.history import short_instruction
 from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
 from slimview.report import text_width
 from slimview.report.explain import kind_facts, layer_fact, path_facts
-from slimview.report.format import human_bytes, percent, short_instruction
+from slimview.report.format import human_bytes, percent
 
 
 def _layers_table(index: ImageIndex, width: int) -> list[str]:

@@ -12,6 +12,7 @@ import os
 import posixpath
 from collections.abc import Sequence
 
+from slimview.dockerfile.stages import read_dockerfile
 from slimview.errors import InputError
 from slimview.findings.model import Finding
 from slimview.index.model import ImageIndex
@@ -23,7 +24,6 @@ from slimview.rewrite.estimate import estimate
 from slimview.rewrite.model import Rewrite
 from slimview.rewrite.packages import is_build_only
 from slimview.rewrite.smoke import smoke_command
-from slimview.rewrite.source import RewriteSource, from_dockerfile, from_image, read_dockerfile
 from slimview.rewrite.stack import (
     CopiedEntry,
     closure_bytes,
@@ -35,6 +35,7 @@ from slimview.rewrite.stack import (
     shared_libraries,
     stored_under,
 )
+from slimview.rewrite.target import RewriteSource, from_dockerfile, from_image
 
 __all__ = ["Rewrite", "rewrite_image"]
 

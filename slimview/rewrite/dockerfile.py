@@ -25,13 +25,14 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slimview.dockerfile import shell as cmd
+from slimview.dockerfile.instruction import Instruction, render_instructions
+from slimview.dockerfile.values import exec_array, json_array
 from slimview.report.format import human_bytes
-from slimview.rewrite import commands as cmd
-from slimview.rewrite.model import Fix, Instruction, render_instructions
+from slimview.rewrite.model import Fix
 from slimview.rewrite.packages import is_build_only, is_python_tooling
-from slimview.rewrite.reconstruct import exec_array, json_array
-from slimview.rewrite.source import RewriteSource
 from slimview.rewrite.stack import CopiedEntry
+from slimview.rewrite.target import RewriteSource
 
 VENV = "/opt/venv"
 APP_UID = 10001
@@ -187,7 +188,7 @@ def _collect(source: RewriteSource) -> _Collected:
         if ins.keyword == "WORKDIR":
             workdir = posixpath.normpath(posixpath.join(workdir, ins.args.strip().strip('"')))
         c.workdir_at.append(workdir)
-        if ins.keyword == "RUN" and not ins.args.startswith("["):
+        if ins.keyword == "RUN" and not ins.exec_form:
             commands = cmd.analyse_run(ins.args)
             c.commands[n] = commands
             for command in commands:
@@ -293,9 +294,6 @@ class _Writer:
             if tree:
                 out.append(Instruction("COPY", tree, ["pip installs the project itself, so it needs the source tree."]))
         cache = self.facts.savings.get("pip-cache", 0)
-        venv = Instruction("RUN", f"python3 -m venv --without-pip {self.venv}", [
-            f"A virtualenv without pip: the runtime stage copies {self.venv} and nothing else from here."
-        ])
         for n, command in self.c.pips:
             if cmd.is_pip_tooling_upgrade(command):
                 continue
@@ -305,10 +303,18 @@ class _Writer:
             if cache:
                 self.fixes.append(Fix("package-cache", "pip runs with --no-cache-dir", cache))
             cache = 0
-            out.append(Instruction("RUN", f"python3 -m pip --python {self.venv}/bin/python install --no-cache-dir {args}", comments))
+            # The user's RUN flags stay with their pip step (a secret or a bind mount it reads).
+            out.append(Instruction(
+                "RUN", f"python3 -m pip --python {self.venv}/bin/python install --no-cache-dir {args}", comments,
+                flags=self.source.instructions[n].flags,
+            ))
         # The virtualenv is made by the first pip step's RUN (one RUN, so hadolint's DL3059 holds).
         first_pip = next((i for i, ins in enumerate(out) if ins.keyword == "RUN" and " -m pip " in ins.args), len(out))
-        out.insert(first_pip, venv)
+        out.insert(first_pip, Instruction(
+            "RUN", f"python3 -m venv --without-pip {self.venv}",
+            [f"A virtualenv without pip: the runtime stage copies {self.venv} and nothing else from here."],
+            flags=out[first_pip].flags if first_pip < len(out) else (),
+        ))
         return _merge_runs(out)
 
     def _manifest_copy(self, workdir: str) -> str:
@@ -502,7 +508,7 @@ class _Writer:
         return Instruction("USER", f"{APP_UID}:{APP_UID}")
 
     def _run(self, n: int, ins: Instruction) -> list[Instruction]:
-        if ins.args.startswith("["):
+        if ins.exec_form:
             self.kept_runs.append(n)
             return [ins]
         kept = []
@@ -516,7 +522,7 @@ class _Writer:
         if not kept:
             return []
         self.kept_runs.append(n)
-        return [Instruction("RUN", " \\\n && ".join(kept), self._take_comments(n))]
+        return [Instruction("RUN", " \\\n && ".join(kept), self._take_comments(n), flags=ins.flags)]
 
     def _chown_covers(self, command: cmd.Command, step: CopyStep) -> bool:
         dest = step.dest.rstrip("/") or "/"
@@ -641,12 +647,16 @@ def _within(path: str, directory: str) -> bool:
 
 
 def _merge_runs(instructions: list[Instruction]) -> list[Instruction]:
-    """Consecutive shell-form RUNs as one: fewer layers (and what hadolint's DL3059 asks)."""
+    """Consecutive shell-form RUNs with the same flags as one: fewer layers (and what
+    hadolint's DL3059 asks). RUNs with other flags stay apart: a mount or ``--network``
+    must not reach commands that were not written with it."""
     out: list[Instruction] = []
     for ins in instructions:
         prev = out[-1] if out else None
-        if prev and ins.keyword == prev.keyword == "RUN" and not (ins.args.startswith("[") or prev.args.startswith("[")):
-            out[-1] = Instruction("RUN", prev.args + " \\\n && " + ins.args, prev.comments + ins.comments, prev.layer)
+        if prev and ins.keyword == prev.keyword == "RUN" and not (ins.exec_form or prev.exec_form) and ins.flags == prev.flags:
+            out[-1] = Instruction(
+                "RUN", prev.args + " \\\n && " + ins.args, prev.comments + ins.comments, prev.layer, flags=prev.flags
+            )
         else:
             out.append(ins)
     return out
@@ -663,7 +673,7 @@ def installs_python_packages(source: RewriteSource) -> bool:
     return any(
         c.kind == cmd.PIP_INSTALL
         for ins in source.instructions
-        if ins.keyword == "RUN" and not ins.args.startswith("[")
+        if ins.keyword == "RUN" and not ins.exec_form
         for c in cmd.analyse_run(ins.args)
     )
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slimview.dockerfile import shell as cmd
 from slimview.index.model import ImageIndex
-from slimview.rewrite import commands as cmd
 from slimview.rewrite.dockerfile import Written
 from slimview.rewrite.model import SizeRow
 from slimview.rewrite.packages import is_python_tooling
-from slimview.rewrite.source import RewriteSource
 from slimview.rewrite.stack import added_bytes, closure_bytes, dpkg_packages
+from slimview.rewrite.target import RewriteSource
 
 BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER = (
     "base image", "OS packages", "Python packages", "application files", "other steps"

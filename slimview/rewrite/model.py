@@ -1,32 +1,11 @@
-"""What the rewrite stage works on and hands back: Dockerfile instructions, and the rewrite."""
+"""What the rewrite stage hands back: the rewrite, what it fixes, and its size estimate.
+
+The instructions it works on are slimview.dockerfile.instruction.Instruction.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-
-@dataclass
-class Instruction:
-    """One Dockerfile instruction, with the comment lines written above it.
-
-    ``keyword`` is upper case (RUN, COPY, ...), or "" for a block of comments only (for
-    example a layer whose making the history does not describe).
-    """
-
-    keyword: str
-    args: str
-    comments: list[str] = field(default_factory=list)
-    layer: int | None = None  # the image layer the instruction made, when known
-
-    def render(self) -> str:
-        lines = [f"# {c}" if c else "#" for c in self.comments]
-        if self.keyword:
-            lines.append(f"{self.keyword} {self.args}" if self.args else self.keyword)
-        return "\n".join(lines)
-
-
-def render_instructions(instructions: list[Instruction]) -> str:
-    return "".join(i.render() + "\n" for i in instructions)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from slimview.dockerfile.history import short_instruction
 from slimview.findings.model import Finding
 from slimview.index.layer import shown
 from slimview.index.model import Change, ImageIndex, LayerIndex
 from slimview.index.tree import TreeView
-from slimview.report.format import human_bytes, short_instruction
+from slimview.report.format import human_bytes
 from slimview.source.tarstream import EntryType
 from slimview.ui.widgets.filetree import MARKS, permissions
 
