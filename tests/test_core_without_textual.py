@@ -16,6 +16,9 @@ import pytest
 CORE = [
     "slimview.source",
     "slimview.index",
+    "slimview.dockerfile.history",
+    "slimview.dockerfile.shell",
+    "slimview.dockerfile.stages",
     "slimview.findings",
     "slimview.rewrite",
     "slimview.report",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slimview.dockerfile.history import quoted, short_instruction
 from slimview.index import IndexOptions, build_index
 from slimview.rewrite.base import engine_images, find_base
 from slimview.rewrite.reconstruct import reconstruct_dockerfile
@@ -109,3 +110,17 @@ def test_reconstruction_of_the_sample_matches_its_dockerfile(engine, python_infe
     text = reconstruct_dockerfile(source, find_base(source, engine_images(source, engine)))
     expected = [line for line in (Path(__file__).parent.parent / "sample_images/python-inference/Dockerfile").read_text().splitlines() if line]
     assert text.splitlines()[2:] == expected
+
+
+def test_buildkit_records_no_run_flags(engine, image_tag, context):
+    """BuildKit keeps a RUN's --mount out of the history (it records the shell and the
+    command): the layer table, a finding's title and the reconstruction all show the command."""
+    dockerfile = "FROM busybox:latest\nRUN --mount=type=cache,target=/root/.cache echo cached > /cached\n"
+    build_image(engine, context, dockerfile, image_tag, buildkit=True)
+    source = build_index(image_tag, IndexOptions(use_cache=False)).source
+    created_by = source.history[-1].created_by
+    assert created_by == "RUN /bin/sh -c echo cached > /cached # buildkit"
+    assert short_instruction(created_by) == "RUN echo cached > /cached"
+    assert quoted(created_by) == "`RUN echo cached > /cached`"
+    text = reconstruct_dockerfile(source, find_base(source, engine_images(source, engine)))
+    assert text.splitlines()[-2:] == ["FROM busybox:latest", "RUN echo cached > /cached"]

@@ -419,3 +419,31 @@ def test_copy_destinations_and_guessed_sources(args, workdir, sources, dest):
     step = parse_copy(Instruction("COPY", args), workdir)
     assert (step.sources, step.dest) == (sources, dest)
     assert bool(step.unknown) == ("<unknown source" in args)
+
+
+MOUNTS = """\
+FROM python:3.12-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt .
+RUN --mount=type=secret,id=pipconf,target=/etc/pip.conf pip install -r requirements.txt
+COPY . .
+RUN --network=none python -m compileall -q /app
+CMD ["python", "-m", "app"]
+"""
+
+
+def test_run_flags_stay_with_the_commands_they_were_written_for():
+    """A RUN's flags are no part of its script: pip is still found, its secret mount goes with
+    it to the builder, and a kept RUN's --network is not merged into another RUN."""
+    written = write(from_dockerfile(MOUNTS, "Dockerfile"), _facts(entries=[CopiedEntry("app", True, 100)]))
+    assert written.venv == "/opt/venv"
+    assert (
+        "RUN --mount=type=secret,id=pipconf,target=/etc/pip.conf python3 -m venv --without-pip /opt/venv \\\n"
+        " && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.txt\n"
+    ) in written.text
+    runtime = written.text.split("\nFROM python:3.12-slim\n", 1)[1]
+    assert "--mount" not in runtime
+    assert "\nRUN --network=none python -m compileall -q /app\nUSER 10001:10001\n" in runtime
+    assert runtime.count("RUN ") == 2
+    assert hadolint_issues(written.text) == []
