@@ -17,7 +17,8 @@ from slimview.sample.builder import Layer
 # What the brief of issue 11 quotes; no builder writes it (BuildKit drops a RUN's flags,
 # see tests/test_reconstruct_engine.py), but a line that has the flags keeps them.
 BUILDKIT_MOUNT = "RUN --mount=type=cache,target=/root/.cache/pip /bin/sh -c pip install -r requirements.txt # buildkit"
-# buildah and podman record the Dockerfile's own text after the shell, flags included.
+# buildah and podman record the Dockerfile's own text after the shell, flags included
+# (as buildah 1.28 wrote it for a real build, less the build args).
 BUILDAH_MOUNT = "/bin/sh -c --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt"
 MOUNTED = "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt"
 
@@ -30,7 +31,9 @@ MOUNTED = "RUN --mount=type=cache,target=/root/.cache/pip pip install -r require
         ("RUN |1 VERSION=1.0 echo plain exec # buildkit", "RUN echo plain exec"),
         (BUILDKIT_MOUNT, MOUNTED),
         (BUILDAH_MOUNT, MOUNTED),
-        ("|1 VERSION=1.0 /bin/sh -c --mount=type=secret,id=tok cat /run/secrets/tok", "RUN --mount=type=secret,id=tok cat /run/secrets/tok"),
+        ("|1 VERSION=1.0 /bin/sh -c --mount=type=bind,source=requirements.txt,target=/tmp/r.txt cat /tmp/r.txt > /r",
+         "RUN --mount=type=bind,source=requirements.txt,target=/tmp/r.txt cat /tmp/r.txt > /r"),
+        ('|1 VERSION=1.0 /bin/sh -c ["echo", "exec form"]', 'RUN ["echo", "exec form"]'),  # buildah's exec form
         ("COPY --chown=app:app src/ /app/src/ # buildkit", "COPY --chown=app:app src/ /app/src/"),
         ("WORKDIR /app", "WORKDIR /app"),
         ("EXPOSE map[8000/tcp:{}]", "EXPOSE map[8000/tcp:{}]"),  # values as recorded
@@ -89,6 +92,7 @@ def test_reconstruction_of_a_mounted_run_is_a_shell_form_run_with_its_flags():
         instruction = parse_history_line(line)
         assert instruction.render() == MOUNTED
         assert not instruction.exec_form
+    assert parse_history_line('|1 VERSION=1.0 /bin/sh -c ["echo", "exec form"]').render() == 'RUN ["echo", "exec form"]'
     exec_form = parse_history_line("RUN --network=none echo a b # buildkit")
     assert exec_form.render() == (
         "# exec form: the history joins its arguments with spaces, so their boundaries are a guess\n"

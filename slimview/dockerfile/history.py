@@ -11,8 +11,9 @@ Each builder writes its own dialect into ``history[].created_by``:
   flags are not recorded: ``RUN --mount=type=cache,target=/root/.cache/pip pip install x``
   becomes ``RUN /bin/sh -c pip install x # buildkit``;
 - buildah and podman: the classic shapes, but metadata steps keep the Dockerfile's own
-  text (``/bin/sh -c #(nop) CMD ["a", "b"]``, one space after ``#(nop)``), and a RUN keeps
-  its flags after the shell: ``/bin/sh -c --mount=type=cache,target=/c pip install x``.
+  text (``/bin/sh -c #(nop) CMD ["a", "b"]``, one space after ``#(nop)``), and a RUN is
+  the Dockerfile's text after the shell, flags and all: ``|1 V=1 /bin/sh -c
+  --mount=type=cache,target=/c pip install x``, ``/bin/sh -c ["echo", "exec form"]``.
 
 One reader takes the builder's noise away (build args, shell prefix, ``#(nop)``,
 ``# buildkit``) and finds the keyword and a RUN's flags; on top of it, two readings:
