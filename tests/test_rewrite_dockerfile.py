@@ -349,8 +349,8 @@ def test_alpine_keeps_apk_and_busybox_user_tools():
 
 
 def test_user_dockerfile_path_is_read(tmp_path: Path):
-    from slimview.errors import InputError
     from slimview.dockerfile.stages import read_dockerfile
+    from slimview.errors import InputError
 
     with pytest.raises(InputError, match="no Dockerfile at"):
         read_dockerfile(str(tmp_path / "missing"))
@@ -413,8 +413,8 @@ def test_shared_libraries_from_the_dpkg_database():
     ],
 )
 def test_copy_destinations_and_guessed_sources(args, workdir, sources, dest):
-    from slimview.rewrite.dockerfile import parse_copy
     from slimview.dockerfile.instruction import Instruction
+    from slimview.rewrite.dockerfile import parse_copy
 
     step = parse_copy(Instruction("COPY", args), workdir)
     assert (step.sources, step.dest) == (sources, dest)
