@@ -58,6 +58,7 @@ MOUNTED = "RUN --mount=type=cache,target=/root/.cache/pip pip install -r require
         ("/bin/sh -c apt-get update", "RUN apt-get update"),
         ('|1 MSG=two words /bin/sh -c echo "$MSG"', 'RUN echo "$MSG"'),
         ("/bin/bash -o pipefail -c apt-get install -y gcc", "RUN apt-get install -y gcc"),
+        ("|1 MSG=a b /bin/bash -o pipefail -c apt-get install -y gcc", "RUN apt-get install -y gcc"),
         ("/bin/sh -c #(nop)  ENV APP_HOME=/app", "ENV APP_HOME=/app"),
         ('/bin/sh -eu -c #(nop)  CMD ["x"]', 'CMD ["x"]'),
         ("/bin/sh -c #(nop) ADD file:0123 in / ", "ADD file:0123 in /"),

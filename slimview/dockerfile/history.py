@@ -49,12 +49,13 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 BUILDKIT_SUFFIX = " # buildkit"
 HASH_SHOWN = 12  # hex digits of an unrecoverable source hash kept in the output
 EXEC_FORM_GUESS = "exec form: the history joins its arguments with spaces, so their boundaries are a guess"
-NO_HISTORY = "(no history)"
+NO_HISTORY = "(no history)"  # shown for a layer whose history line is empty
 
 _NOP = re.compile(r"^(?P<shell>.*?) ?#\(nop\) (?P<formatted> ?)(?P<rest>.*)$", re.DOTALL)
 _BUILD_ARGS = re.compile(r"^\|(?P<count>\d+) ")
-# Any POSIX shell run with -c, for lines read without knowing the SHELL in effect.
-_ANY_SHELL = re.compile(r"^(?:\S*/)?(?:sh|bash|ash|dash|zsh|ksh)(?: -[A-Za-z]+| [-+]o [\w-]+)*? -c ")
+# Any POSIX shell run with -c, for lines read without knowing the SHELL in effect (no "^":
+# it is matched at a position, after build args).
+_ANY_SHELL = re.compile(r"(?:\S*/)?(?:sh|bash|ash|dash|zsh|ksh)(?: -[A-Za-z]+| [-+]o [\w-]+)*? -c ")
 _HASHED_SOURCE = re.compile(
     r"^(?:(?P<flags>--\S*?)\s*)?(?P<kind>file|dir|multi):(?P<hash>[0-9a-f]{8,}) in (?P<dest>.+?)\s*$", re.DOTALL
 )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from slimview.dockerfile.history import short_instruction
+from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings.model import Finding
 from slimview.report.format import human_bytes
 
@@ -86,5 +86,5 @@ def path_facts(finding: Finding, limit: int = 3) -> str:
 def layer_fact(finding: Finding) -> str:
     if finding.layer is None:
         return ""
-    text = short_instruction(finding.instruction) or "(no history)"
+    text = short_instruction(finding.instruction) or NO_HISTORY
     return f"{finding.layer} {text}"

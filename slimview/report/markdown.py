@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from slimview.dockerfile.history import short_instruction
+from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings import Analysis
 from slimview.report.explain import kind_facts, layer_fact, path_facts
 from slimview.report.format import human_bytes, percent
@@ -26,7 +26,7 @@ def _layers(analysis: Analysis) -> list[str]:
     out = ["<details><summary>Layers</summary>", "", "| # | Size | Hidden later | Instruction |", "|--:|-----:|-----:|---|"]
     for layer in analysis.index.layers:
         s = layer.stats
-        instr = short_instruction(layer.instruction) or "(no history)"
+        instr = short_instruction(layer.instruction) or NO_HISTORY
         if len(instr) > 100:
             instr = instr[:99] + "…"
         hidden = human_bytes(s.hidden_stored) if s.hidden_stored else "-"

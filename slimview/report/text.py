@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from slimview.dockerfile.history import short_instruction
+from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
 from slimview.report import text_width
@@ -17,7 +17,7 @@ def _layers_table(index: ImageIndex, width: int) -> list[str]:
     fixed = 54
     for layer in index.layers:
         s = layer.stats
-        instr = short_instruction(layer.instruction) or "(no history)"
+        instr = short_instruction(layer.instruction) or NO_HISTORY
         room = max(20, width - fixed)
         if len(instr) > room:
             instr = instr[: room - 1] + "…"

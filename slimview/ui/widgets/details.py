@@ -8,7 +8,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from slimview.dockerfile.history import short_instruction
+from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings.model import Finding
 from slimview.index.layer import shown
 from slimview.index.model import Change, ImageIndex, LayerIndex
@@ -53,7 +53,7 @@ def layer_details(index: ImageIndex, layer: LayerIndex, findings: list[Finding])
         text.append("Hides        ", "dim")
         text.append(f"{human_bytes(s.bytes_deleted)} deleted, {human_bytes(s.bytes_overwritten)} overwritten from below\n")
     text.append("Instruction\n", "dim")
-    text.append((layer.instruction or "(no history)") + "\n")
+    text.append((layer.instruction or NO_HISTORY) + "\n")
     text.append("Findings in this layer\n", "dim")
     if findings:
         for finding in findings:
@@ -93,7 +93,7 @@ def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Fi
             text.append("Content hash ", "dim")
             text.append("xxh3-128 " + entry.hash.hex() + "\n")
         text.append("From layer   ", "dim")
-        text.append(f"{layer_no}: {short_instruction(index.layers[layer_no].instruction) or '(no history)'}\n")
+        text.append(f"{layer_no}: {short_instruction(index.layers[layer_no].instruction) or NO_HISTORY}\n")
     history = index.path_history(path)
     text.append("Touched by\n", "dim")
     if history:
@@ -123,7 +123,7 @@ def finding_details(finding: Finding) -> Text:
     text.append(_bytes(finding.bytes) + "\n")
     if finding.layer is not None:
         text.append("Layer        ", "dim")
-        text.append(f"{finding.layer}: {short_instruction(finding.instruction) or '(no history)'}\n")
+        text.append(f"{finding.layer}: {short_instruction(finding.instruction) or NO_HISTORY}\n")
     if finding.evidence:
         text.append("Evidence\n", "dim")
         text.append(finding.evidence.rstrip() + "\n")

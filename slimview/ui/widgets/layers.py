@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from slimview.dockerfile.history import short_instruction
+from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.index.model import ImageIndex
 from slimview.report.format import human_bytes
 
@@ -75,7 +75,7 @@ class LayersPane(DataTable):
         self._add_columns(self._digits(), bar, room)
         largest = max((layer.stats.size for layer in index.layers), default=0)
         for layer in index.layers:
-            instruction = short_instruction(layer.instruction) or "(no history)"
+            instruction = short_instruction(layer.instruction) or NO_HISTORY
             if len(instruction) > room:
                 instruction = instruction[: room - 1] + "…"
             self.add_row(
