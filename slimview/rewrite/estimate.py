@@ -26,7 +26,7 @@ CACHES = ("root/.cache/", "tmp/")
 
 def _layer_kind(source: RewriteSource, n: int) -> str:
     ins = source.instructions[n]
-    if ins.keyword == "RUN" and not ins.args.startswith("["):
+    if ins.keyword == "RUN" and not ins.exec_form:
         kinds = {c.kind for c in cmd.analyse_run(ins.args)}
         if kinds & {cmd.APT_UPDATE, cmd.APT_INSTALL, cmd.APK_ADD}:
             return OS_PACKAGES
