@@ -274,14 +274,18 @@ def is_pip_tooling_upgrade(command: Command) -> bool:
 # -- what findings ask of a RUN -----------------------------------------------------------------
 
 
-def _run_commands(instruction: Instruction) -> list[list[str]]:
-    return simple_commands(instruction.args) if instruction.keyword == "RUN" else []
+def _run_commands(instruction: Instruction, names: tuple[str, ...]) -> list[list[str]]:
+    """The simple commands of a RUN that mentions one of ``names`` at all (else none: most
+    RUNs name no package manager, and cutting a script costs more than looking)."""
+    if instruction.keyword != "RUN" or not any(name in instruction.args for name in names):
+        return []
+    return simple_commands(instruction.args)
 
 
 def package_arguments(instruction: Instruction, tools: tuple[str, ...], verbs: tuple[str, ...]) -> list[str]:
     """Package names (without pins) a RUN passes to ``tool verb``, e.g. apt-get install, apk del."""
     names: list[str] = []
-    for words in map(_unwrapped, _run_commands(instruction)):
+    for words in map(_unwrapped, _run_commands(instruction, tools)):
         if len(words) < 2 or words[0].rsplit("/", 1)[-1] not in tools:
             continue
         operands = _operands(words[1:])
@@ -296,4 +300,4 @@ def package_arguments(instruction: Instruction, tools: tuple[str, ...], verbs: t
 
 def has_flag(instruction: Instruction, *flags: str) -> bool:
     """Whether any command of a RUN has one of ``flags`` among its words."""
-    return any(word in flags for words in _run_commands(instruction) for word in words)
+    return any(word in flags for words in _run_commands(instruction, flags) for word in words)
