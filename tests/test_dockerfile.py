@@ -6,31 +6,14 @@ title and in the reconstruction."""
 from __future__ import annotations
 
 import pytest
-from findings_util import findings_of, noise, of_kind
 
-from slimview.dockerfile.history import (
-    copies_context,
-    parse_history_line,
-    quoted,
-    recorded_instruction,
-    short_instruction,
-)
-from slimview.dockerfile.instruction import (
-    Instruction,
-    render_instructions,
-    split_run_flags,
-)
-from slimview.dockerfile.shell import (
-    APK_DEL,
-    APT_INSTALL,
-    PIP_INSTALL,
-    classify,
-    has_flag,
-    package_arguments,
-    simple_commands,
-)
+from slimview.dockerfile.history import copies_context, parse_history_line, quoted, recorded_instruction, short_instruction
+from slimview.dockerfile.instruction import Instruction, render_instructions, split_run_flags
+from slimview.dockerfile.shell import APK_DEL, APT_INSTALL, PIP_INSTALL, classify, has_flag, package_arguments, simple_commands
 from slimview.dockerfile.stages import parse_dockerfile
 from slimview.sample.builder import Layer
+
+from findings_util import findings_of, noise, of_kind
 
 # What the brief of issue 11 quotes; no builder writes it (BuildKit drops a RUN's flags,
 # see tests/test_reconstruct_engine.py), but a line that has the flags keeps them.

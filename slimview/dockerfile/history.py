@@ -34,16 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from slimview.dockerfile.instruction import KEYWORDS, Instruction, split_run_flags
-from slimview.dockerfile.values import (
-    env_assignments,
-    exec_array,
-    exposed_ports,
-    healthcheck,
-    json_array,
-    labels,
-    quote_value,
-    word_list,
-)
+from slimview.dockerfile.values import env_assignments, exec_array, exposed_ports, healthcheck, json_array, labels, quote_value, word_list
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 BUILDKIT_SUFFIX = " # buildkit"
