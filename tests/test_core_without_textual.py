@@ -16,6 +16,7 @@ import pytest
 CORE = [
     "slimview.source",
     "slimview.index",
+    "slimview.packages",
     "slimview.findings",
     "slimview.rewrite",
     "slimview.report",

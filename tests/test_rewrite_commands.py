@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from slimview.packages.classify import is_build_only, is_python_tooling
+from slimview.packages.model import package_name
 from slimview.rewrite import commands as cmd
-from slimview.rewrite.packages import is_build_only, is_python_tooling, package_name
 
 
 def test_split_respects_quotes_continuations_and_pipelines():
