@@ -22,6 +22,7 @@ import yaml
 from slimview.errors import InputError
 from slimview.findings import Analysis
 from slimview.findings.model import Finding
+from slimview.packages.classify import BuildRole
 from slimview.report.format import human_bytes
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -259,7 +260,7 @@ def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
             paths += [p.path for p in f.paths[:20]]
             continue
         for p in packages:
-            if p["category"] != "needed only by build tools" and p["name"] not in allowed and p["name"].split(":")[0] not in allowed:
+            if p["category"] != BuildRole.DEPENDENCY and p["name"] not in allowed and p["name"].split(":")[0] not in allowed:
                 offending.append((p["name"], p["bytes"]))
         paths += [p.path for p in f.paths[:20]]
     allowed_text = f"allowed: {', '.join(allowed)}" if allowed else "none allowed"

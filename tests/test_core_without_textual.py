@@ -19,6 +19,7 @@ CORE = [
     "slimview.dockerfile.history",
     "slimview.dockerfile.shell",
     "slimview.dockerfile.stages",
+    "slimview.packages",
     "slimview.findings",
     "slimview.rewrite",
     "slimview.report",

@@ -2,9 +2,11 @@
 
 import pytest
 
-from slimview.findings.buildtools import build_role, may_be_loaded_at_runtime, path_role
-from slimview.findings.packages import parse_apk_installed, parse_dpkg_status, parse_extended_states, read_database
-from slimview.findings.view import ImageView
+from slimview.findings.buildtools import path_role
+from slimview.packages.apk import parse_apk_installed
+from slimview.packages.classify import build_role, may_be_loaded_at_runtime
+from slimview.packages.database import read_database
+from slimview.packages.dpkg import parse_dpkg_status, parse_extended_states
 
 from findings_util import Pkg, base, findings_of, index_of, install, noise, of_kind, paths_and_sizes, run, stanza, status_file
 
@@ -275,6 +277,6 @@ def test_distroless_status_d_is_read_as_a_package_database(tmp_path):
     root.file("var/lib/dpkg/status.d/libc6.md5sums", b"0123 usr/lib/x86_64-linux-gnu/libc.so.6\n")
     layer = run("true")
     layer.file("var/lib/dpkg/status.d/tzdata", stanza(Pkg("tzdata")).encode())
-    db = read_database(ImageView(index_of(tmp_path, [root, layer])))
+    db = read_database(index_of(tmp_path, [root, layer]))
     assert (db.manager, sorted(db.packages), db.attributed) == ("dpkg", ["libc6", "tzdata"], False)
     assert (db.packages["libc6"].installed_in, db.packages["tzdata"].installed_in) == (0, 1)

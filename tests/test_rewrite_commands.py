@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from slimview.dockerfile import shell as cmd
-from slimview.rewrite.packages import is_build_only, is_python_tooling, package_name
+from slimview.packages.classify import is_build_only, is_python_tooling
+from slimview.packages.model import package_name
 
 
 def test_split_respects_quotes_continuations_and_pipelines():

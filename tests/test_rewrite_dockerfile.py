@@ -381,7 +381,8 @@ def test_a_dev_package_leaves_its_shared_library_in_the_runtime():
 
 
 def test_shared_libraries_from_the_dpkg_database():
-    from slimview.rewrite.stack import parse_dpkg_sizes, shared_libraries
+    from slimview.packages.closure import shared_libraries
+    from slimview.packages.dpkg import parse_dpkg_status
 
     status = b"".join(
         f"Package: {name}\nStatus: install ok installed\nInstalled-Size: 10\nDepends: {deps}\n\n".encode()
@@ -393,7 +394,7 @@ def test_shared_libraries_from_the_dpkg_database():
             ("libpq5", "libc6, libssl3"), ("libssl3", "libc6"), ("zlib1g", "libc6"), ("libc6", ""), ("libpython3.11", "libc6"),
         ]
     )
-    installed = parse_dpkg_sizes(status)
+    installed = parse_dpkg_status(status)
     assert installed["libpq-dev"].installed_bytes == 10_240
     got = shared_libraries(["libpq-dev", "libssl-dev", "zlib1g-dev", "python3.11-dev", "gcc"], installed, {"libc6"})
     assert got == {"libpq-dev": ["libpq5"], "libssl-dev": ["libssl3"], "zlib1g-dev": ["zlib1g"]}

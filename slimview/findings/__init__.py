@@ -13,10 +13,10 @@ from functools import cached_property
 
 from slimview.findings import buildtools, caches, config, duplicates, hidden, junk, secrets
 from slimview.findings.model import Finding, FindingPath, Severity
-from slimview.findings.packages import read_database
 from slimview.findings.totals import avoidable_bytes
 from slimview.findings.view import ImageView
 from slimview.index.model import ImageIndex
+from slimview.packages.database import read_database
 
 __all__ = ["KINDS", "Analysis", "Finding", "FindingPath", "Severity", "analyze"]
 
@@ -27,7 +27,7 @@ KINDS = ("package-cache", "build-tools", "hidden-bytes", "context-junk", "duplic
 def analyze(index: ImageIndex) -> list[Finding]:
     """All findings for ``index``, ranked by bytes saved (largest first)."""
     view = ImageView(index)
-    db = read_database(view)
+    db = read_database(index)
     findings: list[Finding] = []
     findings += caches.detect(view)
     findings += buildtools.detect(view, db)

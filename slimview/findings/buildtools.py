@@ -9,70 +9,16 @@ static libraries and toolchains.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 
 from slimview.dockerfile.shell import has_flag, package_arguments
 from slimview.findings.model import Finding, FindingPath, sort_largest_first
-from slimview.findings.packages import Package, PackageDatabase, needed_by_runtime, providers
 from slimview.findings.view import ImageView, severity_for
+from slimview.packages.classify import METAPACKAGE_DEPENDS, BuildRole, is_build_only
+from slimview.packages.closure import build_roles, pulled_in
+from slimview.packages.model import Manager, Package, PackageDatabase
 
 KIND = "build-tools"
-
-COMPILER = "compiler"
-BINUTILS = "binutils"
-HEADERS = "headers and static libraries"
-BUILD_SYSTEM = "build system"
-VCS = "version control"
-JDK = "jdk"
-DEPENDENCY = "needed only by build tools"
-
-_EXACT = {
-    "build-essential": BUILD_SYSTEM, "build-base": BUILD_SYSTEM, "make": BUILD_SYSTEM, "make-guile": BUILD_SYSTEM,
-    "cmake": BUILD_SYSTEM, "cmake-data": BUILD_SYSTEM, "ninja-build": BUILD_SYSTEM, "samurai": BUILD_SYSTEM,
-    "meson": BUILD_SYSTEM, "scons": BUILD_SYSTEM, "autoconf": BUILD_SYSTEM, "automake": BUILD_SYSTEM,
-    "autotools-dev": BUILD_SYSTEM, "libtool": BUILD_SYSTEM, "libtool-bin": BUILD_SYSTEM, "pkg-config": BUILD_SYSTEM,
-    "pkgconf": BUILD_SYSTEM, "pkgconf-bin": BUILD_SYSTEM, "pkgconfig": BUILD_SYSTEM, "bison": BUILD_SYSTEM,
-    "flex": BUILD_SYSTEM, "m4": BUILD_SYSTEM, "dpkg-dev": BUILD_SYSTEM, "libdpkg-perl": BUILD_SYSTEM,
-    "ccache": BUILD_SYSTEM, "swig": BUILD_SYSTEM, "cython3": BUILD_SYSTEM, "debhelper": BUILD_SYSTEM,
-    "maven": BUILD_SYSTEM, "gradle": BUILD_SYSTEM, "ant": BUILD_SYSTEM, "abuild": BUILD_SYSTEM,
-    "git": VCS, "git-man": VCS, "git-lfs": VCS, "subversion": VCS, "mercurial": VCS, "bzr": VCS,
-    "binutils": BINUTILS, "libbinutils": BINUTILS, "libctf0": BINUTILS, "libctf-nobfd0": BINUTILS,
-    "libgprofng0": BINUTILS, "libcc1-0": COMPILER, "cpp": COMPILER, "nasm": COMPILER, "yasm": COMPILER,
-    "rustc": COMPILER, "cargo": COMPILER, "rust": COMPILER, "go": COMPILER, "golang": COMPILER, "golang-go": COMPILER,
-    "musl-dev": HEADERS, "libc-dev": HEADERS, "linux-libc-dev": HEADERS, "libc-dev-bin": HEADERS,
-    "libc-devtools": HEADERS, "manpages-dev": HEADERS, "rpcsvc-proto": HEADERS, "linux-headers": HEADERS,
-    "fortify-headers": HEADERS,
-}
-
-_PATTERNS = [
-    # gcc-12, g++-12, cpp-12-x86-64-linux-gnu, clang-16… but never gcc-12-base (libgcc-s1 needs it).
-    (re.compile(r"^(?:gcc|g\+\+|cpp|gfortran|gccgo|gdc|gnat|gobjc|gobjc\+\+|clang|llvm|lld|golang)"
-                r"(?:-\d+(?:\.\d+)*)?(?:-[a-z0-9_-]+-linux-gnu[a-z]*)?(?:-go)?$"), COMPILER),
-    (re.compile(r"^binutils(?:-.+)?$"), BINUTILS),
-    (re.compile(r"^libsframe\d+$"), BINUTILS),
-    # Sanitizer runtimes are only linked into programs built with -fsanitize.
-    (re.compile(r"^lib(?:a|t|l|ub|hwa)san\d+$"), COMPILER),
-    (re.compile(r"^(?:default|openjdk)-?\d*-jdk(?:-headless)?$|^openjdk\d+-jdk$"), JDK),
-    (re.compile(r".+-dev$|.+-dev-bin$|.+-headers(?:-.+)?$"), HEADERS),
-]
-# Alpine splits static libraries into -static packages; Debian's -static packages are
-# statically linked programs (busybox-static), which are runtime material.
-_APK_STATIC = re.compile(r".+-static$")
-
-
-def build_role(name: str, manager: str = "dpkg") -> str | None:
-    """Why package ``name`` is needed only to build software, or None for runtime packages."""
-    base = name.split(":", 1)[0]
-    role = _EXACT.get(base)
-    if role:
-        return role
-    for pattern, category in _PATTERNS:
-        if pattern.match(base):
-            return category
-    if manager == "apk" and _APK_STATIC.match(base):
-        return HEADERS
-    return None
 
 
 # -- path rules (no package database, or files no package owns) --------------------------------
@@ -85,65 +31,34 @@ _PACKAGED_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
 PATH_RULE_MIN_BYTES = 1_000_000
 
 
-def path_role(path: str) -> str | None:
+def path_role(path: str) -> BuildRole | None:
+    """Why a file no package owns looks like build-only material, or None."""
     if path.startswith(_HEADER_DIRS):
-        return HEADERS
+        return BuildRole.HEADERS
     if path.startswith(_COMPILER_DIRS) or path.rsplit("/", 1)[-1] in _COMPILER_BACKENDS:
-        return COMPILER
+        return BuildRole.COMPILER
     if path.startswith(_TOOLCHAIN_DIRS):
-        return "toolchain"
+        return BuildRole.TOOLCHAIN
     if path.endswith(".a") and "lib" in path and not any(p in path for p in _PACKAGED_PARTS):
-        return HEADERS
+        return BuildRole.HEADERS
     return None
 
 
 # -- findings ---------------------------------------------------------------------------------
 
 
-# Shared-library packages stay even when only build tools depend on them: a pip wheel or a
-# program the package manager does not know about may load them, and dpkg cannot tell.
-# The exceptions are libraries nothing but compilers and perl use.
-_SHARED_LIBRARY = re.compile(r"^lib(?!perl\d|isl\d|mpc\d|mpfr\d|js-)[a-z0-9.+-]*$")
-
-
-def may_be_loaded_at_runtime(name: str) -> bool:
-    base = name.split(":", 1)[0]
-    return bool(_SHARED_LIBRARY.match(base)) and not base.endswith(("-perl", "-doc"))
-
-
 def _layer_of(pkg: Package) -> int:
     if pkg.installed_in is not None:
         return pkg.installed_in
-    return max(pkg.bytes_by_layer, key=pkg.bytes_by_layer.get) if pkg.bytes_by_layer else 0
-
-
-# What the build metapackages depend on, for a purge whose stanza no status file kept.
-_METAPACKAGE_DEPENDS = {
-    "build-essential": ["libc6-dev", "gcc", "g++", "make", "dpkg-dev"],
-    "build-base": ["binutils", "file", "gcc", "g++", "libc-dev", "make", "patch", "fortify-headers"],
-}
-
-
-def _pulled_in(db: PackageDatabase, names: list[str], flagged: set[str]) -> list[str]:
-    """The flagged packages ``names`` depend on, directly or through other flagged ones."""
-    by_name = providers(db.packages)
-    found: set[str] = set()
-    stack = [t for n in names for t in by_name.get(n, ())]
-    while stack:
-        name = stack.pop()
-        if name in found or name not in flagged:
-            continue
-        found.add(name)
-        pkg = db.packages[name]
-        stack += [t for group in pkg.depends for dep in group for t in by_name.get(dep, ())]
-    return sorted(found)
+    by_layer = pkg.bytes_by_layer
+    return max(by_layer, key=lambda n: by_layer[n]) if by_layer else 0
 
 
 def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[dict]:
     """Packages removed without --auto-remove while build tools they pulled in stayed."""
     out = []
     for removal in db.removals:
-        kept = _pulled_in(db, removal.kept, flagged)
+        kept = pulled_in(db.packages, removal.kept, flagged)
         if kept:
             out.append({"removed": removal.name, "layer": removal.layer, "still_installed": kept})
     # A purge in the same RUN that installed the metapackage never shows in any status file:
@@ -157,7 +72,7 @@ def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[d
         for name in removed:
             if name in db.packages or any(r["removed"] == name for r in out):
                 continue
-            kept = _pulled_in(db, _METAPACKAGE_DEPENDS.get(name, []), flagged)
+            kept = pulled_in(db.packages, METAPACKAGE_DEPENDS.get(name, []), flagged)
             if kept:
                 out.append({"removed": name, "layer": layer.index, "still_installed": kept})
     return out
@@ -166,7 +81,7 @@ def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[d
 def _fix(view: ImageView, layer_no: int, manager: str, requested: list[str], names: list[str]) -> str:
     instruction = view.instruction(layer_no)
     shown = " ".join((requested or names)[:8])
-    purge = f"apk del {shown}" if manager == "apk" else f"apt-get purge -y --auto-remove {shown}"
+    purge = f"apk del {shown}" if manager == Manager.APK else f"apt-get purge -y --auto-remove {shown}"
     if instruction.keyword != "RUN":
         return (
             "The base image ships these build tools: switch to a runtime variant of it (a -slim or "
@@ -180,15 +95,10 @@ def _fix(view: ImageView, layer_no: int, manager: str, requested: list[str], nam
 
 
 def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
-    roles = {name: build_role(name, db.manager) for name in db.packages}
-    build = {name for name, role in roles.items() if role}
-    if not build:
+    roles = build_roles(db.packages, db.manager)
+    if not roles:
         return []
-    keep = needed_by_runtime(db.packages, build, also_roots=may_be_loaded_at_runtime)
-    for name in db.packages:
-        if name not in keep and name not in build:
-            roles[name] = DEPENDENCY
-    flagged = {name for name, role in roles.items() if role}
+    flagged = set(roles)
     removals = _removals(view, db, flagged)
 
     by_layer: dict[int, list[Package]] = defaultdict(list)
@@ -201,11 +111,11 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
         total = sum(p.bytes for p in pkgs)
         paths = view.file_paths(path for pkg in pkgs for path in pkg.files)
         sort_largest_first(paths)
-        direct = [p for p in pkgs if roles[p.name] != DEPENDENCY]
-        pulled = [p for p in pkgs if roles[p.name] == DEPENDENCY]
+        direct = [p for p in pkgs if roles[p.name] != BuildRole.DEPENDENCY]
+        pulled = [p for p in pkgs if roles[p.name] == BuildRole.DEPENDENCY]
         instruction = view.instruction(layer_no)
-        tools = ("apk",) if db.manager == "apk" else ("apt-get", "apt", "aptitude")
-        requested = [n for n in package_arguments(instruction, tools, ("install", "add")) if n in flagged or build_role(n, db.manager)]
+        tools = ("apk",) if db.manager == Manager.APK else ("apt-get", "apt", "aptitude")
+        requested = [n for n in package_arguments(instruction, tools, ("install", "add")) if is_build_only(n, flagged, db.manager)]
         left = [r for r in removals if any(n in r["still_installed"] for n in (p.name for p in pkgs))]
         evidence = (
             f"The {db.manager} database lists {len(direct)} build-only package(s) installed by layer {layer_no}"
@@ -258,7 +168,7 @@ def _path_findings(view: ImageView, owner: dict[str, str]) -> list[Finding]:
     for layer in view.layers:
         files = layer.files
         paths: list[FindingPath] = []
-        by_role: dict[str, int] = defaultdict(int)
+        by_role: dict[BuildRole, int] = defaultdict(int)
         for i in view.visible_files(layer.index):
             path = files.paths[i]
             if path in owner:

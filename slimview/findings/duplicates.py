@@ -14,8 +14,8 @@ import posixpath
 from collections import defaultdict
 
 from slimview.findings.model import Finding, FindingPath, Severity
-from slimview.findings.packages import PackageDatabase
 from slimview.findings.view import ImageView, severity_for
+from slimview.packages.model import PackageDatabase
 
 KIND = "duplicates"
 MIN_FILE_BYTES = 16_384

@@ -18,17 +18,18 @@ from dataclasses import dataclass, field
 
 from slimview.findings.caches import classify
 from slimview.findings.model import Finding, FindingPath, sort_largest_first
-from slimview.findings.packages import PackageDatabase
 from slimview.findings.view import ImageView, severity_for
 from slimview.index.model import Hidden
+from slimview.packages.model import PackageDatabase
+from slimview.packages.paths import APK_WORLD, APT_EXTENDED_STATES, DATABASE_TREES
 
 KIND = "hidden-bytes"
 HIDDEN_MIN_BYTES = 100_000
 # Files every package install or user creation rewrites: hiding their old copy is the
 # price of adding packages in a later layer, not a mistake to fix.
 BOOKKEEPING = (
-    "var/lib/dpkg/", "var/cache/debconf/", "var/cache/ldconfig/", "var/lib/apt/extended_states",
-    "var/log/", "lib/apk/db/", "etc/apk/world", "var/lib/rpm/", "usr/lib/sysimage/rpm/", "var/lib/dnf/",
+    *DATABASE_TREES, APT_EXTENDED_STATES, APK_WORLD, "var/cache/debconf/", "var/cache/ldconfig/",
+    "var/log/", "var/lib/rpm/", "usr/lib/sysimage/rpm/", "var/lib/dnf/",
     "var/cache/man/", "etc/ld.so.cache", "etc/passwd", "etc/group", "etc/shadow", "etc/gshadow",
     "etc/subuid", "etc/subgid", "usr/share/info/dir",
 )

@@ -8,10 +8,8 @@ loop over the layer's columns instead of building an object per path. One pass o
 
 from __future__ import annotations
 
-import posixpath
 from array import array
 from collections.abc import Iterable
-from functools import cached_property
 
 from slimview.dockerfile.history import quoted, recorded_instruction
 from slimview.dockerfile.instruction import Instruction
@@ -20,7 +18,6 @@ from slimview.index.model import ImageIndex, split_ref
 from slimview.source.tarstream import EntryType
 
 FILE = EntryType.FILE
-SYMLINK = EntryType.SYMLINK
 
 # Severity by bytes saved: what a reviewer should look at first.
 HIGH_BYTES = 50_000_000
@@ -84,35 +81,6 @@ class ImageView:
         layer, i = split_ref(ref)
         files = self.layers[layer].files
         return files.links.get(i, path) if files.types[i] == EntryType.HARDLINK else path
-
-    @cached_property
-    def symlinked_dirs(self) -> dict[str, str]:
-        """Top-level symlinks of the final filesystem (usr-merge: bin → usr/bin, lib → usr/lib)."""
-        out = {}
-        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-            ref = self.index.final.get(name)
-            if ref is None:
-                continue
-            layer, i = split_ref(ref)
-            files = self.layers[layer].files
-            if files.types[i] == SYMLINK:
-                target = files.links.get(i, "")
-                out[name] = posixpath.normpath(target.lstrip("/") if target.startswith("/") else target)
-        return out
-
-    def resolve(self, path: str) -> str:
-        """``path`` with a symlinked top-level directory replaced by its target.
-
-        Package databases list files where the package put them (/bin/bash); on a
-        usr-merged system the layer stores them at usr/bin/bash.
-        """
-        if path in self.index.final:
-            return path
-        top, _, rest = path.partition("/")
-        target = self.symlinked_dirs.get(top)
-        if target is None or not rest:
-            return path
-        return f"{target}/{rest}"
 
     @property
     def user(self) -> str:

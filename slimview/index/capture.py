@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
+from slimview.packages.paths import DATABASE_DIRS, DATABASE_FILES, DPKG_INFO, DPKG_LIST_SUFFIX, DPKG_STATUS_D
+
 # Bump when the lists below change: cached layer indexes kept bodies by the old policy.
 POLICY_VERSION = 5
-# Package databases, kept whole up to this size.
+# Package databases (slimview/packages/paths.py), kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
 # Candidate secret and config files, kept up to this size.
 SMALL_FILE_MAX = 256 << 10
@@ -50,21 +52,6 @@ def holds_private_key(body: bytes) -> bool:
     """Does a body that contains KEY_MARKER hold an actual PEM private key block?"""
     return _PEM_KEY.search(body) is not None
 
-PACKAGE_DBS = frozenset(
-    {
-        "var/lib/dpkg/status",
-        "lib/apk/db/installed",
-        "etc/apk/world",  # what apk was asked for; the rest came as dependencies
-        "var/lib/apt/extended_states",  # which packages apt installed only as dependencies
-        "etc/os-release",
-        "usr/lib/os-release",
-        "etc/alpine-release",
-        "etc/debian_version",
-    }
-)
-DPKG_INFO = "var/lib/dpkg/info/"
-DPKG_STATUS_D = "var/lib/dpkg/status.d/"  # distroless keeps one stanza per package here
-
 SECRET_NAMES = frozenset(
     {
         ".env",
@@ -99,17 +86,17 @@ QUIET_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
 
 def keeps_body(path: str) -> bool:
     """Is a captured body kept (package databases), or only scanned for secrets and dropped?"""
-    return path in PACKAGE_DBS or path.startswith((DPKG_INFO, DPKG_STATUS_D))
+    return path in DATABASE_FILES or path.startswith(DATABASE_DIRS)
 
 
 def capture_limit(path: str, base: str, size: int) -> int:
     """Bytes of this file's body to keep (0: none); ``base`` is the path's last component.
 
     Called for every regular file of every layer."""
-    if path in PACKAGE_DBS or path.startswith(DPKG_STATUS_D):
+    if path in DATABASE_FILES or path.startswith(DPKG_STATUS_D):
         return PACKAGE_DB_MAX
     if path.startswith(DPKG_INFO):
-        return PACKAGE_DB_MAX if path.endswith(".list") else 0
+        return PACKAGE_DB_MAX if path.endswith(DPKG_LIST_SUFFIX) else 0
     if size > SMALL_FILE_MAX:
         return 0
     if base in SECRET_NAMES or base.startswith(".env") or base.endswith(SECRET_SUFFIXES):

@@ -15,6 +15,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from slimview.packages.paths import DATABASE_TREES, OS_RELEASE
+
 PRIVATE_KEY, ENV_FILE = "private-key", "env-file"
 # A PEM block with a base64 body (programs that parse keys hold the header text too, not a key).
 _KEY = re.compile(
@@ -60,7 +62,7 @@ _CREDENTIAL_FILES = [
 _LIBRARY_TREES = ("/site-packages/", "/dist-packages/", "/node_modules/", "/go/pkg/mod/", "/vendor/")
 _LIBRARY_PREFIXES = ("usr/lib/python3", "usr/local/lib/python3", "usr/share/doc/", "usr/lib/node_modules/", "usr/share/")
 _TEST_PARTS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__", "spec", "examples", "example", "doc", "docs"})
-_PACKAGE_DBS = ("var/lib/dpkg/", "lib/apk/db/", "etc/os-release", "usr/lib/os-release")
+_PACKAGE_DBS = (*DATABASE_TREES, *OS_RELEASE)
 _ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
 
 

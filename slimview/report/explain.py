@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings.model import Finding
+from slimview.packages.classify import BuildRole
 from slimview.report.format import human_bytes
 
 TOP_ITEMS = 6  # packages, paths or candidates named per finding; the rest are counted
 
 
-# Build-tool categories (findings/buildtools.py), in the order they are listed, with short labels.
+# Build roles of packages, in the order they are listed, with short labels.
 _CATEGORY_LABELS = {
-    "compiler": "compilers",
-    "headers and static libraries": "headers",
-    "binutils": "binutils",
-    "build system": "build tools",
-    "version control": "vcs",
-    "jdk": "jdk",
-    "needed only by build tools": "pulled in",
+    BuildRole.COMPILER: "compilers",
+    BuildRole.HEADERS: "headers",
+    BuildRole.BINUTILS: "binutils",
+    BuildRole.BUILD_SYSTEM: "build tools",
+    BuildRole.VCS: "vcs",
+    BuildRole.JDK: "jdk",
+    BuildRole.DEPENDENCY: "pulled in",
 }
 
 
@@ -45,7 +46,7 @@ def kind_facts(finding: Finding) -> list[tuple[str, str]]:
             by_category.setdefault(p["category"], []).append(p)
         for category, label in _CATEGORY_LABELS.items():
             if category in by_category:
-                note = " (needed only by the build tools)" if category == "needed only by build tools" else ""
+                note = " (needed only by the build tools)" if category == BuildRole.DEPENDENCY else ""
                 facts.append((label, _packages(by_category[category]) + note))
         if d.get("categories"):
             facts.append(("found", ", ".join(f"{k} {human_bytes(v)}" for k, v in d["categories"].items())))

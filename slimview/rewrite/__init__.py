@@ -1,9 +1,10 @@
 """Stage 4, rewrite: a smaller Dockerfile that builds and runs the same program.
 
 ``rewrite_image`` works from the index alone (the reconstructed history, the files each
-layer holds); findings, when given, name build-only packages, context junk and secrets
-more precisely and put their byte counts on each change. With the user's own Dockerfile
-and build context, that Dockerfile is rewritten instead, keeping its comments.
+layer holds, the image's package database, read and classified by slimview/packages the
+way findings do); findings, when given, name context junk and secrets more precisely and
+put their byte counts on each change. With the user's own Dockerfile and build context,
+that Dockerfile is rewritten instead, keeping its comments.
 """
 
 from __future__ import annotations
@@ -16,25 +17,19 @@ from slimview.dockerfile.stages import read_dockerfile
 from slimview.errors import InputError
 from slimview.findings.model import Finding
 from slimview.index.model import ImageIndex
+from slimview.packages.classify import BuildRole, is_build_only
+from slimview.packages.closure import build_roles, closure_bytes, closure_names, shared_libraries
+from slimview.packages.database import read_database
+from slimview.packages.model import PackageDatabase
+from slimview.packages.osrelease import distribution_family, os_release
 from slimview.report.format import human_bytes
 from slimview.rewrite import dockerignore as di
 from slimview.rewrite.base import BaseImage, LocalImage
 from slimview.rewrite.dockerfile import CopyStep, Facts, installs_python_packages, requested_packages, write
 from slimview.rewrite.estimate import estimate
 from slimview.rewrite.model import Rewrite
-from slimview.rewrite.packages import is_build_only
 from slimview.rewrite.smoke import smoke_command
-from slimview.rewrite.stack import (
-    CopiedEntry,
-    closure_bytes,
-    closure_names,
-    copied_entries,
-    dpkg_packages,
-    os_release,
-    python_version,
-    shared_libraries,
-    stored_under,
-)
+from slimview.rewrite.stack import CopiedEntry, copied_entries, python_version, stored_under
 from slimview.rewrite.target import RewriteSource, from_dockerfile, from_image
 
 __all__ = ["Rewrite", "rewrite_image"]
@@ -43,8 +38,6 @@ DOCKERFILE_NAME = "Dockerfile.slim"
 DOCKERIGNORE_NAME = ".dockerignore.slim"
 PACKAGE_LISTS = ("var/lib/apt/lists/", "var/cache/apk/")
 PIP_CACHES = ("root/.cache/pip/",)
-# Build-tools findings mark packages pulled in only as dependencies with this category.
-_DEPENDENCY_CATEGORY = "needed only by build tools"
 
 
 def rewrite_image(
@@ -78,8 +71,9 @@ def rewrite_image(
     user_ignore = _user_dockerignore(context)
 
     version = python_version(index)
-    release = os_release(index)
-    family = "alpine" if release.get("ID") == "alpine" else "debian" if "debian" in (release.get("ID", "") + " " + release.get("ID_LIKE", "")) else ""
+    family = distribution_family(os_release(index))
+    db = read_database(index)
+    build = _build_packages(db)
     python_stack = version is not None and installs_python_packages(source)
     runtime_base, reason = _runtime_base(base, python_stack, version, family, source, base_image)
 
@@ -90,13 +84,13 @@ def rewrite_image(
         runtime_base=runtime_base,
         base_reason=reason,
         base_has_python=_has_python(runtime_base) and python_stack,
-        build_packages=_build_packages(findings),
+        build_packages=build,
         junk=lambda name: di.is_ignored(name, ignore.patterns),
         entries=lambda step, layer: _entries(index, step, layer, context, user_ignore),
-        savings=_savings(index, history, findings),
+        savings=_savings(index, history, findings, db, build),
         secrets={posixpath.basename(p.path) for f in findings if f.kind == "secret" for p in f.paths},
         layer_bytes={layer.index: layer.stats.size for layer in index.layers},
-        shared_libraries=_shared_libraries(index, history, source),
+        shared_libraries=_shared_libraries(db, build, history, source),
         runs_as_root_finding=any(f.kind == "config" and f.details.get("check") == "user" for f in findings),
         no_healthcheck_finding=any(f.kind == "config" and f.details.get("check") == "healthcheck" for f in findings),
     )
@@ -104,7 +98,7 @@ def rewrite_image(
     dropped = _keep_copied(ignore, written.copied, context)
 
     sizes = {tag: img.size for img in local_images for tag in img.tags}
-    rows, notes = estimate(index, history, source, written, sizes.get(runtime_base))
+    rows, notes = estimate(index, history, source, written, sizes.get(runtime_base), db)
     if dropped:
         notes.append("kept in the context because the rewrite copies them: " + ", ".join(dropped))
     before, after = sum(r.before for r in rows), sum(r.after for r in rows)
@@ -208,39 +202,36 @@ def _keep_copied(ignore: di.IgnoreFile, copied: list[tuple[str, bool]], context:
     return dropped
 
 
-def _build_packages(findings: Sequence[Finding]) -> set[str]:
-    names: set[str] = set()
-    for finding in findings:
-        if finding.kind != "build-tools":
-            continue
-        for package in finding.details.get("packages") or []:
-            if isinstance(package, dict) and package.get("category") != _DEPENDENCY_CATEGORY and package.get("name"):
-                names.add(str(package["name"]).split(":", 1)[0])
-    return names
+def _build_packages(db: PackageDatabase | None) -> set[str]:
+    """The image's build-only packages, by the rule build-tools findings use."""
+    if db is None:
+        return set()
+    return {name.split(":", 1)[0] for name, role in build_roles(db.packages, db.manager).items() if role != BuildRole.DEPENDENCY}
 
 
-def _shared_libraries(index: ImageIndex, history: RewriteSource, source: RewriteSource) -> dict[str, list[str]]:
-    installed = dpkg_packages(index)
-    first = history.base_layers
-    base_packages = set(dpkg_packages(index, first - 1)) if first else set()
-    dev = [p for p in requested_packages(source) if is_build_only(p)]
-    return shared_libraries(dev, installed, base_packages)
+def _shared_libraries(
+    db: PackageDatabase | None, build: set[str], history: RewriteSource, source: RewriteSource
+) -> dict[str, list[str]]:
+    if db is None:
+        return {}
+    dev = [p for p in requested_packages(source) if is_build_only(p, build, db.manager)]
+    return shared_libraries(dev, db.packages, set(db.listed_at(history.base_layers - 1)))
 
 
-def _savings(index: ImageIndex, source: RewriteSource, findings: Sequence[Finding]) -> dict[str, int]:
+def _savings(
+    index: ImageIndex, source: RewriteSource, findings: Sequence[Finding], db: PackageDatabase | None, build: set[str]
+) -> dict[str, int]:
     """Bytes each kind of fix saves: build tools (from the findings, else the packages'
     installed sizes), package lists and pip's cache (what the image's own layers stored)."""
     first = source.base_layers
     lists_visible, lists_hidden = stored_under(index, PACKAGE_LISTS, first)
     pip_visible, pip_hidden = stored_under(index, PIP_CACHES, first)
     build_tools = sum(f.bytes for f in findings if f.kind == "build-tools")
-    if not build_tools:
-        installed = dpkg_packages(index)
-        base_packages = set(dpkg_packages(index, first - 1)) if first else set()
+    if not build_tools and db is not None:
         requested = requested_packages(source)
-        runtime = [p for p in requested if not is_build_only(p)]
-        keep = base_packages | closure_names(runtime, installed)
-        build_tools = closure_bytes([p for p in requested if is_build_only(p)], installed, keep)
+        runtime = [p for p in requested if not is_build_only(p, build, db.manager)]
+        keep = set(db.listed_at(first - 1)) | closure_names(runtime, db.packages)
+        build_tools = closure_bytes([p for p in requested if is_build_only(p, build, db.manager)], db.packages, keep)
     return {
         "build-tools": build_tools,
         "hidden-bytes": lists_hidden,

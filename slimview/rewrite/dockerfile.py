@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction, render_instructions
 from slimview.dockerfile.values import exec_array, json_array
+from slimview.packages.classify import is_build_only, is_python_tooling
+from slimview.packages.model import Manager
 from slimview.report.format import human_bytes
 from slimview.rewrite.model import Fix
-from slimview.rewrite.packages import is_build_only, is_python_tooling
 from slimview.rewrite.stack import CopiedEntry
 from slimview.rewrite.target import RewriteSource
 
@@ -130,7 +131,7 @@ class Facts:
     runtime_base: str  # the FROM of the runtime (and builder) stage
     base_reason: str  # why that base, for its comment
     base_has_python: bool  # the runtime base provides python, pip and venv
-    build_packages: set[str] = field(default_factory=set)  # named by build-tools findings
+    build_packages: set[str] = field(default_factory=set)  # the image's build-only packages (its database's)
     junk: Callable[[str], bool] = lambda name: False  # a top-level context name that is junk
     entries: Callable[[CopyStep, int | None], list[CopiedEntry] | None] = lambda step, layer: None
     # Bytes each fix saves: "build-tools", "hidden-bytes" (package lists a later layer
@@ -138,7 +139,7 @@ class Facts:
     savings: dict[str, int] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)  # top-level context names holding secrets
     layer_bytes: dict[int, int] = field(default_factory=dict)  # layer → bytes it stores
-    # -dev package → the shared libraries it depends on (libpq-dev → libpq5), from the image's dpkg database.
+    # -dev package → the shared libraries it depends on (libpq-dev → libpq5), from the image's package database.
     shared_libraries: dict[str, list[str]] = field(default_factory=dict)
     runs_as_root_finding: bool = False
     no_healthcheck_finding: bool = False
@@ -239,7 +240,8 @@ class _Writer:
         if self.python:
             self.python_tooling = [p for p in requested if is_python_tooling(p)]
             others = [p for p in requested if p not in self.python_tooling]
-            self.build_packages = [p for p in others if is_build_only(p, facts.build_packages)]
+            manager = Manager.APK if self.alpine else Manager.DPKG
+            self.build_packages = [p for p in others if is_build_only(p, facts.build_packages, manager)]
             self.runtime_packages = [p for p in others if p not in self.build_packages]
             # What was compiled against a -dev package's headers needs its library at run time.
             self.libraries = {

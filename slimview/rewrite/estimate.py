@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 from slimview.dockerfile import shell as cmd
 from slimview.index.model import ImageIndex
+from slimview.packages.classify import is_python_tooling
+from slimview.packages.closure import closure_bytes
+from slimview.packages.model import PackageDatabase
 from slimview.rewrite.dockerfile import Written
 from slimview.rewrite.model import SizeRow
-from slimview.rewrite.packages import is_python_tooling
-from slimview.rewrite.stack import added_bytes, closure_bytes, dpkg_packages
+from slimview.rewrite.stack import added_bytes
 from slimview.rewrite.target import RewriteSource
 
 BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER = (
@@ -43,9 +45,11 @@ def estimate(
     rewritten: RewriteSource,
     written: Written,
     runtime_base_size: int | None,
+    db: PackageDatabase | None,
 ) -> tuple[list[SizeRow], list[str]]:
     """Rows (before, after) and notes on what was assumed. ``history`` is the image's
-    reconstruction (it says which layer each step made); ``rewritten`` what was rewritten."""
+    reconstruction (it says which layer each step made); ``rewritten`` what was rewritten;
+    ``db`` the image's package database (the installed sizes of the runtime packages)."""
     notes: list[str] = []
     layers = index.layers
     source = history
@@ -62,12 +66,12 @@ def estimate(
         kind = kinds.get(layer.index, OTHER)
         before[kind] = before.get(kind, 0) + layer.stats.size
 
-    installed = dpkg_packages(index)
-    already = set(dpkg_packages(index, base_layers - 1)) if base_layers else set()
+    installed = db.packages if db is not None else {}
+    already = set(db.listed_at(base_layers - 1)) if db is not None else set()
     already |= {name for name in installed if is_python_tooling(name) or name.startswith(("libpython3", "python3."))}
-    after[OS_PACKAGES] = closure_bytes(written.runtime_packages, installed, already) if installed else 0
+    after[OS_PACKAGES] = closure_bytes(written.runtime_packages, installed, already)
     if written.runtime_packages and not installed:
-        notes.append("no dpkg database in the image: the runtime OS packages are not counted")
+        notes.append("no package database in the image: the runtime OS packages are not counted")
     pip_layers = [layer for layer, kind in kinds.items() if kind == PYTHON_PACKAGES]
     after[PYTHON_PACKAGES] = sum(added_bytes(index, layer, CACHES) for layer in pip_layers)
     copy_layers = [layer for layer, kind in kinds.items() if kind == APP_FILES]
