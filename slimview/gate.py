@@ -14,14 +14,16 @@ import fnmatch
 import math
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import yaml
 
 from slimview.errors import InputError
 from slimview.findings import Analysis
-from slimview.findings.model import Finding
+from slimview.findings.details import RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
+from slimview.findings.model import Finding, FindingKind
 from slimview.packages.classify import BuildRole
 from slimview.report.format import human_bytes
 
@@ -226,7 +228,7 @@ class GateResult:
         return sum(1 for r in self.results if r.status == status)
 
 
-def _kind_rule(key: str, findings: list[Finding], kind: str, limit: int, what: str) -> RuleResult:
+def _kind_rule(key: str, findings: list[Finding], kind: FindingKind, limit: int, what: str) -> RuleResult:
     chosen = [f for f in findings if f.kind == kind]
     return _bytes_rule(key, sum(f.bytes for f in chosen), limit, what, chosen)
 
@@ -235,7 +237,7 @@ def _exact_bytes(n: int) -> str:
     return human_bytes(n) if n < 1000 else f"{human_bytes(n)} ({n:,} B)"
 
 
-def _bytes_rule(key: str, measured: int, limit: int, what: str, culprits: list[Finding] = ()) -> RuleResult:
+def _bytes_rule(key: str, measured: int, limit: int, what: str, culprits: Sequence[Finding] = ()) -> RuleResult:
     value, threshold = _exact_bytes(measured), _exact_bytes(limit)
     if measured <= limit:
         return RuleResult(key, PASS, value, threshold)
@@ -252,16 +254,15 @@ def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
     offending: list[tuple[str, int]] = []
     paths: list[str] = []
     for f in analysis.findings:
-        if f.kind != "build-tools":
+        d = f.details
+        if isinstance(d, ToolPathsDetails):  # found by path rules: nothing to allow by name
+            offending.append((f"files under {', '.join(d.categories)} (layer {f.layer})", f.bytes))
+        elif isinstance(d, ToolPackagesDetails):
+            for p in d.packages:
+                if p.category != BuildRole.DEPENDENCY and p.name not in allowed and p.name.split(":")[0] not in allowed:
+                    offending.append((p.name, p.bytes))
+        else:
             continue
-        packages = f.details.get("packages")
-        if packages is None:  # found by path rules: nothing to allow by name
-            offending.append((f"files under {', '.join(f.details.get('categories', {}))} (layer {f.layer})", f.bytes))
-            paths += [p.path for p in f.paths[:20]]
-            continue
-        for p in packages:
-            if p["category"] != BuildRole.DEPENDENCY and p["name"] not in allowed and p["name"].split(":")[0] not in allowed:
-                offending.append((p["name"], p["bytes"]))
         paths += [p.path for p in f.paths[:20]]
     allowed_text = f"allowed: {', '.join(allowed)}" if allowed else "none allowed"
     if not offending:
@@ -278,15 +279,19 @@ def _secrets(analysis: Analysis, allowed: list[str]) -> RuleResult:
     def is_allowed(path: str) -> bool:
         return any(fnmatch.fnmatch(path, g.lstrip("/")) for g in allowed)
 
-    found = [f for f in analysis.findings if f.kind == "secret" and not all(is_allowed(p.path) for p in f.paths)]
+    found = [f for f in analysis.findings if isinstance(f.details, SecretDetails) and not all(is_allowed(p.path) for p in f.paths)]
     allowed_text = f"allowed: {', '.join(allowed)}" if allowed else "none allowed"
     if not found:
         return RuleResult("secrets", PASS, "no secrets", f"fail ({allowed_text})")
-    listed = "; ".join(f"/{f.paths[0].path} in layer {f.layer} ({', '.join(f.details.get('secret_kinds', []))})" for f in found[:5])
+    listed = "; ".join(f"/{f.paths[0].path} in layer {f.layer} ({', '.join(_secret_kinds(f))})" for f in found[:5])
     return RuleResult(
         "secrets", FAIL, f"{len(found)} file(s) with secrets", f"fail ({allowed_text})",
         f"secrets ship in the image (values not shown): {listed}", [f.paths[0].path for f in found],
     )
+
+
+def _secret_kinds(finding: Finding) -> list[str]:
+    return finding.details.secret_kinds if isinstance(finding.details, SecretDetails) else []
 
 
 def _efficiency(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:
@@ -328,7 +333,7 @@ def _avoidable_share(analysis: Analysis, limit: float, _settings: Settings) -> R
 def _run_as_root(analysis: Analysis, policy: str, _settings: Settings) -> RuleResult:
     if policy == "allowed":
         return RuleResult("runAsRoot", SKIP, message="running as root allowed")
-    root = [f for f in analysis.findings if f.kind == "config" and f.details.get("check") == "user"]
+    root = [f for f in analysis.findings if isinstance(f.details, RootUserDetails)]
     if root:
         return RuleResult("runAsRoot", FAIL, "root", "forbidden", root[0].title)
     return RuleResult("runAsRoot", PASS, analysis.index.source.image_config.get("User", ""), "forbidden")
@@ -346,7 +351,7 @@ def _secrets_rule(analysis: Analysis, policy: str, settings: Settings) -> RuleRe
     return _secrets(analysis, settings.parsed("allowedSecrets"))
 
 
-_EVALUATORS: dict[str, Callable[[Analysis, object, Settings], RuleResult]] = {
+_EVALUATORS: dict[str, Callable[[Analysis, Any, Settings], RuleResult]] = {
     "lowestEfficiency": _efficiency,
     "highestWastedBytes": _wasted_bytes,
     "highestUserWastedPercent": _user_wasted,
@@ -355,12 +360,12 @@ _EVALUATORS: dict[str, Callable[[Analysis, object, Settings], RuleResult]] = {
         "maxAvoidableBytes", r.avoidable_bytes, limit, "the avoidable bytes", [f for f in r.findings if f.bytes]),
     "maxAvoidablePercent": _avoidable_share,
     "maxCacheBytes": lambda r, limit, _s: _kind_rule(
-        "maxCacheBytes", r.findings, "package-cache", limit, "caches, temporary files and logs"),
+        "maxCacheBytes", r.findings, FindingKind.PACKAGE_CACHE, limit, "caches, temporary files and logs"),
     "maxHiddenBytes": lambda r, limit, _s: _bytes_rule(
         "maxHiddenBytes", r.index.hidden_bytes, limit, "bytes hidden by later layers",
-        [f for f in r.findings if f.kind == "hidden-bytes"]),
-    "maxJunkBytes": lambda r, limit, _s: _kind_rule("maxJunkBytes", r.findings, "context-junk", limit, "build-context junk"),
-    "maxDuplicateBytes": lambda r, limit, _s: _kind_rule("maxDuplicateBytes", r.findings, "duplicates", limit, "duplicate files"),
+        [f for f in r.findings if f.kind == FindingKind.HIDDEN_BYTES]),
+    "maxJunkBytes": lambda r, limit, _s: _kind_rule("maxJunkBytes", r.findings, FindingKind.CONTEXT_JUNK, limit, "build-context junk"),
+    "maxDuplicateBytes": lambda r, limit, _s: _kind_rule("maxDuplicateBytes", r.findings, FindingKind.DUPLICATES, limit, "duplicate files"),
     "buildTools": _build_tools_rule,
     "secrets": _secrets_rule,
     "runAsRoot": _run_as_root,

@@ -92,7 +92,7 @@ def test_package_files_are_attributed_with_bytes_per_package_and_the_installing_
     layer.file("var/lib/apt/extended_states", "\n".join(f"Package: {n}\nArchitecture: amd64\nAuto-Installed: 1\n" for n in auto).encode())
     (finding,) = of_kind(findings_of(tmp_path, [debian_base(), layer]), "build-tools")
 
-    by_name = {p["name"]: (p["category"], p["bytes"], p["files"], p["installed_in"]) for p in finding.details["packages"]}
+    by_name = {p["name"]: (p["category"], p["bytes"], p["files"], p["installed_in"]) for p in finding.details.to_json()["packages"]}
     assert by_name == {
         "gcc-12": ("compiler", 2_400_000, 2, 1),
         "libisl23": ("needed only by build tools", 2_150_000, 1, 1),
@@ -106,10 +106,10 @@ def test_package_files_are_attributed_with_bytes_per_package_and_the_installing_
     assert (finding.layer, finding.bytes) == (1, 5_735_000)
     assert sum(p.size for p in finding.paths) == finding.bytes
     assert "usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0" not in paths_and_sizes(finding)
-    assert finding.details["requested"] == ["build-essential", "python3-dev"]
+    assert finding.details.to_json()["requested"] == ["build-essential", "python3-dev"]
     assert "apt-get purge -y --auto-remove build-essential python3-dev" in finding.fix
     assert finding.severity == "medium"
-    assert finding.details["source"] == "dpkg"
+    assert finding.details.to_json()["source"] == "dpkg"
 
 
 def test_usr_merged_paths_from_the_package_lists_are_resolved(tmp_path):
@@ -131,8 +131,8 @@ def test_purging_a_metapackage_in_a_later_layer_leaves_its_dependencies_flagged(
     (finding,) = of_kind(findings_of(tmp_path, [debian_base(), installed, purged]), "build-tools")
 
     assert finding.layer == 1
-    assert sorted(p["name"] for p in finding.details["packages"]) == ["cpp-12", "gcc-12", "libc6-dev", "make"]
-    assert finding.details["removed_packages"] == [
+    assert sorted(p["name"] for p in finding.details.to_json()["packages"]) == ["cpp-12", "gcc-12", "libc6-dev", "make"]
+    assert finding.details.to_json()["removed_packages"] == [
         {"removed": "build-essential", "layer": 2, "still_installed": ["cpp-12", "gcc-12", "libc6-dev", "make"]}
     ]
     assert "Layer 2 removed build-essential but not what it pulled in (cpp-12, gcc-12, libc6-dev, make)" in finding.evidence
@@ -145,7 +145,7 @@ def test_a_purge_in_the_same_run_is_read_from_the_instruction(tmp_path):
     layer.file("var/lib/dpkg/status", status_file(LIBC, LIBSTDCXX, GCC_BASE, gcc, GCC, MAKE, Pkg("git")))
     (finding,) = of_kind(findings_of(tmp_path, [debian_base(), layer]), "build-tools")
     # What build-essential depends on stays (gcc, and gcc-12 through it); git was never its dependency.
-    assert finding.details["removed_packages"] == [{"removed": "build-essential", "layer": 1, "still_installed": ["gcc", "gcc-12", "make"]}]
+    assert finding.details.to_json()["removed_packages"] == [{"removed": "build-essential", "layer": 1, "still_installed": ["gcc", "gcc-12", "make"]}]
 
 
 def test_purge_with_auto_remove_is_not_called_out(tmp_path):
@@ -153,7 +153,7 @@ def test_purge_with_auto_remove_is_not_called_out(tmp_path):
     install(layer, MAKE)
     layer.file("var/lib/dpkg/status", status_file(LIBC, LIBSTDCXX, GCC_BASE, MAKE))
     (finding,) = of_kind(findings_of(tmp_path, [debian_base(), layer]), "build-tools")
-    assert finding.details["removed_packages"] == []
+    assert finding.details.to_json()["removed_packages"] == []
 
 
 def test_a_clean_debian_image_has_no_build_tools(tmp_path):
@@ -215,8 +215,8 @@ def test_apk_build_tools_with_bytes(tmp_path):
     layer.file("etc/apk/world", b"musl\ngcc\nmusl-dev\n")
     (finding,) = of_kind(findings_of(tmp_path, [root, layer]), "build-tools")
 
-    assert finding.details["source"] == "apk"
-    assert {p["name"]: p["bytes"] for p in finding.details["packages"]} == {"gcc": 2_400_000, "binutils": 400_000, "musl-dev": 30_000}
+    assert finding.details.to_json()["source"] == "apk"
+    assert {p["name"]: p["bytes"] for p in finding.details.to_json()["packages"]} == {"gcc": 2_400_000, "binutils": 400_000, "musl-dev": 30_000}
     assert (finding.layer, finding.bytes) == (1, 2_830_000)
     assert "apk del gcc musl-dev" in finding.fix
 
@@ -253,7 +253,7 @@ def test_without_a_package_database_path_rules_find_build_material(tmp_path):
     assert len(findings) == 1
     (finding,) = findings
     assert (finding.layer, finding.bytes) == (1, 1_200_000)
-    assert finding.details == {
+    assert finding.details.to_json() == {
         "source": "path rules",
         "categories": {"compiler": 300_000, "headers and static libraries": 900_000},
     }
@@ -268,7 +268,7 @@ def test_distroless_status_d_without_file_lists_falls_back_to_path_rules(tmp_pat
     layer.file("var/lib/dpkg/status.d/libc6-dev", stanza(LIBC_DEV).encode())
     layer.file("usr/include/stdio.h", noise("stdio", 1_100_000))
     (finding,) = of_kind(findings_of(tmp_path, [root, layer]), "build-tools")
-    assert (finding.layer, finding.bytes, finding.details["source"]) == (1, 1_100_000, "path rules")
+    assert (finding.layer, finding.bytes, finding.details.to_json()["source"]) == (1, 1_100_000, "path rules")
 
 
 def test_distroless_status_d_is_read_as_a_package_database(tmp_path):

@@ -66,13 +66,13 @@ def test_apt_lists_and_archives_are_attributed_to_the_layer_that_added_them(tmp_
     install.file("usr/bin/make", noise("make", 250_000))
     findings = of_kind(findings_of(tmp_path, [base(("etc/os-release", b"ID=debian\n")), update, install]), "package-cache")
 
-    assert [(f.layer, f.details["cache"], f.bytes) for f in findings] == [(1, "apt_lists", 2_101_000), (2, "apt_archives", 676_000)]
+    assert [(f.layer, f.details.to_json()["cache"], f.bytes) for f in findings] == [(1, "apt_lists", 2_101_000), (2, "apt_archives", 676_000)]
     lists, archives = findings
     assert paths_and_sizes(lists) == {
         "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4": 1_950_000,
         "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease": 151_000,
     }
-    assert lists.details["roots"] == ["/var/lib/apt/lists"]
+    assert lists.details.to_json()["roots"] == ["/var/lib/apt/lists"]
     assert lists.instruction == "RUN /bin/sh -c apt-get update # buildkit"
     assert "`RUN apt-get update`" in lists.title
     assert "rm -rf /var/lib/apt/lists/*" in lists.fix
@@ -92,7 +92,7 @@ def test_pip_caches_of_every_user_are_found_and_a_modified_file_counts_for_its_l
     assert len(findings) == 1
     (pip,) = findings
     assert (pip.layer, pip.bytes) == (2, 950_000)
-    assert pip.details["roots"] == ["/home/app/.cache/pip", "/root/.cache/pip"]
+    assert pip.details.to_json()["roots"] == ["/home/app/.cache/pip", "/root/.cache/pip"]
     assert "--no-cache-dir" in pip.fix
 
 
@@ -105,7 +105,7 @@ def test_a_cache_deleted_by_a_later_layer_is_hidden_bytes_not_a_cache_finding(tm
 
     assert of_kind(findings, "package-cache") == []
     (hidden,) = of_kind(findings, "hidden-bytes")
-    assert (hidden.bytes, hidden.details["contents"]) == (400_000, [{"label": "pip cache", "bytes": 400_000}])
+    assert (hidden.bytes, hidden.details.to_json()["contents"]) == (400_000, [{"label": "pip cache", "bytes": 400_000}])
 
 
 def test_tmp_and_log_leftovers_need_a_megabyte_to_be_worth_a_finding(tmp_path):
@@ -117,7 +117,7 @@ def test_tmp_and_log_leftovers_need_a_megabyte_to_be_worth_a_finding(tmp_path):
     big.file("tmp/src/b.o", noise("b.o", 400_000))
     findings = of_kind(findings_of(tmp_path, [base(), small, big]), "package-cache")
 
-    assert [(f.layer, f.details["cache"], f.bytes) for f in findings] == [(2, "tmp", 1_000_000)]
+    assert [(f.layer, f.details.to_json()["cache"], f.bytes) for f in findings] == [(2, "tmp", 1_000_000)]
     assert "--mount=type=tmpfs" in findings[0].fix
 
 
@@ -129,5 +129,5 @@ def test_pip_bytecode_in_site_packages_is_a_leftover_but_dpkg_installed_bytecode
     pip.file("usr/lib/python3/dist-packages/pip/__pycache__/__init__.cpython-311.pyc", noise("deb pyc", 90_000))
     (finding,) = of_kind(findings_of(tmp_path, [base(), pip]), "package-cache")
 
-    assert (finding.details["cache"], finding.bytes) == ("build_tool_bytecode", 200_000)
+    assert (finding.details.to_json()["cache"], finding.bytes) == ("build_tool_bytecode", 200_000)
     assert "PYTHONDONTWRITEBYTECODE" in finding.fix

@@ -20,7 +20,7 @@ def test_copies_in_several_layers_save_all_but_one(tmp_path):
         ("usr/local/lib/python3.11/site-packages/onnxruntime/capi/libopenblas.so", 1_200_000, 2),
         ("usr/local/lib/python3.11/site-packages/scipy.libs/libopenblas.so", 1_200_000, 2),
     ]
-    assert dup.details == {"copies": 3, "file_bytes": 1_200_000, "keep": "usr/local/lib/python3.11/site-packages/numpy.libs/libopenblas.so"}
+    assert dup.details.to_json() == {"copies": 3, "file_bytes": 1_200_000, "keep": "usr/local/lib/python3.11/site-packages/numpy.libs/libopenblas.so"}
 
 
 def test_small_groups_are_summed_into_one_finding_and_tiny_files_ignored(tmp_path):
@@ -34,7 +34,7 @@ def test_small_groups_are_summed_into_one_finding_and_tiny_files_ignored(tmp_pat
 
     assert (summary.bytes, summary.layer, summary.title) == (1_200_000, None, "3 more groups of identical files")
     assert len(summary.paths) == 6
-    assert [g["copies"] for g in summary.details["groups"]] == [2, 2, 2]
+    assert [g["copies"] for g in summary.details.to_json()["groups"]] == [2, 2, 2]
 
 
 def test_groups_below_a_megabyte_in_total_are_not_reported(tmp_path):

@@ -41,7 +41,7 @@ def test_debian_with_apt_lists_archives_compilers_and_a_pip_cache(engine, image_
     saved, report = build_and_analyze(engine, image_tag, tmp_path, {}, DEBIAN)
     update, install, download, pip = (saved.layer_of(s) for s in ("apt-get update", "build-essential", "download-only", "cache/pip"))
 
-    caches = {(f.layer, f.details["cache"]): f for f in by_kind(report, "package-cache")}
+    caches = {(f.layer, f.details.to_json()["cache"]): f for f in by_kind(report, "package-cache")}
     assert set(caches) == {(update, "apt_lists"), (download, "apt_archives"), (pip, "pip")}
     lists = {p: s for p, s in saved.files_under(update, "var/lib/apt/lists/").items() if s}
     assert {p.path: p.size for p in caches[(update, "apt_lists")].paths} == lists
@@ -53,7 +53,7 @@ def test_debian_with_apt_lists_archives_compilers_and_a_pip_cache(engine, image_
 
     (tools,) = by_kind(report, "build-tools")
     assert tools.layer == install
-    packages = {p["name"]: p for p in tools.details["packages"]}
+    packages = {p["name"]: p for p in tools.details.to_json()["packages"]}
     assert {"gcc-12", "g++-12", "cpp-12", "make", "libc6-dev", "linux-libc-dev", "dpkg-dev", "binutils"} <= set(packages)
     assert not {"libstdc++6", "libgcc-s1", "gcc-12-base", "libc6", "build-essential"} & set(packages)
     for name, p in packages.items():
@@ -61,7 +61,7 @@ def test_debian_with_apt_lists_archives_compilers_and_a_pip_cache(engine, image_
         assert p["installed_in"] == install
     assert tools.bytes == sum(p["bytes"] for p in packages.values())
     assert packages["gcc-12"]["category"] == "compiler" and packages["libc6-dev"]["category"] == "headers and static libraries"
-    (removal,) = tools.details["removed_packages"]
+    (removal,) = tools.details.to_json()["removed_packages"]
     assert removal["removed"] == "build-essential" and {"gcc-12", "make", "dpkg-dev"} <= set(removal["still_installed"])
     assert "removed build-essential but not what it pulled in" in tools.evidence
 
@@ -107,8 +107,8 @@ def test_busybox_with_context_junk_secrets_a_chown_copy_and_leftovers(engine, im
     copy, rm, chown, leftovers = (saved.layer_of(s) for s in ("COPY", "rm /app/id_rsa", "chown", "dd if"))
 
     (junk,) = by_kind(report, "context-junk")
-    assert junk.layer == copy and junk.details["context_root"] == "/app"
-    assert {c["pattern"]: c["bytes"] for c in junk.details["candidates"]} == {
+    assert junk.layer == copy and junk.details.to_json()["context_root"] == "/app"
+    assert {c["pattern"]: c["bytes"] for c in junk.details.to_json()["candidates"]} == {
         ".git": size(".git/HEAD") + size(".git/objects/pack/pack-1.pack"),
         "notebooks": size("notebooks/explore.ipynb"),
         "tests": size("tests/test_main.py"),
@@ -120,16 +120,16 @@ def test_busybox_with_context_junk_secrets_a_chown_copy_and_leftovers(engine, im
     assert set(secrets) == {(copy, "app/.env"), (copy, "app/id_rsa"), (chown, "app/.env")}
     assert secrets[(copy, "app/id_rsa")].title == f"Private key in /app/id_rsa (deleted by layer {rm}, still shipped in layer {copy})"
     assert secrets[(copy, "app/.env")].title == f"Env file with credentials in /app/.env (overwritten by layer {chown}, still shipped in layer {copy})"
-    assert secrets[(chown, "app/.env")].details["matches"][0]["kind"] == "github-token"
+    assert secrets[(chown, "app/.env")].details.to_json()["matches"][0]["kind"] == "github-token"
 
-    (restored,) = [f for f in by_kind(report, "hidden-bytes") if f.details["reason"] == "metadata-only"]
+    (restored,) = [f for f in by_kind(report, "hidden-bytes") if f.details.to_json()["reason"] == "metadata-only"]
     recopied = {p: s for p, s in saved.files_under(chown, "app/").items()}
-    assert restored.layer == chown and restored.details["stored_in"] == copy
+    assert restored.layer == chown and restored.details.to_json()["stored_in"] == copy
     assert {p.path: p.size for p in restored.paths} == recopied
     assert restored.bytes == sum(size(n) for n in CONTEXT if n != "id_rsa")
     assert "COPY --chown" in restored.fix
 
-    caches = {f.details["cache"]: f for f in by_kind(report, "package-cache")}
+    caches = {f.details.to_json()["cache"]: f for f in by_kind(report, "package-cache")}
     assert {k: (f.layer, f.bytes) for k, f in caches.items()} == {"pip": (leftovers, 700_000), "tmp": (leftovers, 1_200_000)}
 
     outputs = render_text(report) + render_json(report) + render_markdown(report)

@@ -15,17 +15,17 @@ def test_deleted_files_are_grouped_by_storing_and_hiding_instruction(tmp_path):
     cleanup.whiteout("var/lib/apt/lists/a_Packages.lz4").whiteout("var/lib/apt/lists/a_InRelease").whiteout("opt/model.bin")
     findings = of_kind(findings_of(tmp_path, [base(), update, download, cleanup]), "hidden-bytes")
 
-    assert [(f.layer, f.details["hidden_by"], f.bytes) for f in findings] == [(1, 3, 2_050_000), (2, 3, 300_000)]
+    assert [(f.layer, f.details.to_json()["hidden_by"], f.bytes) for f in findings] == [(1, 3, 2_050_000), (2, 3, 300_000)]
     lists, model = findings
     assert lists.title == "`RUN apt-get update` stored files that `RUN rm -rf /var/lib/apt/lists/* /opt/model.bin` deleted (apt package lists)"
     assert paths_and_sizes(lists) == {"var/lib/apt/lists/a_Packages.lz4": 1_900_000, "var/lib/apt/lists/a_InRelease": 150_000}
     assert {p.layer for p in lists.paths} == {1}
-    assert lists.details["reason"] == "deleted"
-    assert (lists.details["deleted_bytes"], lists.details["overwritten_bytes"]) == (2_050_000, 0)
-    assert lists.details["contents"] == [{"label": "apt package lists", "bytes": 2_050_000}]
+    assert lists.details.to_json()["reason"] == "deleted"
+    assert (lists.details.to_json()["deleted_bytes"], lists.details.to_json()["overwritten_bytes"]) == (2_050_000, 0)
+    assert lists.details.to_json()["contents"] == [{"label": "apt package lists", "bytes": 2_050_000}]
     assert "into layer 1's instruction" in lists.fix and "rm -rf /var/lib/apt/lists/*" in lists.fix
     assert model.title == "`RUN curl -o /opt/model.bin https://example.invalid/model.bin` stored files that `RUN rm -rf /var/lib/apt/lists/* /opt/model.bin` deleted"
-    assert model.details["contents"] == [{"label": "other files", "bytes": 300_000}]
+    assert model.details.to_json()["contents"] == [{"label": "other files", "bytes": 300_000}]
 
 
 def test_chown_in_a_later_layer_is_called_out_as_a_metadata_copy(tmp_path):
@@ -36,10 +36,10 @@ def test_chown_in_a_later_layer_is_called_out_as_a_metadata_copy(tmp_path):
     chown.file("app/main.py", noise("main", 20_000), uid=1000, gid=1000)
     (finding,) = of_kind(findings_of(tmp_path, [base(), copy, chown]), "hidden-bytes")
 
-    assert (finding.layer, finding.bytes, finding.details["reason"]) == (2, 420_000, "metadata-only")
+    assert (finding.layer, finding.bytes, finding.details.to_json()["reason"]) == (2, 420_000, "metadata-only")
     assert finding.title == "`RUN chown -R 1000:1000 /app` stored 2 file(s) from layer 1 again only to change owner or mode"
     assert "COPY --chown" in finding.fix
-    assert finding.details["stored_in"] == 1
+    assert finding.details.to_json()["stored_in"] == 1
 
 
 def test_identical_restores_and_new_content_are_told_apart(tmp_path):
@@ -50,8 +50,8 @@ def test_identical_restores_and_new_content_are_told_apart(tmp_path):
     second.file("opt/b.bin", noise("b changed", 150_000))
     findings = of_kind(findings_of(tmp_path, [base(), first, second]), "hidden-bytes")
 
-    assert sorted((f.details["reason"], f.bytes) for f in findings) == [("overwritten", 150_000), ("same-content", 200_000)]
-    same = next(f for f in findings if f.details["reason"] == "same-content")
+    assert sorted((f.details.to_json()["reason"], f.bytes) for f in findings) == [("overwritten", 150_000), ("same-content", 200_000)]
+    same = next(f for f in findings if f.details.to_json()["reason"] == "same-content")
     assert "with unchanged content" in same.title
 
 
@@ -77,6 +77,6 @@ def test_package_upgrades_on_a_stale_base_name_the_packages_and_versions(tmp_pat
     layer.file("var/lib/dpkg/status", status_file(LIBC, perl_new))
     (finding,) = of_kind(findings_of(tmp_path, [root, layer]), "hidden-bytes")
 
-    assert (finding.layer, finding.bytes, finding.details["reason"]) == (1, 3_800_000, "package-upgrade")
-    assert finding.details["packages"] == [{"name": "perl-base", "bytes": 3_800_000, "from": "5.36.0-7+deb12u1", "to": "5.36.0-7+deb12u2"}]
+    assert (finding.layer, finding.bytes, finding.details.to_json()["reason"]) == (1, 3_800_000, "package-upgrade")
+    assert finding.details.to_json()["packages"] == [{"name": "perl-base", "bytes": 3_800_000, "from": "5.36.0-7+deb12u1", "to": "5.36.0-7+deb12u2"}]
     assert "up-to-date base image" in finding.fix

@@ -59,9 +59,9 @@ def test_copy_of_the_whole_context_yields_dockerignore_patterns_relative_to_the_
     findings = findings_of(tmp_path, [base(), workdir, context_copy(step("COPY . ."))])
     (junk,) = of_kind(findings, "context-junk")
 
-    assert junk.details["candidates"] == EXPECTED
-    assert junk.details["dockerignore"] == [c["pattern"] for c in EXPECTED]
-    assert junk.details["context_root"] == "/app"
+    assert junk.details.to_json()["candidates"] == EXPECTED
+    assert junk.details.to_json()["dockerignore"] == [c["pattern"] for c in EXPECTED]
+    assert junk.details.to_json()["context_root"] == "/app"
     assert (junk.layer, junk.bytes) == (2, sum(c["bytes"] for c in EXPECTED))
     assert junk.bytes == sum(p.size for p in junk.paths) == 567_639
     assert "app/main.py" not in paths_and_sizes(junk) and "app/.env.example" not in paths_and_sizes(junk)
@@ -72,16 +72,16 @@ def test_copy_of_the_whole_context_yields_dockerignore_patterns_relative_to_the_
 def test_the_classic_builders_history_line_gives_the_destination_too(tmp_path):
     copy = context_copy(Layer("/bin/sh -c #(nop) COPY dir:4f0c3a9b8e7d6c5b4a3928170615f4e3d2c1b0a99887766554433221100ffeedd in /app "))
     (junk,) = of_kind(findings_of(tmp_path, [base(), copy]), "context-junk")
-    assert junk.details["context_root"] == "/app"
-    assert junk.details["dockerignore"][:2] == [".git", "notebooks"]
+    assert junk.details.to_json()["context_root"] == "/app"
+    assert junk.details.to_json()["dockerignore"][:2] == [".git", "notebooks"]
 
 
 def test_copying_a_subdirectory_uses_anywhere_patterns(tmp_path):
     copy = step("COPY src/ /srv/src/")
     copy.file("srv/src/app.py", noise("app", 1_000)).file("srv/src/tests/test_app.py", noise("t", 500))
     (junk,) = of_kind(findings_of(tmp_path, [base(), copy]), "context-junk")
-    assert junk.details["context_root"] is None
-    assert junk.details["dockerignore"] == ["**/tests"]
+    assert junk.details.to_json()["context_root"] is None
+    assert junk.details.to_json()["dockerignore"] == ["**/tests"]
 
 
 def test_copies_from_other_stages_and_run_layers_are_not_context_junk(tmp_path):

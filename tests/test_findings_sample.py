@@ -41,18 +41,18 @@ def test_apt_lists_stored_by_update_and_hidden_by_the_cleanup(bloated_report, sa
     deleted = saved.whited_out(6)
     recount = {p: n for p, n in saved.files_under(1, "var/lib/apt/lists/").items()
                if n and (p in deleted or any(p.startswith(d + "/") for d in deleted))}
-    (finding,) = [f for f in bloated_report.findings if f.kind == "hidden-bytes" and f.details["stored_in"] == 1]
-    assert finding.details["hidden_by"] == 6
+    (finding,) = [f for f in bloated_report.findings if f.kind == "hidden-bytes" and f.details.to_json()["stored_in"] == 1]
+    assert finding.details.to_json()["hidden_by"] == 6
     assert {p.path: p.size for p in finding.paths} == recount
     assert finding.bytes == sum(recount.values()) > 15_000_000
-    assert finding.details["contents"] == [{"label": "apt package lists", "bytes": finding.bytes}]
+    assert finding.details.to_json()["contents"] == [{"label": "apt package lists", "bytes": finding.bytes}]
     assert finding.title == "`RUN apt-get update` stored files that `RUN rm -rf /var/lib/apt/lists/* /root/.cache` deleted (apt package lists)"
 
 
 def test_compilers_and_headers_with_per_package_bytes(bloated_report, saved):
     (tools,) = [f for f in bloated_report.findings if f.kind == "build-tools"]
     assert tools.layer == 2
-    packages = {p["name"]: p for p in tools.details["packages"]}
+    packages = {p["name"]: p for p in tools.details.to_json()["packages"]}
     compilers = {n for n, p in packages.items() if p["category"] == "compiler"}
     headers = {n for n, p in packages.items() if p["category"] == "headers and static libraries"}
     assert {"gcc-12", "g++-12", "cpp-12"} <= compilers
@@ -62,14 +62,14 @@ def test_compilers_and_headers_with_per_package_bytes(bloated_report, saved):
         assert p["bytes"] == saved.package_bytes(2, name), name
     assert tools.bytes == sum(p["bytes"] for p in packages.values())
     assert sum(p["bytes"] for n, p in packages.items() if n in compilers | headers) > 200_000_000
-    assert tools.details["requested"] == ["build-essential", "python3-dev", "git"]
+    assert tools.details.to_json()["requested"] == ["build-essential", "python3-dev", "git"]
 
 
 def test_the_copied_git_directory(bloated_report, saved):
     (junk,) = [f for f in bloated_report.findings if f.kind == "context-junk"]
     assert junk.layer == 4
     git = saved.files_under(4, "app/.git/")
-    candidates = {c["pattern"]: c for c in junk.details["candidates"]}
+    candidates = {c["pattern"]: c for c in junk.details.to_json()["candidates"]}
     assert candidates[".git"]["bytes"] == sum(git.values()) and candidates[".git"]["files"] == len(git)
     assert {"tests", "notebooks", "docs", "Dockerfile", ".env"} <= set(candidates)
 
@@ -91,11 +91,11 @@ def test_the_text_report_names_each_cause(bloated_report, saved):
     # there are any depends on the day the image was built.
     before, after = saved.dpkg_versions(0), saved.dpkg_versions(2)
     upgraded = {name for name, version in before.items() if after.get(name, version) != version}
-    (rewrote,) = [f for f in bloated_report.findings if f.kind == "hidden-bytes" and f.details["reason"] == "package-upgrade"] or [None]
+    (rewrote,) = [f for f in bloated_report.findings if f.kind == "hidden-bytes" and f.details.to_json()["reason"] == "package-upgrade"] or [None]
     assert ("rewrote files of packages from layer 0" in text) == (rewrote is not None)
     if rewrote is not None:
-        assert {p["name"] for p in rewrote.details["packages"]} <= upgraded
-        assert all(p["from"] == before[p["name"]] and p["to"] == after[p["name"]] for p in rewrote.details["packages"])
+        assert {p["name"] for p in rewrote.details.to_json()["packages"]} <= upgraded
+        assert all(p["from"] == before[p["name"]] and p["to"] == after[p["name"]] for p in rewrote.details.to_json()["packages"])
 
 
 def test_ci_fails_the_bloated_sample_with_the_right_rules(bloated, tmp_path, monkeypatch):

@@ -88,13 +88,13 @@ def test_secrets_in_deleted_layers_are_reported_with_where_they_still_ship(tmp_p
     cleanup.whiteout("root/.ssh")
     secrets = of_kind(findings_of(tmp_path, [base(), copy, clone, cleanup]), "secret")
 
-    assert [(f.layer, f.paths[0].path, f.details["secret_kinds"], f.details["visible"], f.details["hidden_by"]) for f in secrets] == [
+    assert [(f.layer, f.paths[0].path, f.details.to_json()["secret_kinds"], f.details.to_json()["visible"], f.details.to_json()["hidden_by"]) for f in secrets] == [
         (1, "app/.env", ["credential-assignment", "stripe-key"], True, None),
         (2, "root/.ssh/id_ed25519", ["openssh-private-key"], False, 3),
     ]
     env, ssh = secrets
     assert env.title == "Env file with credentials in /app/.env"
-    assert [(m["kind"], m["name"], m["line"]) for m in env.details["matches"]] == [
+    assert [(m["kind"], m["name"], m["line"]) for m in env.details.to_json()["matches"]] == [
         ("stripe-key", "API_TOKEN", 1), ("credential-assignment", "DB_PASSWORD", 2)
     ]
     assert ssh.title == "Private key in /root/.ssh/id_ed25519 (deleted by layer 3, still shipped in layer 2)"

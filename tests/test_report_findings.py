@@ -182,5 +182,5 @@ def test_every_details_key_is_documented(tmp_path, monkeypatch):
     documented = schema[schema.index("### `findings[].details` by kind"):]
     keys = set()
     for f in findings:
-        _keys(json.loads(json.dumps(f.details)), keys)
+        _keys(json.loads(json.dumps(f.details.to_json())), keys)
     assert {k for k in keys if f"`{k}`" not in documented} == set()

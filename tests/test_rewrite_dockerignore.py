@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from slimview.findings.details import JunkDetails
 from slimview.findings.model import Finding
 from slimview.index import IndexOptions, build_index
 from slimview.rewrite import rewrite_image
@@ -95,7 +96,7 @@ def test_a_finding_pattern_that_would_drop_a_copied_file_is_left_out(mini, tmp_p
         (context / name).write_text(body)
     dockerfile = context / "Dockerfile"
     dockerfile.write_text(DOCS_APP)
-    junk = Finding("context-junk", "junk", "low", 40, 4, "COPY . .", details={"dockerignore": ["docs", "tests", "**/*.md"]})
+    junk = Finding("context-junk", "junk", "low", 40, 4, "COPY . .", details=JunkDetails(None, ["docs", "tests", "**/*.md"], []))
     rewrite = rewrite_image(mini, find_base(mini.source, None), [junk], dockerfile=str(dockerfile))
     patterns = read_patterns(rewrite.dockerignore)
     assert "docs" not in patterns and "**/*.md" not in patterns and "tests" in patterns

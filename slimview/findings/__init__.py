@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from slimview.findings import buildtools, caches, config, duplicates, hidden, junk, secrets
-from slimview.findings.model import Finding, FindingPath, Severity
+from slimview.findings.model import Finding, FindingKind, FindingPath, Severity
 from slimview.findings.totals import avoidable_bytes
 from slimview.findings.view import ImageView
 from slimview.index.model import ImageIndex
 from slimview.packages.database import read_database
 
-__all__ = ["KINDS", "Analysis", "Finding", "FindingPath", "Severity", "analyze"]
+__all__ = ["KINDS", "Analysis", "Finding", "FindingKind", "FindingPath", "Severity", "analyze"]
 
 # Every kind a finding can have, in the order reports explain them.
-KINDS = ("package-cache", "build-tools", "hidden-bytes", "context-junk", "duplicates", "secret", "config", "large-file")
+KINDS = tuple(FindingKind)
 
 
 def analyze(index: ImageIndex) -> list[Finding]:
@@ -36,7 +36,7 @@ def analyze(index: ImageIndex) -> list[Finding]:
     findings += duplicates.detect(view, db)
     findings += secrets.detect(view)
     findings += config.detect(view)
-    findings.sort(key=lambda f: (-f.bytes, Severity.ORDER.get(f.severity, 9), f.kind, f.title))
+    findings.sort(key=lambda f: (-f.bytes, f.severity.rank, f.kind, f.title))
     return findings
 
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from slimview.dockerfile.shell import has_flag, package_arguments
-from slimview.findings.model import Finding, FindingPath, sort_largest_first
+from slimview.findings.details import LeftBehind, ToolPackage, ToolPackagesDetails, ToolPathsDetails
+from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 from slimview.packages.classify import METAPACKAGE_DEPENDS, BuildRole, is_build_only
 from slimview.packages.closure import build_roles, pulled_in
 from slimview.packages.model import Manager, Package, PackageDatabase
-
-KIND = "build-tools"
-
 
 # -- path rules (no package database, or files no package owns) --------------------------------
 
@@ -54,13 +52,13 @@ def _layer_of(pkg: Package) -> int:
     return max(by_layer, key=lambda n: by_layer[n]) if by_layer else 0
 
 
-def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[dict]:
+def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[LeftBehind]:
     """Packages removed without --auto-remove while build tools they pulled in stayed."""
-    out = []
+    out: list[LeftBehind] = []
     for removal in db.removals:
         kept = pulled_in(db.packages, removal.kept, flagged)
         if kept:
-            out.append({"removed": removal.name, "layer": removal.layer, "still_installed": kept})
+            out.append(LeftBehind(removal.name, removal.layer, kept))
     # A purge in the same RUN that installed the metapackage never shows in any status file:
     # the instruction says what it removed, and what a build metapackage depends on is known.
     for layer in view.layers:
@@ -70,11 +68,11 @@ def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[d
         if not removed or has_flag(instruction, "--auto-remove", "--autoremove", "autoremove"):
             continue
         for name in removed:
-            if name in db.packages or any(r["removed"] == name for r in out):
+            if name in db.packages or any(r.removed == name for r in out):
                 continue
             kept = pulled_in(db.packages, METAPACKAGE_DEPENDS.get(name, []), flagged)
             if kept:
-                out.append({"removed": name, "layer": layer.index, "still_installed": kept})
+                out.append(LeftBehind(name, layer.index, kept))
     return out
 
 
@@ -116,7 +114,7 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
         instruction = view.instruction(layer_no)
         tools = ("apk",) if db.manager == Manager.APK else ("apt-get", "apt", "aptitude")
         requested = [n for n in package_arguments(instruction, tools, ("install", "add")) if is_build_only(n, flagged, db.manager)]
-        left = [r for r in removals if any(n in r["still_installed"] for n in (p.name for p in pkgs))]
+        left = [r for r in removals if any(n in r.still_installed for n in (p.name for p in pkgs))]
         evidence = (
             f"The {db.manager} database lists {len(direct)} build-only package(s) installed by layer {layer_no}"
             + (f", and {len(pulled)} package(s) only they depend on" if pulled else "")
@@ -125,13 +123,13 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
         )
         for r in left:
             evidence += (
-                f" Layer {r['layer']} removed {r['removed']} but not what it pulled in"
-                f" ({', '.join(r['still_installed'][:6])}{' …' if len(r['still_installed']) > 6 else ''});"
+                f" Layer {r.layer} removed {r.removed} but not what it pulled in"
+                f" ({', '.join(r.still_installed[:6])}{' …' if len(r.still_installed) > 6 else ''});"
                 " removing with --auto-remove takes those too."
             )
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.BUILD_TOOLS,
                 title=f"Build tools in the runtime image: {', '.join(p.name for p in direct[:4])}"
                 + (" …" if len(direct) > 4 else "")
                 + f" installed by {view.quoted(layer_no)}",
@@ -142,22 +140,12 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
                 paths=paths,
                 evidence=evidence,
                 fix=_fix(view, layer_no, db.manager, requested, [p.name for p in direct]),
-                details={
-                    "source": db.manager,
-                    "packages": [
-                        {
-                            "name": p.name,
-                            "version": p.version,
-                            "category": roles[p.name],
-                            "bytes": p.bytes,
-                            "files": len(p.files),
-                            "installed_in": p.installed_in,
-                        }
-                        for p in pkgs
-                    ],
-                    "requested": requested,
-                    "removed_packages": left,
-                },
+                details=ToolPackagesDetails(
+                    str(db.manager),
+                    [ToolPackage(p.name, p.version, roles[p.name], p.bytes, len(p.files), p.installed_in) for p in pkgs],
+                    requested,
+                    left,
+                ),
             )
         )
     return findings
@@ -185,7 +173,7 @@ def _path_findings(view: ImageView, owner: dict[str, str]) -> list[Finding]:
         roles = sorted(by_role, key=lambda r: -by_role[r])
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.BUILD_TOOLS,
                 title=f"Build tools in the runtime image ({', '.join(roles)}) added by {view.quoted(layer.index)}",
                 severity=severity_for(total),
                 bytes=total,
@@ -200,7 +188,7 @@ def _path_findings(view: ImageView, owner: dict[str, str]) -> list[Finding]:
                     "Build in a separate stage and COPY only the artifacts into the runtime stage; "
                     "headers, static libraries, compilers and toolchains are not needed to run the program."
                 ),
-                details={"source": "path rules", "categories": dict(sorted(by_role.items()))},
+                details=ToolPathsDetails(dict(sorted(by_role.items()))),
             )
         )
     return findings

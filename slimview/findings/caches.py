@@ -11,10 +11,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from slimview.findings.model import Finding, FindingPath, sort_largest_first
+from slimview.findings.details import CacheDetails
+from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 
-KIND = "package-cache"
 LEFTOVER_MIN_BYTES = 1_000_000  # /tmp and /var/log: small logs are normal and not worth a finding
 
 
@@ -177,7 +177,7 @@ def detect(view: ImageView) -> list[Finding]:
         where = sorted(roots[(key, layer_no)])
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.PACKAGE_CACHE,
                 title=f"{rule.label[0].upper()}{rule.label[1:]} left in the image by {view.quoted(layer_no)}",
                 severity=severity_for(total),
                 bytes=total,
@@ -187,7 +187,7 @@ def detect(view: ImageView) -> list[Finding]:
                 evidence=f"{len(paths)} file(s) under /{', /'.join(where[:4])}{' …' if len(where) > 4 else ''}"
                 f" are still in the final filesystem, added by layer {layer_no}.",
                 fix=rule.fix,
-                details={"cache": key, "label": rule.label, "roots": ["/" + r for r in where]},
+                details=CacheDetails(key, rule.label, ["/" + r for r in where]),
             )
         )
     return findings

@@ -3,11 +3,10 @@ single files big enough to deserve a look. None of these saves bytes by itself."
 
 from __future__ import annotations
 
-from slimview.findings.model import Finding, FindingPath, Severity, sort_largest_first
+from slimview.findings.details import LargeFileDetails, NoHealthcheckDetails, RootUserDetails
+from slimview.findings.model import Finding, FindingKind, FindingPath, Severity, sort_largest_first
 from slimview.findings.view import ImageView
 
-KIND_CONFIG = "config"
-KIND_LARGE = "large-file"
 LARGE_FILE_BYTES = 100_000_000
 LARGE_FILE_LIMIT = 10  # report the largest few; the rest add nothing a person would act on
 
@@ -25,7 +24,7 @@ def _root_finding(view: ImageView) -> Finding | None:
         return None
     how = "no USER instruction" if not user else f"USER {user}"
     return Finding(
-        kind=KIND_CONFIG,
+        kind=FindingKind.CONFIG,
         title=f"Runs as root ({how})",
         severity=Severity.MEDIUM,
         bytes=0,
@@ -36,7 +35,7 @@ def _root_finding(view: ImageView) -> Finding | None:
             "Create an unprivileged user and switch to it after the steps that need root: "
             "`RUN useradd --system --uid 10001 app` (busybox/alpine: `adduser -D -u 10001 app`), then `USER 10001`."
         ),
-        details={"check": "user", "user": user},
+        details=RootUserDetails(user),
     )
 
 
@@ -48,7 +47,7 @@ def _healthcheck_finding(view: ImageView) -> Finding | None:
     if (test and test[0] != "NONE") or not config.get("ExposedPorts"):
         return None
     return Finding(
-        kind=KIND_CONFIG,
+        kind=FindingKind.CONFIG,
         title="No HEALTHCHECK",
         severity=Severity.INFO,
         bytes=0,
@@ -57,7 +56,7 @@ def _healthcheck_finding(view: ImageView) -> Finding | None:
         evidence="The image exposes " + ", ".join(sorted(config["ExposedPorts"])) + " but defines no health check.",
         fix="Add e.g. `HEALTHCHECK CMD curl -fsS http://localhost:PORT/health || exit 1`, or rely on the "
         "orchestrator's probes (Kubernetes ignores HEALTHCHECK).",
-        details={"check": "healthcheck"},
+        details=NoHealthcheckDetails(),
     )
 
 
@@ -69,7 +68,7 @@ def _large_files(view: ImageView) -> list[Finding]:
     sort_largest_first(big)
     return [
         Finding(
-            kind=KIND_LARGE,
+            kind=FindingKind.LARGE_FILE,
             title=f"Very large file /{p.path}",
             severity=Severity.INFO,
             bytes=0,
@@ -81,7 +80,7 @@ def _large_files(view: ImageView) -> list[Finding]:
                 "If it is data (model weights, a dataset), fetch it at start-up or mount it as a volume instead of "
                 "baking it into every pull; if it is a binary, make sure it is stripped."
             ),
-            details={"size": p.size},
+            details=LargeFileDetails(p.size),
         )
         for p in big[:LARGE_FILE_LIMIT]
     ]

@@ -13,11 +13,11 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 
-from slimview.findings.model import Finding, FindingPath, Severity
+from slimview.findings.details import DuplicateDetails, DuplicateGroup, DuplicateGroupsDetails
+from slimview.findings.model import Finding, FindingKind, FindingPath, Severity
 from slimview.findings.view import ImageView, severity_for
 from slimview.packages.model import PackageDatabase
 
-KIND = "duplicates"
 MIN_FILE_BYTES = 16_384
 GROUP_MIN_SAVING = 1_000_000  # a group saving this much gets its own finding; the rest are summed up
 SUMMARY_MIN_SAVING = 1_000_000
@@ -63,7 +63,7 @@ def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
         name = posixpath.basename(group[0].path)
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.DUPLICATES,
                 title=f"{len(group)} identical copies of {name}",
                 severity=severity_for(saving),
                 bytes=saving,
@@ -76,7 +76,7 @@ def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
                     + (" …" if len(group) > 5 else "") + "."
                 ),
                 fix=_FIX,
-                details={"copies": len(group), "file_bytes": group[0].size, "keep": group[0].path},
+                details=DuplicateDetails(len(group), group[0].size, group[0].path),
             )
         )
     saving = sum((len(g) - 1) * g[0].size for g in rest)
@@ -84,7 +84,7 @@ def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
         paths = [p for g in rest for p in g]
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.DUPLICATES,
                 title=f"{len(rest)} more groups of identical files",
                 severity=Severity.LOW,
                 bytes=saving,
@@ -94,7 +94,7 @@ def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
                 evidence=f"{len(paths)} files in {len(rest)} groups of identical content, each group saving under "
                 f"{GROUP_MIN_SAVING} bytes.",
                 fix=_FIX,
-                details={"groups": [{"copies": len(g), "file_bytes": g[0].size, "paths": [p.path for p in g]} for g in rest]},
+                details=DuplicateGroupsDetails([DuplicateGroup(len(g), g[0].size, [p.path for p in g]) for g in rest]),
             )
         )
     return findings

@@ -17,13 +17,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from slimview.findings.caches import classify
-from slimview.findings.model import Finding, FindingPath, sort_largest_first
+from slimview.findings.details import HiddenDetails, HiddenReason, LabelBytes, UpgradedPackage
+from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 from slimview.index.model import Hidden
 from slimview.packages.model import PackageDatabase
 from slimview.packages.paths import APK_WORLD, APT_EXTENDED_STATES, DATABASE_TREES
 
-KIND = "hidden-bytes"
 HIDDEN_MIN_BYTES = 100_000
 # Files every package install or user creation rewrites: hiding their old copy is the
 # price of adding packages in a later layer, not a mistake to fix.
@@ -90,28 +90,23 @@ def _paths(hidden: list[Hidden]) -> list[FindingPath]:
     return paths
 
 
-def _contents(hidden: list[Hidden]) -> list[dict]:
+def _contents(hidden: list[Hidden]) -> list[LabelBytes]:
     """What the hidden bytes are, by cache kind where one applies."""
     by_label: dict[str, int] = defaultdict(int)
     for h in hidden:
         got = classify(h.path)
         by_label[got[0].label if got else "other files"] += h.size
-    return [{"label": k, "bytes": v} for k, v in sorted(by_label.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [LabelBytes(k, v) for k, v in sorted(by_label.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _details(view: ImageView, stored: int, hider: int, reason: str, hidden: list[Hidden], **extra) -> dict:
+def _details(
+    view: ImageView, stored: int, hider: int, reason: HiddenReason, hidden: list[Hidden], packages: list[UpgradedPackage] | None = None
+) -> HiddenDetails:
     deleted = sum(h.size for h in hidden if h.how == "deleted")
-    return {
-        "stored_in": stored,
-        "hidden_by": hider,
-        "hidden_by_instruction": view.layers[hider].instruction,
-        "reason": reason,
-        "deleted_bytes": deleted,
-        "overwritten_bytes": sum(h.size for h in hidden) - deleted,
-        "contents": _contents(hidden),
-        "packages": [],
-        **extra,
-    }
+    return HiddenDetails(
+        stored, hider, view.layers[hider].instruction, reason, deleted, sum(h.size for h in hidden) - deleted,
+        _contents(hidden), packages or [],
+    )
 
 
 def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
@@ -121,7 +116,7 @@ def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) ->
     overwritten = total - deleted
     verb = "deleted" if not overwritten else ("overwrote" if not deleted else "deleted or overwrote")
     contents = _contents(hidden)
-    main = contents[0]["label"] if contents[0]["label"] != "other files" and contents[0]["bytes"] * 2 >= total else ""
+    main = contents[0].label if contents[0].label != "other files" and contents[0].bytes * 2 >= total else ""
     if stored == hider:
         title = f"{view.quoted(stored)} stored paths twice; the first copies are hidden"
     else:
@@ -133,9 +128,9 @@ def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) ->
         f"cleanup of layer {hider}" + (f" (`{hider_text}`)" if hider_text else "") + f" into layer {stored}'s instruction"
         + (". Or keep them out of the image from the start: " + rule.fix[0].lower() + rule.fix[1:] if rule else ".")
     )
-    reason = "deleted" if not overwritten else ("overwritten" if not deleted else "deleted-or-overwritten")
+    reason = HiddenReason.DELETED if not overwritten else (HiddenReason.OVERWRITTEN if not deleted else HiddenReason.DELETED_OR_OVERWRITTEN)
     return Finding(
-        kind=KIND,
+        kind=FindingKind.HIDDEN_BYTES,
         title=title,
         severity=severity_for(total),
         bytes=total,
@@ -157,7 +152,7 @@ def _restored_finding(view: ImageView, stored: int, hider: int, group: _Group) -
     chown = group.metadata_bytes * 2 >= total
     what = "only to change owner or mode" if chown else "with unchanged content"
     return Finding(
-        kind=KIND,
+        kind=FindingKind.HIDDEN_BYTES,
         title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again {what}",
         severity=severity_for(total),
         bytes=total,
@@ -175,7 +170,7 @@ def _restored_finding(view: ImageView, stored: int, hider: int, group: _Group) -
             else "Do not write the same files again in a later step (it stores a second copy); drop the step or "
             "merge it into the one that created them."
         ),
-        details=_details(view, stored, hider, "metadata-only" if chown else "same-content", hidden),
+        details=_details(view, stored, hider, HiddenReason.METADATA_ONLY if chown else HiddenReason.SAME_CONTENT, hidden),
     )
 
 
@@ -186,12 +181,12 @@ def _upgraded_finding(view: ImageView, db: PackageDatabase, stored: int, hider: 
     for h in hidden:
         by_package[db.owner[view.content_path(h.path)]] += h.size
     packages = [
-        {"name": name, "bytes": n, "from": db.version_at(name, stored), "to": db.version_at(name, hider)}
+        UpgradedPackage(name, n, db.version_at(name, stored), db.version_at(name, hider))
         for name, n in sorted(by_package.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    names = ", ".join(p["name"] for p in packages[:5]) + (" …" if len(packages) > 5 else "")
+    names = ", ".join(p.name for p in packages[:5]) + (" …" if len(packages) > 5 else "")
     return Finding(
-        kind=KIND,
+        kind=FindingKind.HIDDEN_BYTES,
         title=f"{view.quoted(hider)} rewrote files of packages from layer {stored}: {names}",
         severity=severity_for(total),
         bytes=total,
@@ -206,7 +201,7 @@ def _upgraded_finding(view: ImageView, db: PackageDatabase, stored: int, hider: 
             "Start from an up-to-date base image (rebuild or re-pull it) so these packages are stored once, at "
             "their current version; avoid `apt-get upgrade`/`apk upgrade` in a later layer."
         ),
-        details=_details(view, stored, hider, "package-upgrade", hidden, packages=packages),
+        details=_details(view, stored, hider, HiddenReason.PACKAGE_UPGRADE, hidden, packages),
     )
 
 

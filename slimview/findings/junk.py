@@ -14,11 +14,10 @@ import posixpath
 from dataclasses import dataclass
 
 from slimview.dockerfile.history import copies_context, recorded_instruction
-from slimview.findings.model import Finding, FindingPath, sort_largest_first
+from slimview.findings.details import JunkCandidate, JunkDetails
+from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 from slimview.source.tarstream import EntryType
-
-KIND = "context-junk"
 
 VCS, TESTS, NOTEBOOKS, DOCS, EDITOR, VIRTUALENV, NODE_MODULES, BYTECODE, TOOL_CACHE, BUILD_FILES, ENV_FILE = (
     "version control", "tests", "notebooks", "docs", "editor and OS files", "virtualenv", "node_modules",
@@ -157,7 +156,7 @@ def detect(view: ImageView) -> list[Finding]:
         names = ", ".join(c.pattern for c in candidates[:6]) + (" …" if len(candidates) > 6 else "")
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.CONTEXT_JUNK,
                 title=f"{view.quoted(layer.index)} copied build-context junk: {names}",
                 severity=severity_for(total),
                 bytes=total,
@@ -170,14 +169,11 @@ def detect(view: ImageView) -> list[Finding]:
                     + "."
                 ),
                 fix="Exclude them from the build context with a .dockerignore next to the Dockerfile:\n" + "\n".join(patterns),
-                details={
-                    "context_root": "/" + root if root is not None else None,
-                    "dockerignore": patterns,
-                    "candidates": [
-                        {"pattern": c.pattern, "category": c.category, "bytes": c.bytes, "files": len(c.paths)}
-                        for c in candidates
-                    ],
-                },
+                details=JunkDetails(
+                    "/" + root if root is not None else None,
+                    patterns,
+                    [JunkCandidate(c.pattern, c.category, c.bytes, len(c.paths)) for c in candidates],
+                ),
             )
         )
     return findings

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from operator import attrgetter
 from typing import NamedTuple
 
+from slimview.findings.details import FindingDetails
 
-class Severity:
+
+class FindingKind(StrEnum):
+    """Every kind a finding can have, in the order reports explain them."""
+
+    PACKAGE_CACHE = "package-cache"
+    BUILD_TOOLS = "build-tools"
+    HIDDEN_BYTES = "hidden-bytes"
+    CONTEXT_JUNK = "context-junk"
+    DUPLICATES = "duplicates"
+    SECRET = "secret"
+    CONFIG = "config"
+    LARGE_FILE = "large-file"
+
+
+class Severity(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
     INFO = "info"
 
-    ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    @property
+    def rank(self) -> int:
+        """0 for the most severe."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.HIGH: 0, Severity.MEDIUM: 1, Severity.LOW: 2, Severity.INFO: 3}
 
 
 class FindingPath(NamedTuple):
@@ -44,13 +66,13 @@ def sort_largest_first(paths: list[FindingPath]) -> None:
 
 @dataclass
 class Finding:
-    kind: str  # package-cache, build-tools, hidden-bytes, context-junk, duplicates, secret, config, large-file
+    kind: FindingKind
     title: str  # one line a person can act on
-    severity: str
+    severity: Severity
     bytes: int  # bytes the image would lose by applying the fix
     layer: int | None  # the layer (index) responsible, when there is one
     instruction: str  # that layer's instruction
     paths: list[FindingPath] = field(default_factory=list)
     evidence: str = ""
     fix: str = ""
-    details: dict = field(default_factory=dict)  # kind-specific extras, JSON-serialisable
+    details: FindingDetails | None = None  # what the kind knows besides (details.py)

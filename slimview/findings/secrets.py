@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import posixpath
 
-from slimview.findings.model import Finding, FindingPath, Severity
+from slimview.findings.details import SecretDetails, SecretMatch
+from slimview.findings.model import Finding, FindingKind, FindingPath, Severity
 from slimview.findings.view import ImageView
 from slimview.index.secretscan import PRIVATE_KEY, Match, fingerprint, scan
 
-__all__ = ["KIND", "detect", "fingerprint", "scan"]
-
-KIND = "secret"
+__all__ = ["detect", "fingerprint", "scan"]
 
 
 def _hidden_by(view: ImageView, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]:
@@ -47,7 +46,7 @@ def detect(view: ImageView) -> list[Finding]:
         generic_only = kinds == ["credential-assignment"] and not is_env
         findings.append(
             Finding(
-                kind=KIND,
+                kind=FindingKind.SECRET,
                 title=f"{label} in /{path}{gone}",
                 severity=Severity.MEDIUM if generic_only else Severity.HIGH,
                 bytes=0,
@@ -67,12 +66,7 @@ def detect(view: ImageView) -> list[Finding]:
                     "secrets with `RUN --mount=type=secret,id=…`, and runtime ones through the environment or a secret "
                     "store. Rotate it: everyone who can pull this image can read it."
                 ),
-                details={
-                    "secret_kinds": kinds,
-                    "matches": [{"kind": m.kind, "name": m.name, "fingerprint": m.fingerprint, "line": m.line} for m in matches],
-                    "visible": visible,
-                    "hidden_by": hider,
-                },
+                details=SecretDetails(kinds, [SecretMatch(m.kind, m.name, m.fingerprint, m.line) for m in matches], visible, hider),
             )
         )
     return findings

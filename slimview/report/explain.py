@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
+from slimview.findings.details import CacheDetails, HiddenDetails, JunkDetails, SecretDetails, ToolPackage, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding
 from slimview.packages.classify import BuildRole
 from slimview.report.format import human_bytes
@@ -31,8 +32,8 @@ def _more(total: int, shown: int) -> str:
     return f", … {total - shown} more" if total > shown else ""
 
 
-def _packages(items: list[dict]) -> str:
-    head = ", ".join(f"{p['name']} {human_bytes(p['bytes'])}" for p in items[:TOP_ITEMS])
+def _packages(items: list[ToolPackage]) -> str:
+    head = ", ".join(f"{p.name} {human_bytes(p.bytes)}" for p in items[:TOP_ITEMS])
     return head + _more(len(items), TOP_ITEMS)
 
 
@@ -40,39 +41,40 @@ def kind_facts(finding: Finding) -> list[tuple[str, str]]:
     """(label, text) lines particular to the finding's kind."""
     d = finding.details
     facts: list[tuple[str, str]] = []
-    if finding.kind == "build-tools":
-        by_category: dict[str, list[dict]] = {}
-        for p in d.get("packages") or []:
-            by_category.setdefault(p["category"], []).append(p)
+    if isinstance(d, ToolPackagesDetails):
+        by_category: dict[BuildRole, list[ToolPackage]] = {}
+        for p in d.packages:
+            by_category.setdefault(p.category, []).append(p)
         for category, label in _CATEGORY_LABELS.items():
             if category in by_category:
                 note = " (needed only by the build tools)" if category == BuildRole.DEPENDENCY else ""
                 facts.append((label, _packages(by_category[category]) + note))
-        if d.get("categories"):
-            facts.append(("found", ", ".join(f"{k} {human_bytes(v)}" for k, v in d["categories"].items())))
-        for r in d.get("removed_packages") or []:
-            facts.append(("left behind", f"layer {r['layer']} removed {r['removed']} but kept " + ", ".join(r["still_installed"][:TOP_ITEMS]) + _more(len(r["still_installed"]), TOP_ITEMS)))
-    elif finding.kind == "package-cache":
-        facts.append(("where", ", ".join(d.get("roots", []))))
-    elif finding.kind == "hidden-bytes":
-        if finding.layer == d["hidden_by"] and d["stored_in"] != d["hidden_by"]:
-            facts.append(("stored by", f"layer {d['stored_in']}"))
+        for r in d.removed_packages:
+            kept = ", ".join(r.still_installed[:TOP_ITEMS]) + _more(len(r.still_installed), TOP_ITEMS)
+            facts.append(("left behind", f"layer {r.layer} removed {r.removed} but kept {kept}"))
+    elif isinstance(d, ToolPathsDetails):
+        if d.categories:
+            facts.append(("found", ", ".join(f"{k} {human_bytes(v)}" for k, v in d.categories.items())))
+    elif isinstance(d, CacheDetails):
+        facts.append(("where", ", ".join(d.roots)))
+    elif isinstance(d, HiddenDetails):
+        if finding.layer == d.hidden_by and d.stored_in != d.hidden_by:
+            facts.append(("stored by", f"layer {d.stored_in}"))
         else:
-            facts.append(("hidden by", f"layer {d['hidden_by']} {short_instruction(d['hidden_by_instruction'])}"))
-        if d.get("packages"):
+            facts.append(("hidden by", f"layer {d.hidden_by} {short_instruction(d.hidden_by_instruction)}"))
+        if d.packages:
             facts.append(("packages", ", ".join(
-                f"{p['name']} {p['from'] or '?'} → {p['to'] or '?'} {human_bytes(p['bytes'])}" for p in d["packages"][:TOP_ITEMS]
-            ) + _more(len(d["packages"]), TOP_ITEMS)))
-        elif d.get("contents") and d["contents"][0]["label"] != "other files":
-            facts.append(("contents", ", ".join(f"{c['label']} {human_bytes(c['bytes'])}" for c in d["contents"])))
-    elif finding.kind == "context-junk":
-        facts.append(("candidates", ", ".join(f"{c['pattern']} {human_bytes(c['bytes'])}" for c in d["candidates"])))
-    elif finding.kind == "secret":
-        matches = d.get("matches", [])
+                f"{p.name} {p.from_version or '?'} → {p.to_version or '?'} {human_bytes(p.bytes)}" for p in d.packages[:TOP_ITEMS]
+            ) + _more(len(d.packages), TOP_ITEMS)))
+        elif d.contents and d.contents[0].label != "other files":
+            facts.append(("contents", ", ".join(f"{c.label} {human_bytes(c.bytes)}" for c in d.contents)))
+    elif isinstance(d, JunkDetails):
+        facts.append(("candidates", ", ".join(f"{c.pattern} {human_bytes(c.bytes)}" for c in d.candidates)))
+    elif isinstance(d, SecretDetails):
         facts.append(("secrets", ", ".join(
-            m["kind"] + (f" in {m['name']}" if m["name"] else "") + f" (line {m['line']}, fingerprint {m['fingerprint']})"
-            for m in matches[:TOP_ITEMS]
-        ) + _more(len(matches), TOP_ITEMS)))
+            m.kind + (f" in {m.name}" if m.name else "") + f" (line {m.line}, fingerprint {m.fingerprint})"
+            for m in d.matches[:TOP_ITEMS]
+        ) + _more(len(d.matches), TOP_ITEMS)))
     return facts
 
 

@@ -115,7 +115,7 @@ def finding_json(finding: Finding) -> dict:
         ),
         "evidence": safe_text(finding.evidence),
         "fix": safe_text(finding.fix),
-        "details": _safe(finding.details),
+        "details": _safe(finding.details.to_json()) if finding.details is not None else {},
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
-from slimview.findings import Analysis
+from slimview.findings import Analysis, FindingKind
 from slimview.report.explain import kind_facts, layer_fact, path_facts
 from slimview.report.format import human_bytes, percent
 
@@ -47,7 +47,7 @@ def render_markdown(analysis: Analysis) -> str:
         f"({percent(avoidable, size)} of the image) · {human_bytes(hidden)} hidden by later layers · "
         f"dive efficiency {index.dive.score * 100:.2f} %"
     )
-    secrets = [f for f in findings if f.kind == "secret"]
+    secrets = [f for f in findings if f.kind == FindingKind.SECRET]
     if secrets:
         out += ["", "> [!CAUTION]", f"> {len(secrets)} file(s) with secrets ship in this image (values not shown):"]
         out += [f"> - {_inline(f.title)}" for f in secrets[:10]]

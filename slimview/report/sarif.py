@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from slimview import __version__
 from slimview.dockerfile.history import short_instruction
-from slimview.findings import KINDS, Analysis
+from slimview.findings import KINDS, Analysis, FindingKind
 from slimview.findings.model import Finding, Severity
 from slimview.report.explain import kind_facts
 from slimview.report.format import human_bytes
@@ -25,14 +25,14 @@ MAX_LOCATIONS = 10
 _LEVEL = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note", Severity.INFO: "none"}
 
 _KIND_TEXT = {
-    "package-cache": "Package-manager caches, temporary files or logs left in the final image",
-    "build-tools": "Build tools (compilers, headers, build systems, version control) in the runtime image",
-    "hidden-bytes": "Bytes stored by one layer and deleted or overwritten by a later one",
-    "context-junk": "Build-context files the program does not need (.git, tests, docs, .env…)",
-    "duplicates": "Identical files stored at several paths",
-    "secret": "A secret (key, token, credential) stored in a layer",
-    "config": "Image configuration (user, health check)",
-    "large-file": "A very large single file",
+    FindingKind.PACKAGE_CACHE: "Package-manager caches, temporary files or logs left in the final image",
+    FindingKind.BUILD_TOOLS: "Build tools (compilers, headers, build systems, version control) in the runtime image",
+    FindingKind.HIDDEN_BYTES: "Bytes stored by one layer and deleted or overwritten by a later one",
+    FindingKind.CONTEXT_JUNK: "Build-context files the program does not need (.git, tests, docs, .env…)",
+    FindingKind.DUPLICATES: "Identical files stored at several paths",
+    FindingKind.SECRET: "A secret (key, token, credential) stored in a layer",
+    FindingKind.CONFIG: "Image configuration (user, health check)",
+    FindingKind.LARGE_FILE: "A very large single file",
 }
 
 

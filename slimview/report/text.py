@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
-from slimview.findings import Analysis
+from slimview.findings import Analysis, FindingKind
 from slimview.index.model import ImageIndex
 from slimview.report import text_width
 from slimview.report.explain import kind_facts, layer_fact, path_facts
@@ -56,9 +56,9 @@ def _findings(analysis: Analysis, width: int) -> list[str]:
         for label, text in kind_facts(finding):
             out.extend(_wrapped(label, text, width))
         paths = path_facts(finding)
-        if paths and finding.kind not in ("secret", "large-file"):
+        if paths and finding.kind not in (FindingKind.SECRET, FindingKind.LARGE_FILE):
             out.extend(_wrapped("paths", paths, width))
-        elif finding.kind == "secret":
+        elif finding.kind == FindingKind.SECRET:
             out.extend(_wrapped("path", path_facts(finding, 1), width))
         for k, line in enumerate(finding.fix.splitlines()):
             out.extend(_wrapped("fix" if k == 0 else "", line, width))

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from slimview.dockerfile.stages import read_dockerfile
 from slimview.errors import InputError
-from slimview.findings.model import Finding
+from slimview.findings.details import JunkDetails, NoHealthcheckDetails, RootUserDetails
+from slimview.findings.model import Finding, FindingKind
 from slimview.index.model import ImageIndex
 from slimview.packages.classify import BuildRole, is_build_only
 from slimview.packages.closure import build_roles, closure_bytes, closure_names, shared_libraries
@@ -88,11 +89,11 @@ def rewrite_image(
         junk=lambda name: di.is_ignored(name, ignore.patterns),
         entries=lambda step, layer: _entries(index, step, layer, context, user_ignore),
         savings=_savings(index, history, findings, db, build),
-        secrets={posixpath.basename(p.path) for f in findings if f.kind == "secret" for p in f.paths},
+        secrets={posixpath.basename(p.path) for f in findings if f.kind == FindingKind.SECRET for p in f.paths},
         layer_bytes={layer.index: layer.stats.size for layer in index.layers},
         shared_libraries=_shared_libraries(db, build, history, source),
-        runs_as_root_finding=any(f.kind == "config" and f.details.get("check") == "user" for f in findings),
-        no_healthcheck_finding=any(f.kind == "config" and f.details.get("check") == "healthcheck" for f in findings),
+        runs_as_root_finding=any(isinstance(f.details, RootUserDetails) for f in findings),
+        no_healthcheck_finding=any(isinstance(f.details, NoHealthcheckDetails) for f in findings),
     )
     written = write(source, facts)
     dropped = _keep_copied(ignore, written.copied, context)
@@ -169,12 +170,11 @@ def _ignore_file(findings: Sequence[Finding], user: list[str], python: bool) -> 
     ignore = di.IgnoreFile()
     ignore.add("Kept from the context's own .dockerignore.", user)
     root = _context_root(findings)
-    secrets = [p.path[len(root):] for f in findings if f.kind == "secret" and root is not None for p in f.paths if p.path.startswith(root)]
+    secrets = [p.path[len(root):] for f in findings if f.kind == FindingKind.SECRET and root is not None for p in f.paths if p.path.startswith(root)]
     ignore.add("secret finding: credentials must never be copied into an image.", secrets)
     for finding in findings:
-        if finding.kind == "context-junk":
-            patterns = [p for p in finding.details.get("dockerignore") or [] if isinstance(p, str)]
-            ignore.add(f"context-junk finding: {human_bytes(finding.bytes)} the image copied and never uses.", patterns)
+        if isinstance(finding.details, JunkDetails):
+            ignore.add(f"context-junk finding: {human_bytes(finding.bytes)} the image copied and never uses.", finding.details.dockerignore)
     ignore.add("Version control, editor and build files.", di.COMMON)
     if python:
         ignore.add("Python caches, virtualenvs and tool output.", di.PYTHON)
@@ -184,8 +184,8 @@ def _ignore_file(findings: Sequence[Finding], user: list[str], python: bool) -> 
 
 def _context_root(findings: Sequence[Finding]) -> str | None:
     for finding in findings:
-        root = finding.details.get("context_root") if finding.kind == "context-junk" else None
-        if isinstance(root, str):
+        root = finding.details.context_root if isinstance(finding.details, JunkDetails) else None
+        if root is not None:
             return root.strip("/") + "/" if root.strip("/") else ""
     return None
 
@@ -226,7 +226,7 @@ def _savings(
     first = source.base_layers
     lists_visible, lists_hidden = stored_under(index, PACKAGE_LISTS, first)
     pip_visible, pip_hidden = stored_under(index, PIP_CACHES, first)
-    build_tools = sum(f.bytes for f in findings if f.kind == "build-tools")
+    build_tools = sum(f.bytes for f in findings if f.kind == FindingKind.BUILD_TOOLS)
     if not build_tools and db is not None:
         requested = requested_packages(source)
         runtime = [p for p in requested if not is_build_only(p, build, db.manager)]
