@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from slimview.findings import Analysis, analyze
 from slimview.index import IndexOptions, build_index, gc_paused
 from slimview.index.model import ImageIndex
+from slimview.packages.database import read_database
 from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME, rewrite_image
 from slimview.rewrite.base import BaseImage, engine_images, find_base
 from slimview.rewrite.model import Rewrite
@@ -27,7 +28,8 @@ def open_index(reference: str, options: IndexOptions | None = None, progress: Pr
 def analyse(index: ImageIndex) -> Analysis:
     """Stage 3: the findings about an indexed image."""
     with gc_paused():
-        return Analysis(index, analyze(index))
+        db = read_database(index)
+        return Analysis(index, analyze(index, db), db)
 
 
 def load(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> Analysis:
@@ -58,7 +60,7 @@ def rewrite(
     base_image = find_base(source, images)
     rewritten = rewrite_image(
         analysis.index, base_image, analysis.findings, dockerfile=dockerfile, context=context, base=base,
-        local_images=images or (), names=names,
+        local_images=images or (), names=names, packages=analysis.packages,
     )
     return Rewritten(base_image, rewritten)
 

@@ -17,6 +17,7 @@ from slimview.findings.totals import avoidable_bytes
 from slimview.findings.view import ImageView
 from slimview.index.model import ImageIndex
 from slimview.packages.database import read_database
+from slimview.packages.model import PackageDatabase
 
 __all__ = ["KINDS", "Analysis", "Finding", "FindingKind", "FindingPath", "Severity", "analyze"]
 
@@ -24,10 +25,11 @@ __all__ = ["KINDS", "Analysis", "Finding", "FindingKind", "FindingPath", "Severi
 KINDS = tuple(FindingKind)
 
 
-def analyze(index: ImageIndex) -> list[Finding]:
-    """All findings for ``index``, ranked by bytes saved (largest first)."""
+def analyze(index: ImageIndex, db: PackageDatabase | None = None) -> list[Finding]:
+    """All findings for ``index``, ranked by bytes saved (largest first); ``db`` is the
+    image's package database when the caller has read it already."""
     view = ImageView(index)
-    db = read_database(index)
+    db = db if db is not None else read_database(index)
     findings: list[Finding] = []
     findings += caches.detect(view)
     findings += buildtools.detect(view, db)
@@ -46,6 +48,7 @@ class Analysis:
 
     index: ImageIndex
     findings: list[Finding]
+    packages: PackageDatabase | None = None  # the image's own package database, if it has one
 
     @property
     def avoidable_bytes(self) -> int:

@@ -15,6 +15,7 @@ from slimview import __version__
 from slimview.dockerfile.history import short_instruction
 from slimview.findings import KINDS, Analysis, FindingKind
 from slimview.findings.model import Finding, Severity
+from slimview.gate import RULE_BY_KEY
 from slimview.report.explain import kind_facts
 from slimview.report.format import human_bytes
 
@@ -52,8 +53,6 @@ def _rules(gate) -> list[dict]:
         for kind in KINDS
     ]
     if gate is not None:
-        from slimview.gate import RULE_BY_KEY
-
         for r in gate.results:
             rules.append(
                 {

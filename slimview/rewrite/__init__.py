@@ -51,10 +51,12 @@ def rewrite_image(
     base: str | None = None,
     local_images: Sequence[LocalImage] = (),
     names: tuple[str, str] = (DOCKERFILE_NAME, DOCKERIGNORE_NAME),
+    packages: PackageDatabase | None = None,
 ) -> Rewrite:
     """Rewrite the image's Dockerfile (reconstructed, or the user's at ``dockerfile``).
 
-    ``names``: what the Dockerfile and the .dockerignore will be called (for their headers).
+    ``names``: what the Dockerfile and the .dockerignore will be called (for their headers);
+    ``packages``: the image's package database, when the caller has read it already.
     """
     # The history says what each layer of the image holds, whichever Dockerfile is rewritten.
     history = from_image(index, base_image)
@@ -73,7 +75,7 @@ def rewrite_image(
 
     version = python_version(index)
     family = distribution_family(os_release(index))
-    db = read_database(index)
+    db = packages if packages is not None else read_database(index)
     build = _build_packages(db)
     python_stack = version is not None and installs_python_packages(source)
     runtime_base, reason = _runtime_base(base, python_stack, version, family, source, base_image)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from slimview.errors import EngineError
+from slimview.source.engine import connect
 from slimview.source.model import SourceImage
 
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
@@ -183,8 +184,6 @@ def engine_images(source: SourceImage, client=None) -> list[LocalImage] | None:
     """The local engine's images (history filled in for those that could be ``source``'s
     base), or None when no engine answers."""
     if client is None:
-        from slimview.source.engine import connect
-
         try:
             client = connect(timeout=30)
         except EngineError:

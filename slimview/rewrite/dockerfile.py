@@ -220,19 +220,19 @@ class _Writer:
     def __init__(self, source: RewriteSource, facts: Facts):
         self.source = source
         self.facts = facts
-        self.c = _collect(source)
+        self.original = _collect(source)
         self.fixes: list[Fix] = []
         self.copied: list[tuple[str, bool]] = []
         self.app_bytes = 0
         self.kept_runs: list[int] = []
         self.comments_used: set[int] = set()
         self.last = {ins.keyword: n for n, ins in enumerate(source.instructions) if ins.keyword in ("CMD", "ENTRYPOINT")}
-        self.python = facts.python is not None and bool(self.c.pips)
-        self.venv = (self.c.venv or VENV) if self.python else None
-        self.alpine = facts.family == "alpine" or (bool(self.c.apk) and not self.c.apt)
-        self.root_original = self.c.user in _ROOT_USERS
-        self.owner = self.c.chowns[0].owner if self.c.chowns else (f"{APP_UID}:{APP_UID}" if self.root_original else "")
-        requested = self.c.apk if self.alpine else self.c.apt
+        self.python = facts.python is not None and bool(self.original.pips)
+        self.venv = (self.original.venv or VENV) if self.python else None
+        self.alpine = facts.family == "alpine" or (bool(self.original.apk) and not self.original.apt)
+        self.root_original = self.original.user in _ROOT_USERS
+        self.owner = self.original.chowns[0].owner if self.original.chowns else (f"{APP_UID}:{APP_UID}" if self.root_original else "")
+        requested = self.original.apk if self.alpine else self.original.apt
         self.build_packages: list[str] = []
         self.runtime_packages = requested
         self.python_tooling: list[str] = []  # python, pip, venv from the distribution
@@ -282,7 +282,7 @@ class _Writer:
             comments = self._package_comments() + [f"Build-only packages stay in this stage{fixes('build-tools', saved)}."]
             out.append(Instruction("RUN", self._install(self.build_packages), comments))
             self.fixes.append(Fix("build-tools", "build-only packages only in the builder: " + ", ".join(self.build_packages), saved))
-        workdir = self.c.workdir_at[self.c.pips[0][0]]
+        workdir = self.original.workdir_at[self.original.pips[0][0]]
         if workdir != "/":
             out.append(Instruction("WORKDIR", workdir))
         manifests = self._manifest_copy(workdir)
@@ -291,12 +291,12 @@ class _Writer:
                 "Dependency manifests first: editing the source no longer re-runs pip."
             ]))
             self.fixes.append(Fix("cache-order", "dependency manifests copied and installed before the source"))
-        if any(command.local for _n, command in self.c.pips):
+        if any(command.local for _n, command in self.original.pips):
             tree = self._source_tree_copy()
             if tree:
                 out.append(Instruction("COPY", tree, ["pip installs the project itself, so it needs the source tree."]))
         cache = self.facts.savings.get("pip-cache", 0)
-        for n, command in self.c.pips:
+        for n, command in self.original.pips:
             if cmd.is_pip_tooling_upgrade(command):
                 continue
             args = " ".join(shlex.quote(a) for a in command.pip_args)
@@ -322,7 +322,7 @@ class _Writer:
     def _manifest_copy(self, workdir: str) -> str:
         """``COPY`` arguments for the requirement files pip reads, or ""."""
         wanted: list[str] = []
-        for _n, command in self.c.pips:
+        for _n, command in self.original.pips:
             wanted += [path for path in command.requirements if path not in wanted]
         if not wanted:
             return ""
@@ -338,7 +338,7 @@ class _Writer:
 
     def _context_path(self, absolute: str) -> str | None:
         """Where in the build context a file that was copied to ``absolute`` came from."""
-        for step in reversed(list(self.c.copies.values())):
+        for step in reversed(list(self.original.copies.values())):
             if not step.reads_context or not step.dest.endswith("/") or not absolute.startswith(step.dest):
                 continue
             rel = absolute[len(step.dest):]
@@ -352,7 +352,7 @@ class _Writer:
         return None
 
     def _source_tree_copy(self) -> str:
-        for step in self.c.copies.values():
+        for step in self.original.copies.values():
             if step.reads_context and step.sources in (["."], ["./"]):
                 self.copied.append((".", True))
                 return f". {step.dest}"
@@ -370,7 +370,7 @@ class _Writer:
             if not setup_done and k in ("RUN", "COPY", "ADD", "WORKDIR", "USER"):
                 out += self._setup()
                 setup_done = True
-            starts_app = (n in self.c.copies and self.c.copies[n].reads_context) or any(p[0] == n for p in self.c.pips)
+            starts_app = (n in self.original.copies and self.original.copies[n].reads_context) or any(p[0] == n for p in self.original.pips)
             if self.python and not venv_done and starts_app:
                 out += self._venv()
                 venv_done = True
@@ -381,7 +381,7 @@ class _Writer:
             elif k in ("COPY", "ADD"):
                 out += self._copy(n, ins)
             elif k == "WORKDIR":
-                out.append(Instruction("WORKDIR", self.c.workdir_at[n], ins.comments))
+                out.append(Instruction("WORKDIR", self.original.workdir_at[n], ins.comments))
             elif k in ("CMD", "ENTRYPOINT"):
                 if n != self.last[k]:
                     continue  # overridden by a later one
@@ -428,7 +428,7 @@ class _Writer:
     def _package_comments(self) -> list[str]:
         """The user's comments above the RUN lines that installed packages (said once)."""
         out = []
-        for n, commands in self.c.commands.items():
+        for n, commands in self.original.commands.items():
             if any(c.kind in (cmd.APT_INSTALL, cmd.APK_ADD) for c in commands):
                 out += self._take_comments(n)
         return out
@@ -478,9 +478,9 @@ class _Writer:
                 f"groupadd --system --gid {APP_UID} app \\\n && useradd --system --no-log-init --uid {APP_UID} --gid app"
                 " --create-home --home-dir /home/app app"
             )
-        if self.c.volumes:
+        if self.original.volumes:
             # A volume starts as a copy of its directory: the user must own it to write there.
-            text += f" \\\n && install -d -o {APP_UID} -g {APP_UID} " + " ".join(sorted(set(self.c.volumes)))
+            text += f" \\\n && install -d -o {APP_UID} -g {APP_UID} " + " ".join(sorted(set(self.original.volumes)))
         return text
 
     def _venv(self) -> list[Instruction]:
@@ -514,7 +514,7 @@ class _Writer:
             self.kept_runs.append(n)
             return [ins]
         kept = []
-        for command in self.c.commands[n]:
+        for command in self.original.commands[n]:
             if command.kind == cmd.OTHER or (command.kind == cmd.ADD_USER and not self.root_original):
                 kept.append(command.text)
             elif command.kind in (cmd.PIP_INSTALL, cmd.VENV) and not self.python:
@@ -533,7 +533,7 @@ class _Writer:
     def _chown_covered(self, command: cmd.Command, layer: int | None) -> bool:
         """Whether every path a ``chown -R`` changes is a COPY destination, now copied with
         --chown (the chown layer stored every file again)."""
-        dests = [step.dest.rstrip("/") or "/" for step in self.c.copies.values() if step.reads_context]
+        dests = [step.dest.rstrip("/") or "/" for step in self.original.copies.values() if step.reads_context]
         covered = all(any(_within(posixpath.normpath(p), d) for d in dests) for p in command.paths)
         if covered:
             saved = self.facts.layer_bytes.get(layer, 0) if layer is not None else 0
@@ -541,7 +541,7 @@ class _Writer:
         return covered
 
     def _copy(self, n: int, ins: Instruction) -> list[Instruction]:
-        step = self.c.copies[n]
+        step = self.original.copies[n]
         if not step.reads_context:
             return [ins]
         if step.keyword == "ADD" and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in step.sources):
@@ -550,7 +550,7 @@ class _Writer:
         if self.owner:
             flags = [f"--chown={self.owner}", *(f for f in step.flags if not f.startswith("--chown="))]
         comments = self._take_comments(n)
-        for chown in self.c.chowns:
+        for chown in self.original.chowns:
             if chown.owner == self.owner and self._chown_covers(chown, step):
                 comments.append(f"--chown instead of a later `{chown.text}` layer that stored every file again.")
         if step.unknown:

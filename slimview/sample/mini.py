@@ -10,6 +10,8 @@ shared library, and no USER.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 
@@ -192,9 +194,6 @@ def sample_spec() -> ImageSpec:
 
 def write_sample(path: str) -> None:
     """Write the sample as a legacy ``docker save`` tarball at ``path``."""
-    import os
-    import tempfile
-
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sample-", suffix=".tar")
     os.close(fd)

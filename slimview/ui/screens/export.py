@@ -23,6 +23,7 @@ from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Stat
 from textual.worker import Worker
 
 from slimview.report.format import human_bytes
+from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
 
 if TYPE_CHECKING:
     from slimview.rewrite.model import Rewrite
@@ -118,8 +119,6 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         rewrite: Rewrite
 
     def __init__(self, make_rewrite: Callable[[], Rewrite], directory: str):
-        from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
-
         super().__init__()
         self.make_rewrite = make_rewrite
         self.directory = directory
