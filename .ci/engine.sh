@@ -231,6 +231,8 @@ NODE_ENTRYPOINT='#!/bin/sh\nset -e\nif [ "${1#-}" != "$1" ] || [ -z "$(command -
 
 # build_node TAG BASE EXTRA_PACKAGES: Debian's Node 18 and npm the way the official images
 # lay them out: a `node` user (1000:1000), one RUN layer, docker-entrypoint.sh, CMD node.
+# npm --version leaves a debug log under /root/.npm; it goes, so that the base holds no
+# npm cache or logs of its own and any in an image built on it came from that build.
 # The full image's build tools (build-essential, git, python3, curl) go in with it; the
 # official one gets them from buildpack-deps. NODE_EXTRA_CA_CERTS lets npm trust this
 # machine's CA bundle (a test-harness detail, like PIP_CERT).
@@ -244,7 +246,8 @@ RUN groupadd --gid 1000 node \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \\
  && printf '$NODE_ENTRYPOINT' >/usr/local/bin/docker-entrypoint.sh \\
  && chmod 0755 /usr/local/bin/docker-entrypoint.sh \\
- && node --version && npm --version
+ && node --version && npm --version \\
+ && rm -rf /root/.npm /tmp/*
 ENV NODE_EXTRA_CA_CERTS=$CI_CA
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["node"]
