@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
 from docker.models.containers import Container
 
 from engine import EngineClient
@@ -71,9 +70,7 @@ def ensure_sample_image(engine: EngineClient, sample: Sample, *, reference: bool
     lock_path = Path(tempfile.gettempdir()) / f"slimview-sample-{tag.replace(':', '-')}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            engine.images.get(tag)
-        except docker.errors.ImageNotFound:
+        if not engine.images.list(name=tag):
             args = ["bash", str(BUILD_SCRIPT), sample.name, *(["--reference"] if reference else [])]
             proc = subprocess.run(
                 args, env={**os.environ, "DOCKER_HOST": engine.docker_host},
