@@ -229,26 +229,37 @@ build_busybox() (
 # runs under node (`docker run node:18 -e '…'`, `docker run node:18 app.js`).
 NODE_ENTRYPOINT='#!/bin/sh\nset -e\nif [ "${1#-}" != "$1" ] || [ -z "$(command -v "$1")" ] || { [ -f "$1" ] && ! [ -x "$1" ]; }; then\n  set -- node "$@"\nfi\nexec "$@"\n'
 
-# build_node TAG BASE EXTRA_PACKAGES: Debian's Node 18 and npm the way the official images
-# lay them out: a `node` user (1000:1000), one RUN layer, docker-entrypoint.sh, CMD node.
-# npm --version leaves a debug log under /root/.npm; it goes, so that the base holds no
-# npm cache or logs of its own and any in an image built on it came from that build.
-# The full image's build tools (build-essential, git, python3, curl) go in with it; the
-# official one gets them from buildpack-deps. NODE_EXTRA_CA_CERTS lets npm trust this
-# machine's CA bundle (a test-harness detail, like PIP_CERT).
+# The npm and yarn that the official node:18 images carry (Node 18.20's bundled npm).
+NPM_VERSION=10.8.2
+YARN_VERSION=1.22.22
+
+# build_node TAG BASE EXTRA_PACKAGES: Debian's Node 18 laid out as in the official images:
+# a `node` user (1000:1000), npm and yarn installed globally under /usr/local, one RUN
+# layer, docker-entrypoint.sh, CMD node. Debian's own npm (npm 9 spread over ~380 node-*
+# packages, with libssl-dev and libnode-dev) only installs the real npm from the npm
+# registry and is purged in the same RUN, so the slim base holds nodejs and npm alone
+# (`hash -r`: the shell still remembers Debian's /usr/bin/npm).
+# npm's cache and logs go too: any under /root/.npm in an image built on these bases came
+# from that image's build. The full image's build tools (build-essential, git, python3,
+# curl) go in with it; the official one gets them from buildpack-deps.
+# NODE_EXTRA_CA_CERTS lets npm trust this machine's CA bundle (a test-harness detail, like
+# PIP_CERT).
 build_node() {
     DOCKER_BUILDKIT=0 "$DOCKER" build --network host -t "$1" - <<EOF
 FROM $2
+ENV NODE_EXTRA_CA_CERTS=$CI_CA
 RUN groupadd --gid 1000 node \\
  && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \\
  && apt-get update \\
  && apt-get install -y --no-install-recommends nodejs npm $3 \\
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \\
+ && npm install --global --prefix /usr/local --no-audit --no-fund npm@$NPM_VERSION yarn@$YARN_VERSION \\
+ && apt-get purge -y --auto-remove npm \\
+ && hash -r \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /root/.npm /tmp/* \\
  && printf '$NODE_ENTRYPOINT' >/usr/local/bin/docker-entrypoint.sh \\
  && chmod 0755 /usr/local/bin/docker-entrypoint.sh \\
- && node --version && npm --version \\
- && rm -rf /root/.npm /tmp/*
-ENV NODE_EXTRA_CA_CERTS=$CI_CA
+ && node --version && npm --version && yarn --version \\
+ && rm -rf /root/.npm /root/.cache /tmp/*
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["node"]
 EOF
