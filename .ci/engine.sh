@@ -245,7 +245,7 @@ YARN_VERSION=1.22.22
 # NODE_EXTRA_CA_CERTS lets npm trust this machine's CA bundle (a test-harness detail, like
 # PIP_CERT).
 build_node() {
-    DOCKER_BUILDKIT=0 "$DOCKER" build --network host -t "$1" - <<EOF
+    DOCKER_BUILDKIT=0 "$DOCKER" build --network host --force-rm -t "$1" - <<EOF
 FROM $2
 ENV NODE_EXTRA_CA_CERTS=$CI_CA
 RUN groupadd --gid 1000 node \\
@@ -269,7 +269,7 @@ EOF
 # writable, as there), its bin first on PATH, WORKDIR /go; GOTOOLCHAIN=local so a newer
 # go.mod never makes go look for a toolchain download.
 build_golang() {
-    DOCKER_BUILDKIT=0 "$DOCKER" build --network host -t golang:1.19-bookworm - <<EOF
+    DOCKER_BUILDKIT=0 "$DOCKER" build --network host --force-rm -t golang:1.19-bookworm - <<EOF
 FROM debian:bookworm
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends golang-go gcc libc6-dev git make pkg-config ca-certificates \\
