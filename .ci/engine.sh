@@ -3,11 +3,16 @@
 #
 #   bash .ci/engine.sh start    start dockerd (idempotent); prints the DOCKER_HOST to export
 #   bash .ci/engine.sh stop     stop the dockerd started by `start`
-#   bash .ci/engine.sh bases    build debian:bookworm, python:3.11-slim, busybox:latest if absent
+#   bash .ci/engine.sh bases    build the base images below that are absent
 #   bash .ci/engine.sh verify   prove both builders build offline FROM those bases
 #
-# No image registry is reachable here, so every base is made locally. State lives outside
-# the clone (/var/lib/slimview-ci) so a rerun on the same machine reuses the bases.
+# No image registry is reachable here, so every base is made locally, from Debian's
+# packages, under the official name a Dockerfile (or slimview's rewrite) would use:
+# debian:bookworm, debian:bookworm-slim, python:3.11-slim, busybox:latest,
+# node:18-bookworm, node:18-bookworm-slim, golang:1.19-bookworm and
+# gcr.io/distroless/static-debian12 (:latest and :nonroot). sample_images/README.md says
+# how each stands in for the real one. State lives outside the clone
+# (/var/lib/slimview-ci) so a rerun on the same machine reuses the bases.
 set -euo pipefail
 
 RUN_DIR=/run/slimview-ci
@@ -144,6 +149,46 @@ EOF
             - debian:bookworm
 )
 
+# The official slim variant is the same rootfs with documentation, manuals and locales
+# removed and a dpkg configuration that keeps them out of later installs (debuerreotype's
+# "slimify"). Done on debian:bookworm's own layer, so both bases hold the same packages.
+SLIM_EXCLUDES=(/usr/share/doc/ /usr/share/groff/ /usr/share/info/ /usr/share/linda/
+    /usr/share/lintian/overrides/ /usr/share/locale/ /usr/share/man/)
+SLIM_INCLUDES=('/usr/share/doc/*/copyright' /usr/share/locale/locale.alias
+    /usr/share/locale/languages /usr/share/locale/all_languages
+    '/usr/share/locale/currency/*' '/usr/share/locale/l10n/*')
+
+build_debian_slim() (
+    local work layer dir keep=() include
+    work=$(mktemp -d "$STATE_DIR/slim.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    "$DOCKER" save debian:bookworm | tar -C "$work" -x
+    layer=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["Layers"][0])' "$work/manifest.json")
+    mkdir "$work/root"
+    tar --numeric-owner -C "$work/root" -xf "$work/$layer"
+    for include in "${SLIM_INCLUDES[@]}"; do
+        ((${#keep[@]} == 0)) || keep+=(-o)
+        keep+=(-path "$include")
+    done
+    # In a chroot, so that find judges symlinks by the image's paths, not the host's.
+    for dir in "${SLIM_EXCLUDES[@]}"; do
+        [[ -d $work/root$dir ]] || continue
+        chroot "$work/root" find "$dir" -depth -mindepth 1 -not \( "${keep[@]}" \) \
+            -not \( -type d -o -type l \) -delete
+        # Dangling links and emptied directories, until none are left.
+        while [[ -n $(chroot "$work/root" find "$dir" -depth -mindepth 1 \( -empty -o -xtype l \) -print -delete) ]]; do :; done
+    done
+    {
+        echo '# The "slim" variant of the Debian base image: files containers rarely need'
+        echo '# are excluded, and this file keeps later installs from bringing them back.'
+        for dir in "${SLIM_EXCLUDES[@]}"; do echo "path-exclude ${dir}*"; done
+        for include in "${SLIM_INCLUDES[@]}"; do echo "path-include $include"; done
+    } >"$work/root/etc/dpkg/dpkg.cfg.d/docker"
+    tar --numeric-owner -C "$work/root" -c . |
+        "$DOCKER" import -c 'CMD ["bash"]' -c "ENV PATH=$STD_PATH" -c "ENV PIP_CERT=$CI_CA" \
+            - debian:bookworm-slim
+)
+
 # One RUN, so the image is the debian layer plus one Python layer, like the real slim image.
 build_python() {
     DOCKER_BUILDKIT=0 "$DOCKER" build --network host -t python:3.11-slim - <<'EOF'
@@ -180,22 +225,132 @@ build_busybox() (
         "$DOCKER" import -c 'CMD ["sh"]' -c "ENV PATH=$STD_PATH" - busybox:latest
 )
 
+# The official node images' entrypoint: a first argument that is an option or not a command
+# runs under node (`docker run node:18 -e '…'`, `docker run node:18 app.js`).
+NODE_ENTRYPOINT='#!/bin/sh\nset -e\nif [ "${1#-}" != "$1" ] || [ -z "$(command -v "$1")" ] || { [ -f "$1" ] && ! [ -x "$1" ]; }; then\n  set -- node "$@"\nfi\nexec "$@"\n'
+
+# The npm and yarn that the official node:18 images carry (Node 18.20's bundled npm).
+NPM_VERSION=10.8.2
+YARN_VERSION=1.22.22
+
+# build_node TAG BASE EXTRA_PACKAGES: Debian's Node 18 laid out as in the official images:
+# a `node` user (1000:1000), npm and yarn installed globally under /usr/local, one RUN
+# layer, docker-entrypoint.sh, CMD node. Debian's own npm (npm 9 spread over ~380 node-*
+# packages, with libssl-dev and libnode-dev) only installs the real npm from the npm
+# registry and is purged in the same RUN, so the slim base holds nodejs and npm alone
+# (`hash -r`: the shell still remembers Debian's /usr/bin/npm).
+# npm's cache and logs go too: any under /root/.npm in an image built on these bases came
+# from that image's build. The full image's build tools (build-essential, git, python3,
+# curl) go in with it; the official one gets them from buildpack-deps.
+# NODE_EXTRA_CA_CERTS lets npm trust this machine's CA bundle (a test-harness detail, like
+# PIP_CERT).
+build_node() {
+    DOCKER_BUILDKIT=0 "$DOCKER" build --network host --force-rm -t "$1" - <<EOF
+FROM $2
+ENV NODE_EXTRA_CA_CERTS=$CI_CA
+RUN groupadd --gid 1000 node \\
+ && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \\
+ && apt-get update \\
+ && apt-get install -y --no-install-recommends nodejs npm $3 \\
+ && npm install --global --prefix /usr/local --no-audit --no-fund npm@$NPM_VERSION yarn@$YARN_VERSION \\
+ && apt-get purge -y --auto-remove npm \\
+ && hash -r \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /root/.npm /tmp/* \\
+ && printf '$NODE_ENTRYPOINT' >/usr/local/bin/docker-entrypoint.sh \\
+ && chmod 0755 /usr/local/bin/docker-entrypoint.sh \\
+ && node --version && npm --version && yarn --version \\
+ && rm -rf /root/.npm /root/.cache /tmp/*
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["node"]
+EOF
+}
+
+# Debian's Go 1.19 with the official image's compilers and environment: GOPATH=/go (world
+# writable, as there), its bin first on PATH, WORKDIR /go; GOTOOLCHAIN=local so a newer
+# go.mod never makes go look for a toolchain download.
+build_golang() {
+    DOCKER_BUILDKIT=0 "$DOCKER" build --network host --force-rm -t golang:1.19-bookworm - <<EOF
+FROM debian:bookworm
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends golang-go gcc libc6-dev git make pkg-config ca-certificates \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \\
+ && mkdir -p /go/src /go/bin && chmod -R 1777 /go \\
+ && go version
+ENV GOLANG_VERSION=1.19 GOTOOLCHAIN=local GOPATH=/go
+ENV PATH=/go/bin:/usr/lib/go-1.19/bin:$STD_PATH
+WORKDIR /go
+EOF
+}
+
+# gcr.io/distroless/static-debian12 the way distroless assembles it: the data of Debian's
+# base-files, netbase, tzdata and media-types packages unpacked without maintainer scripts,
+# each recorded in /var/lib/dpkg/status.d/ (control and md5sums, as distroless does); a
+# CA bundle made from the ca-certificates package; passwd/group with root, nobody and
+# nonroot (65532); /tmp (1777), /root, /home/nonroot; distroless's os-release and
+# nsswitch.conf. No shell, no libc, no dpkg. :latest runs as 0 in /, :nonroot as 65532 in
+# /home/nonroot, as the real tags do.
+build_distroless_static() (
+    local work root deb pkg
+    work=$(mktemp -d "$STATE_DIR/distroless.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    root=$work/root
+    mkdir -p "$work/debs" "$root/var/lib/dpkg/status.d"
+    (cd "$work/debs" && apt-get download base-files netbase tzdata media-types ca-certificates)
+    for deb in "$work"/debs/*.deb; do
+        pkg=$(dpkg-deb -f "$deb" Package)
+        if [[ $pkg == ca-certificates ]]; then
+            dpkg-deb -x "$deb" "$work/ca"
+            mkdir -p "$root/etc/ssl/certs" "$root/usr/share/doc/ca-certificates"
+            cat "$work"/ca/usr/share/ca-certificates/mozilla/*.crt >"$root/etc/ssl/certs/ca-certificates.crt"
+            cp "$work/ca/usr/share/doc/ca-certificates/copyright" "$root/usr/share/doc/ca-certificates/"
+            continue
+        fi
+        dpkg-deb -x "$deb" "$root"
+        dpkg-deb -f "$deb" >"$root/var/lib/dpkg/status.d/$pkg"
+        dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums >"$root/var/lib/dpkg/status.d/$pkg.md5sums"
+    done
+    printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' \
+        'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+        'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >"$root/etc/passwd"
+    printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'tty:x:5:' 'staff:x:50:' 'nonroot:x:65532:' >"$root/etc/group"
+    rm -f "$root/etc/os-release" "$root/usr/lib/os-release"
+    printf '%s\n' 'PRETTY_NAME="Distroless"' 'NAME="Debian GNU/Linux"' 'ID="debian"' 'VERSION_ID="12"' \
+        'VERSION="Debian GNU/Linux 12 (bookworm)"' \
+        'HOME_URL="https://github.com/GoogleContainerTools/distroless"' >"$root/etc/os-release"
+    printf '%s\n' 'passwd:         compat' 'group:          compat' 'shadow:         compat' \
+        'gshadow:        files' '' 'hosts:          files dns' 'networks:       files' '' \
+        'protocols:      db files' 'services:       db files' 'ethers:         db files' \
+        'rpc:            db files' '' 'netgroup:       nis' >"$root/etc/nsswitch.conf"
+    install -d -m 1777 "$root/tmp"
+    install -d -m 0700 "$root/root"
+    install -d -m 0755 "$root/home"
+    install -d -m 0700 -o 65532 -g 65532 "$root/home/nonroot"
+    local env=(-c "ENV PATH=$STD_PATH" -c 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt')
+    tar --numeric-owner -C "$root" -c . >"$work/rootfs.tar"
+    "$DOCKER" import "${env[@]}" -c 'USER 0' -c 'WORKDIR /' "$work/rootfs.tar" gcr.io/distroless/static-debian12:latest
+    "$DOCKER" import "${env[@]}" -c 'USER 65532' -c 'WORKDIR /home/nonroot' "$work/rootfs.tar" gcr.io/distroless/static-debian12:nonroot
+)
+
 cmd_bases() {
     engine_answers || die "no engine at $DOCKER_HOST; run: bash .ci/engine.sh start"
     mkdir -p "$STATE_DIR" "$RUN_DIR"
     local built=0
-    if ! have_image debian:bookworm; then
-        step "base debian:bookworm" "$RUN_DIR/base-debian.log" build_debian
+    # base TAG LOGNAME CMD...: build TAG with CMD unless the engine has it. In dependency
+    # order: the slim and node/go bases are made from debian:bookworm.
+    base() {
+        have_image "$1" && return 0
+        step "base $1" "$RUN_DIR/base-$2.log" "${@:3}"
         built=1
-    fi
-    if ! have_image python:3.11-slim; then
-        step "base python:3.11-slim" "$RUN_DIR/base-python.log" build_python
-        built=1
-    fi
-    if ! have_image busybox:latest; then
-        step "base busybox:latest" "$RUN_DIR/base-busybox.log" build_busybox
-        built=1
-    fi
+    }
+    base debian:bookworm debian build_debian
+    base debian:bookworm-slim debian-slim build_debian_slim
+    base python:3.11-slim python build_python
+    base busybox:latest busybox build_busybox
+    base node:18-bookworm node build_node node:18-bookworm debian:bookworm \
+        "build-essential git python3 curl ca-certificates"
+    base node:18-bookworm-slim node-slim build_node node:18-bookworm-slim debian:bookworm-slim ""
+    base golang:1.19-bookworm golang build_golang
+    base gcr.io/distroless/static-debian12:nonroot distroless build_distroless_static
     if ((built)); then
         cmd_verify
     else
@@ -227,6 +382,12 @@ cmd_verify() {
         $'FROM debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends jq && jq --version'
     step "verify python pip buildkit" "$RUN_DIR/verify-python-pip.log" verify_build python-pip 1 \
         $'FROM python:3.11-slim\nRUN pip install --no-cache-dir six && python -c "import six"'
+    step "verify debian slim" "$RUN_DIR/verify-debian-slim.log" verify_build debian-slim 1 \
+        $'FROM debian:bookworm-slim\nRUN test ! -e /usr/share/man/man1 && test -s /usr/share/doc/bash/copyright'
+    step "verify node npm buildkit" "$RUN_DIR/verify-node-npm.log" verify_build node-npm 1 \
+        $'FROM node:18-bookworm-slim\nWORKDIR /t\nRUN npm install --no-audit --no-fund is-number@7 && node -e "require(\'is-number\')"'
+    step "verify go on distroless" "$RUN_DIR/verify-go-distroless.log" verify_build go-distroless 1 \
+        $'FROM golang:1.19-bookworm AS build\nRUN printf \'package main\\nfunc main() { println("ok") }\\n\' >m.go && CGO_ENABLED=0 go build -o /m m.go\nFROM gcr.io/distroless/static-debian12:nonroot\nCOPY --from=build /m /m\nRUN ["/m"]'
 }
 
 case ${1:-} in

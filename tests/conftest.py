@@ -11,6 +11,7 @@ import docker
 import pytest
 
 from engine import EngineClient, EngineUnavailable, connect, save_image
+from samples import SAMPLES, SampleBuildError, ensure_sample_image
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +78,46 @@ def python_inference_tar(request, tmp_path_factory) -> Path:
         save_image(engine, tag, partial)
         os.replace(partial, target)
         return target
+
+
+# -- sample images (tests/samples.py) ------------------------------------------------------
+
+
+def _sample_fixture(engine: EngineClient, name: str, *, reference: bool) -> str:
+    try:
+        return ensure_sample_image(engine, SAMPLES[name], reference=reference)
+    except SampleBuildError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def node_service(engine: EngineClient) -> str:
+    """node-service:latest, the bloated Node sample; built when the engine lacks it."""
+    return _sample_fixture(engine, "node-service", reference=False)
+
+
+@pytest.fixture(scope="session")
+def go_service(engine: EngineClient) -> str:
+    """go-service:latest, the bloated Go sample; built when the engine lacks it."""
+    return _sample_fixture(engine, "go-service", reference=False)
+
+
+@pytest.fixture(scope="session")
+def python_inference_reference(engine: EngineClient) -> str:
+    """python-inference:reference, built from the sample's hand-written Dockerfile.reference."""
+    return _sample_fixture(engine, "python-inference", reference=True)
+
+
+@pytest.fixture(scope="session")
+def node_service_reference(engine: EngineClient) -> str:
+    """node-service:reference, built from the sample's hand-written Dockerfile.reference."""
+    return _sample_fixture(engine, "node-service", reference=True)
+
+
+@pytest.fixture(scope="session")
+def go_service_reference(engine: EngineClient) -> str:
+    """go-service:reference, built from the sample's hand-written Dockerfile.reference."""
+    return _sample_fixture(engine, "go-service", reference=True)
 
 
 # -- registries on loopback (tests/registry.py) ---------------------------------------------

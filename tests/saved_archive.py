@@ -82,18 +82,19 @@ class SavedArchive:
         (k,) = [i + offset for i, h in enumerate(history) if fragment in h.get("created_by", "")]
         return k
 
-    def stored_and_visible(self) -> tuple[int, int]:
-        """(bytes of all regular files in all layers, bytes left visible by a plain overlay)."""
+    def visible(self) -> dict[str, tarfile.TarInfo]:
+        """The final filesystem a plain overlay shows: {path: member of the layer that last wrote it}."""
         final: dict[str, tarfile.TarInfo] = {}
-        stored = 0
         for k, layer in enumerate(self.layers):
             for path in self.whited_out(k):
                 for key in [key for key in final if key == path or key.startswith(path + "/")]:
                     del final[key]
             for path, member in layer.items():
-                if path.rpartition("/")[2].startswith(".wh."):
-                    continue
-                if member.isfile():
-                    stored += member.size
-                final[path] = member
-        return stored, sum(m.size for m in final.values() if m.isfile())
+                if not path.rpartition("/")[2].startswith(".wh."):
+                    final[path] = member
+        return final
+
+    def stored_and_visible(self) -> tuple[int, int]:
+        """(bytes of all regular files in all layers, bytes left visible by a plain overlay)."""
+        stored = sum(m.size for layer in self.layers for m in layer.values() if m.isfile())
+        return stored, sum(m.size for m in self.visible().values() if m.isfile())
