@@ -15,13 +15,13 @@ from collections.abc import Callable
 import click
 
 from slimview import __version__, session
+from slimview.display import human_bytes, printable
 from slimview.errors import SlimviewError
 from slimview.findings import Analysis
 from slimview.fsutil import write_atomic
 from slimview.gate import RULES, default_config_files, load_settings, render_gate, run_gate
 from slimview.index import IndexOptions
 from slimview.index.layer import DEFAULT_MAX_ENTRIES
-from slimview.report.format import human_bytes
 from slimview.report.jsondoc import render_json_bytes
 from slimview.report.markdown import render_markdown
 from slimview.report.sarif import render_sarif
@@ -292,15 +292,6 @@ def verify(image, options, base, context, dockerfile, smoke_cmd, build_tag, lega
     sys.stdout.write(f"\nBuilt {out_tag}; smoke test passed: {shown}\n")
 
 
-def one_line(text: str) -> str:
-    """A message as one printable line: a newline or a terminal escape in a file name the
-    user gave (or an archive holds) is shown escaped, never acted on by the terminal."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every error to one line and an exit status."""
     try:
@@ -315,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(EXIT_ERROR)
     except SlimviewError as exc:
-        sys.stderr.write(f"slimview: error: {one_line(str(exc))}\n")
+        sys.stderr.write(f"slimview: error: {printable(str(exc))}\n")
         sys.exit(exc.exit_status)
     except KeyboardInterrupt:
         sys.stderr.write("slimview: interrupted\n")
@@ -333,12 +324,12 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("SLIMVIEW_DEBUG"):
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        sys.stderr.write(f"slimview: error: {one_line(where + (exc.strerror or str(exc)))}\n")
+        sys.stderr.write(f"slimview: error: {printable(where + (exc.strerror or str(exc)))}\n")
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # a bug: still one line, with a way to get the traceback
         if os.environ.get("SLIMVIEW_DEBUG"):
             raise
-        text = one_line(f"{exc.__class__.__name__}: {str(exc)[:300]}")
+        text = printable(f"{exc.__class__.__name__}: {str(exc)[:300]}")
         sys.stderr.write(f"slimview: internal error: {text} (set SLIMVIEW_DEBUG=1 for a traceback)\n")
         sys.exit(EXIT_ERROR)
     _exit_now(EXIT_OK)

@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
+from slimview.display import human_bytes
 from slimview.errors import InputError
 from slimview.findings import Analysis
 from slimview.findings.details import RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding, FindingKind
 from slimview.packages.classify import BuildRole
-from slimview.report.format import human_bytes
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 DISABLED = "disabled"

@@ -19,10 +19,10 @@ import tempfile
 from dataclasses import dataclass, field
 
 from slimview import session
+from slimview.display import human_bytes
 from slimview.errors import EngineError, InputError
 from slimview.findings import Analysis, Finding
 from slimview.index import IndexOptions
-from slimview.report.format import human_bytes
 from slimview.rewrite import dockerignore
 from slimview.rewrite.model import Rewrite
 from slimview.source.engine import connect, engine_host, inspect_image

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from slimview.cli import cli
+from slimview.display import human_bytes
 from slimview.findings import KINDS, Analysis, analyze
 from slimview.index import IndexOptions, build_index
-from slimview.report.format import human_bytes
 from slimview.report.text import render_text
 from slimview.sample.mini import write_sample
 

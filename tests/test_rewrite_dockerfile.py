@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from slimview.display import human_bytes
 from slimview.findings import analyze
 from slimview.index import IndexOptions, build_index
-from slimview.report.format import human_bytes
 from slimview.rewrite import rewrite_image
 from slimview.rewrite.base import find_base
 from slimview.rewrite.dockerfile import Facts, write

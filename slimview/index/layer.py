@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import xxhash
 
+from slimview.display import quoted_path
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key, keeps_body, not_a_key_file
 from slimview.index.secretscan import scan
@@ -113,21 +114,13 @@ def normalise_path(name: str, where: str) -> str:
     if not name.startswith((".", "/")) and "//" not in name and "/." not in name and not name.endswith("/") and name:
         return name  # already clean: the common case, decided without normpath
     if name.startswith("/"):
-        raise InputError(f"{where}: entry {shown(name)} has an absolute path (layers hold relative paths; archive corrupt or crafted)")
+        raise InputError(f"{where}: entry {quoted_path(name)} has an absolute path (layers hold relative paths; archive corrupt or crafted)")
     path = posixpath.normpath(name) if name else "."
     if path == "." or path == "":
         return ""
     if path == ".." or path.startswith("../"):
-        raise InputError(f"{where}: entry {shown(name)} escapes the image root with '..' (archive corrupt or crafted)")
+        raise InputError(f"{where}: entry {quoted_path(name)} escapes the image root with '..' (archive corrupt or crafted)")
     return path
-
-
-def shown(path: str) -> str:
-    """A path safe to print: invalid UTF-8 bytes and control characters escaped."""
-    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        text = text.encode("unicode_escape").decode("ascii")
-    return "'" + text + "'"
 
 
 def index_layer_stream(
@@ -304,7 +297,7 @@ def scan_entries(
             if base == OPAQUE_MARKER:
                 files.opaque_dirs.append(parent)
             elif base == WHITEOUT_PREFIX:
-                files.notes.append(f"bare whiteout {shown(path)} ignored")
+                files.notes.append(f"bare whiteout {quoted_path(path)} ignored")
             else:
                 name = base[len(WHITEOUT_PREFIX) :]
                 files.whiteouts.append(f"{parent}/{name}" if parent else name)
@@ -335,9 +328,9 @@ def scan_entries(
                 link = tar_entry.linkname
                 digest = xxhash.xxh3_128_digest(link.encode("utf-8", "surrogateescape"))
             elif type_ == EntryType.HARDLINK:
-                link = normalise_path(tar_entry.linkname, f"{where}: hard link {shown(path)}")
+                link = normalise_path(tar_entry.linkname, f"{where}: hard link {quoted_path(path)}")
                 if not link:
-                    raise InputError(f"{where}: hard link {shown(path)} has an empty or root target")
+                    raise InputError(f"{where}: hard link {quoted_path(path)} has an empty or root target")
                 target = seen.get(link)
                 # Hard links share their target's bytes: size 0 here (as in the tar), same hash.
                 if target is not None:

@@ -16,7 +16,8 @@ that ``a``'s hard link ``b`` still names); it is hidden by the layer that remove
 
 from __future__ import annotations
 
-from slimview.index.layer import LayerFiles, shown
+from slimview.display import quoted_path
+from slimview.index.layer import LayerFiles
 from slimview.index.model import Change, EntryRef, Hidden, LayerIndex, LayerStats, entry_ref, ref_layer, split_ref
 from slimview.source.tarstream import EntryType
 
@@ -200,7 +201,7 @@ class _Merger:
                 files, i = self._files(ref)
                 if files.types[i] != DIR:
                     self._remove(p, layer)
-                    self.notes.append(f"layer {layer.index}: {shown(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
+                    self.notes.append(f"layer {layer.index}: {quoted_path(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
                 break
             p = p.rpartition("/")[0]
         p = parent

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+from slimview.display import human_bytes, printable
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings.details import CacheDetails, HiddenDetails, JunkDetails, SecretDetails, ToolPackage, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding
 from slimview.packages.classify import BuildRole
-from slimview.report.format import human_bytes
 
 TOP_ITEMS = 6  # packages, paths or candidates named per finding; the rest are counted
 
@@ -22,10 +22,6 @@ _CATEGORY_LABELS = {
     BuildRole.JDK: "jdk",
     BuildRole.DEPENDENCY: "pulled in",
 }
-
-
-def _shown_path(path: str) -> str:
-    return "/" + path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _more(total: int, shown: int) -> str:
@@ -82,7 +78,7 @@ def path_facts(finding: Finding, limit: int = 3) -> str:
     """The largest paths of a finding with their sizes."""
     if not finding.paths:
         return ""
-    shown = ", ".join(f"{_shown_path(p.path)} {human_bytes(p.size)}" for p in finding.paths[:limit])
+    shown = ", ".join(f"/{printable(p.path)} {human_bytes(p.size)}" for p in finding.paths[:limit])
     return shown + _more(len(finding.paths), limit)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import html
 
+from slimview.display import human_bytes, percent
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings import Analysis, FindingKind
 from slimview.report.explain import kind_facts, layer_fact, path_facts
-from slimview.report.format import human_bytes, percent
 
 MAX_FINDINGS = 50  # a PR comment is limited to 65,536 characters
 

@@ -12,12 +12,12 @@ import json
 from urllib.parse import quote
 
 from slimview import __version__
+from slimview.display import human_bytes
 from slimview.dockerfile.history import short_instruction
 from slimview.findings import KINDS, Analysis, FindingKind
 from slimview.findings.model import Finding, Severity
 from slimview.gate import RULE_BY_KEY
 from slimview.report.explain import kind_facts
-from slimview.report.format import human_bytes
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/slimview/slimview"

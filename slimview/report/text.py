@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import textwrap
 
+from slimview.display import human_bytes, percent
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings import Analysis, FindingKind
 from slimview.index.model import ImageIndex
 from slimview.report import text_width
 from slimview.report.explain import kind_facts, layer_fact, path_facts
-from slimview.report.format import human_bytes, percent
 
 
 def _layers_table(index: ImageIndex, width: int) -> list[str]:

@@ -13,6 +13,7 @@ import os
 import posixpath
 from collections.abc import Sequence
 
+from slimview.display import human_bytes
 from slimview.dockerfile.stages import read_dockerfile
 from slimview.errors import InputError
 from slimview.findings.details import JunkDetails, NoHealthcheckDetails, RootUserDetails
@@ -23,7 +24,6 @@ from slimview.packages.closure import build_roles, closure_bytes, closure_names,
 from slimview.packages.database import read_database
 from slimview.packages.model import PackageDatabase
 from slimview.packages.osrelease import distribution_family, os_release
-from slimview.report.format import human_bytes
 from slimview.rewrite import dockerignore as di
 from slimview.rewrite.base import BaseImage, LocalImage
 from slimview.rewrite.dockerfile import CopyStep, Facts, installs_python_packages, requested_packages, write

@@ -25,12 +25,12 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slimview.display import human_bytes
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction, render_instructions
 from slimview.dockerfile.values import exec_array, json_array
 from slimview.packages.classify import is_build_only, is_python_tooling
 from slimview.packages.model import Manager
-from slimview.report.format import human_bytes
 from slimview.rewrite.model import Fix
 from slimview.rewrite.stack import CopiedEntry
 from slimview.rewrite.target import RewriteSource

@@ -42,9 +42,8 @@ def added_bytes(index: ImageIndex, layer_no: int, exclude: tuple[str, ...] = ())
     files = layer.files
     total = 0
     for i, path in enumerate(files.paths):
-        if files.types[i] == EntryType.FILE and layer.changes[i] in (Change.ADDED, Change.MODIFIED):
-            if not path.startswith(exclude):
-                total += files.sizes[i]
+        if files.types[i] == EntryType.FILE and layer.changes[i] in (Change.ADDED, Change.MODIFIED) and not path.startswith(exclude):
+            total += files.sizes[i]
     return total
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slimview.report.format import human_bytes
+from slimview.display import human_bytes
 from slimview.rewrite.model import Rewrite
 
 

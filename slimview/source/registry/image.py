@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from slimview.display import printable
 from slimview.errors import InputError, RegistryError
 from slimview.source.archive import (
     DIGEST_RE,
@@ -101,10 +102,8 @@ def open_registry_image(
 
 
 def shown(text: object, limit: int = 100) -> str:
-    """A string a registry sent, fit for a message or a note: printable ASCII, and short."""
-    value = str(text)
-    if not (value.isascii() and value.isprintable()):
-        value = value.encode("unicode_escape").decode("ascii")
+    """A string a registry sent, fit for a message or a note: printable, and short."""
+    value = printable(str(text))
     return value if len(value) <= limit else value[:limit] + "…"
 
 

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from slimview.report.format import human_bytes
+from slimview.display import human_bytes
 from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
 
 if TYPE_CHECKING:

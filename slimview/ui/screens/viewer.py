@@ -18,10 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, TextArea
 from textual.worker import Worker
 
+from slimview.display import human_bytes, printable
 from slimview.index.content import read_body
-from slimview.index.layer import shown
 from slimview.index.model import ImageIndex
-from slimview.report.format import human_bytes
 
 if TYPE_CHECKING:
     from slimview.ui.app import SlimviewApp
@@ -82,7 +81,7 @@ class FileViewerScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         dialog = self.query_one("#viewer-dialog")
-        dialog.border_title = Text(f"/{shown(self.path)[1:-1]} (layer {self.layer_no})")
+        dialog.border_title = Text(f"/{printable(self.path)} (layer {self.layer_no})")
         dialog.border_subtitle = "Esc closes"
         self.query_one("#viewer-text").focus()
         self.load()

@@ -8,12 +8,11 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from slimview.display import human_bytes, printable
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings.model import Finding
-from slimview.index.layer import shown
 from slimview.index.model import Change, ImageIndex, LayerIndex
 from slimview.index.tree import TreeView
-from slimview.report.format import human_bytes
 from slimview.source.tarstream import EntryType
 from slimview.ui.widgets.filetree import MARKS, permissions
 
@@ -65,7 +64,7 @@ def layer_details(index: ImageIndex, layer: LayerIndex, findings: list[Finding])
 
 def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Finding]) -> Text:
     text = Text()
-    text.append("/" + shown(path)[1:-1] + "\n", "bold")
+    text.append("/" + printable(path) + "\n", "bold")
     found = view.entry(path)
     kind = view.kind(path)
     if found is None:
@@ -88,7 +87,7 @@ def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Fi
         text.append(f"{permissions(entry.type, entry.mode)} ({entry.mode & 0o7777:04o})  uid {entry.uid}  gid {entry.gid}\n")
         if entry.link:
             text.append("Link to      ", "dim")
-            text.append(("/" if entry.type == EntryType.HARDLINK else "") + shown(entry.link)[1:-1] + "\n")
+            text.append(("/" if entry.type == EntryType.HARDLINK else "") + printable(entry.link) + "\n")
         if entry.type == EntryType.FILE:
             text.append("Content hash ", "dim")
             text.append("xxh3-128 " + entry.hash.hex() + "\n")
@@ -133,7 +132,7 @@ def finding_details(finding: Finding) -> Text:
     if finding.paths:
         text.append(f"Files ({len(finding.paths):,})\n", "dim")
         for p in sorted(finding.paths, key=lambda p: -p.size)[:PATHS_SHOWN]:
-            text.append(f"  {human_bytes(p.size):>9}  #{p.layer} /{shown(p.path)[1:-1]}\n")
+            text.append(f"  {human_bytes(p.size):>9}  #{p.layer} /{printable(p.path)}\n")
         if len(finding.paths) > PATHS_SHOWN:
             text.append(f"  … and {len(finding.paths) - PATHS_SHOWN:,} more\n")
         text.append("Press Enter to show them in the file tree.\n", "dim")

@@ -20,10 +20,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from slimview.index.layer import shown
+from slimview.display import human_bytes, printable
 from slimview.index.model import Change
 from slimview.index.tree import BY_NAME, TreeView, name_of
-from slimview.report.format import human_bytes
 from slimview.source.tarstream import EntryType
 from slimview.ui import treemodel
 from slimview.ui.treemodel import Row, Selection
@@ -357,11 +356,11 @@ class FileTree(ScrollView, can_focus=True):
             pieces.append(("  " * depth + ("▾ " if self._open_row(row_no) else "▸ "), dim))
         else:
             pieces.append(("  " * depth + "  ", plain))
-        label = shown(name_of(path))[1:-1]
+        label = printable(name_of(path))
         if is_dir:
             label += "/"
         elif found is not None and found[0].link:
-            label += (" → " if found[0].type == EntryType.SYMLINK else " ⇒ /") + shown(found[0].link)[1:-1]
+            label += (" → " if found[0].type == EntryType.SYMLINK else " ⇒ /") + printable(found[0].link)
         room = width - sum(cell_len(text) for text, _style in pieces)
         if cell_len(label) > room:
             label = set_cell_size(label, max(room - 1, 0)) + "…" if room > 0 else ""

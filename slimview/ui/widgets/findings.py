@@ -7,8 +7,8 @@ from collections import defaultdict
 from rich.text import Text
 from textual.widgets import Tree
 
+from slimview.display import human_bytes
 from slimview.findings.model import Finding
-from slimview.report.format import human_bytes
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 

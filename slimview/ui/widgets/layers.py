@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from slimview.display import human_bytes
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.index.model import ImageIndex
-from slimview.report.format import human_bytes
 
 BAR_WIDTH = 8
 NARROW_BAR_WIDTH = 5  # when the pane is under 50 cells wide

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Label, ProgressBar
 
-from slimview.report.format import human_bytes
+from slimview.display import human_bytes
 
 BYTE_STAGES = {"read": "Reading", "scan": "Reading", "save": "Saving from the engine", "download": "Downloading from the registry"}
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from rich.text import Text
 from textual.widgets import Static
 
+from slimview.display import human_bytes, percent
 from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
-from slimview.report.format import human_bytes, percent
 
 WIDE = 200  # the width assumed before the bar has been laid out
 
