@@ -134,32 +134,30 @@ def classify(path: str) -> tuple[CacheRule, str] | None:
     m = _MATCHER.search(path)
     if m is None:
         return None
+    assert m.lastgroup is not None, "every alternative of the matcher is a named group"
     return RULE_BY_KEY[m.lastgroup], path[: m.end()].rstrip("/")
-
-
-_UNSEEN = object()  # a directory not classified yet
-_BY_FILE = object()  # a directory whose files are classified one by one (apt's archives)
 
 
 def detect(view: ImageView) -> list[Finding]:
     groups: dict[tuple[str, int], list[FindingPath]] = defaultdict(list)
     roots: dict[tuple[str, int], set[str]] = defaultdict(set)
     # Every rule but apt's archives decides by directory alone: classify once per directory.
-    by_dir: dict[str, tuple[CacheRule, str] | None | object] = {}
+    by_dir: dict[str, tuple[CacheRule, str] | None] = {}
     for layer in view.layers:
         files = layer.files
-        paths, sizes = files.paths, files.sizes
+        names, sizes = files.paths, files.sizes
         for i in view.visible_files(layer.index):
             size = sizes[i]
             if not size:
                 continue
-            path = paths[i]
+            path = names[i]
             directory = path.rpartition("/")[0]
-            got = by_dir.get(directory, _UNSEEN)
-            if got is _UNSEEN:
-                got = by_dir[directory] = _BY_FILE if directory.startswith("var/cache/apt") else classify(path)
-            if got is _BY_FILE:
-                got = classify(path)
+            if directory.startswith("var/cache/apt"):
+                got = classify(path)  # apt's archives are told apart file by file
+            elif directory in by_dir:
+                got = by_dir[directory]
+            else:
+                got = by_dir[directory] = classify(path)
             if got is None:
                 continue
             rule, root = got
@@ -168,13 +166,13 @@ def detect(view: ImageView) -> list[Finding]:
             roots[key].add(root)
 
     findings = []
-    for (key, layer_no), paths in groups.items():
-        rule = RULE_BY_KEY[key]
+    for (rule_key, layer_no), paths in groups.items():
+        rule = RULE_BY_KEY[rule_key]
         total = sum(p.size for p in paths)
         if total < rule.min_bytes:
             continue
         sort_largest_first(paths)
-        where = sorted(roots[(key, layer_no)])
+        where = sorted(roots[(rule_key, layer_no)])
         findings.append(
             Finding(
                 kind=FindingKind.PACKAGE_CACHE,
@@ -187,7 +185,7 @@ def detect(view: ImageView) -> list[Finding]:
                 evidence=f"{len(paths)} file(s) under /{', /'.join(where[:4])}{' …' if len(where) > 4 else ''}"
                 f" are still in the final filesystem, added by layer {layer_no}.",
                 fix=rule.fix,
-                details=CacheDetails(key, rule.label, ["/" + r for r in where]),
+                details=CacheDetails(rule_key, rule.label, ["/" + r for r in where]),
             )
         )
     return findings

@@ -118,7 +118,8 @@ def _candidates(view: ImageView, layer_no: int, root: str | None) -> list[_Candi
             continue
         rel = path[len(prefix):] if prefix and path.startswith(prefix) else path
         parts = rel.split("/")
-        pattern = category = None
+        pattern: str | None = None
+        category: str | None = None
         for depth, name in enumerate(parts[:-1]):
             dir_rel = "/".join(parts[: depth + 1])
             category = VIRTUALENV if prefix + dir_rel in venvs else _DIRS.get(name)
@@ -132,6 +133,7 @@ def _candidates(view: ImageView, layer_no: int, root: str | None) -> list[_Candi
                 continue
             category, glob = got
             pattern = glob if root is not None and len(parts) == 1 else f"**/{glob}"
+        assert pattern is not None and category is not None
         candidate = found.get(pattern)
         if candidate is None:
             candidate = found[pattern] = _Candidate(pattern, category, [])

@@ -24,7 +24,7 @@ HIGH_BYTES = 50_000_000
 MEDIUM_BYTES = 5_000_000
 
 
-def severity_for(n: int) -> str:
+def severity_for(n: int) -> Severity:
     if n >= HIGH_BYTES:
         return Severity.HIGH
     if n >= MEDIUM_BYTES:

@@ -158,10 +158,10 @@ class Written:
     venv: str | None
 
 
-def fixes(*pairs: str | int) -> str:
+def fixes(*savings: tuple[str, int]) -> str:
     """The comment suffix naming what a change fixes, by finding kind and bytes:
-    ``fixes("build-tools", 410213098)`` is `` (fixes build-tools: 410.2 MB)``."""
-    named = [f"{kind}: {human_bytes(n)}" for kind, n in zip(pairs[::2], pairs[1::2]) if n]
+    ``fixes(("build-tools", 410213098))`` is `` (fixes build-tools: 410.2 MB)``."""
+    named = [f"{kind}: {human_bytes(n)}" for kind, n in savings if n]
     return f" (fixes {', '.join(named)})" if named else ""
 
 
@@ -279,7 +279,7 @@ class _Writer:
         out += self._env(builder=True)
         if self.build_packages:
             saved = self.facts.savings.get("build-tools", 0)
-            comments = self._package_comments() + [f"Build-only packages stay in this stage{fixes('build-tools', saved)}."]
+            comments = self._package_comments() + [f"Build-only packages stay in this stage{fixes(('build-tools', saved))}."]
             out.append(Instruction("RUN", self._install(self.build_packages), comments))
             self.fixes.append(Fix("build-tools", "build-only packages only in the builder: " + ", ".join(self.build_packages), saved))
         workdir = self.original.workdir_at[self.original.pips[0][0]]
@@ -301,7 +301,7 @@ class _Writer:
                 continue
             args = " ".join(shlex.quote(a) for a in command.pip_args)
             comments = self._take_comments(n)
-            comments.append(f"--no-cache-dir: pip's download cache never reaches a layer{fixes('package-cache', cache)}.")
+            comments.append(f"--no-cache-dir: pip's download cache never reaches a layer{fixes(('package-cache', cache))}.")
             if cache:
                 self.fixes.append(Fix("package-cache", "pip runs with --no-cache-dir", cache))
             cache = 0
@@ -440,7 +440,7 @@ class _Writer:
         hidden, cached = self.facts.savings.get("hidden-bytes", 0), self.facts.savings.get("package-cache", 0)
         if self.runtime_packages:
             how = "--no-cache" if self.alpine else "--no-install-recommends; the package lists go in the same layer"
-            comments.append(f"Runtime packages only, with {how}{fixes('hidden-bytes', hidden, 'package-cache', cached)}.")
+            comments.append(f"Runtime packages only, with {how}{fixes(('hidden-bytes', hidden), ('package-cache', cached))}.")
             commands.append(self._install(self.runtime_packages))
         if hidden:
             self.fixes.append(Fix("hidden-bytes", "package lists never stored: removed in the RUN that downloads them", hidden))
@@ -502,8 +502,9 @@ class _Writer:
         path outside the virtualenv (PATH does not apply then)."""
         command = self.exec_command()
         interpreter = command[0] if command else ""
-        if interpreter.startswith("/") and re.search(r"/python[\d.]*$", interpreter) and not interpreter.startswith(self.venv + "/"):
-            return f"{self.venv}/lib/python{self.facts.python}/site-packages"
+        venv = self.venv or VENV
+        if interpreter.startswith("/") and re.search(r"/python[\d.]*$", interpreter) and not interpreter.startswith(venv + "/"):
+            return f"{venv}/lib/python{self.facts.python}/site-packages"
         return ""
 
     def _user(self) -> Instruction:
@@ -569,7 +570,7 @@ class _Writer:
             names = ", ".join(e.name for e in junk[:6]) + (" …" if len(junk) > 6 else "")
             secret = [e.name for e in junk if e.name in self.facts.secrets]
             note = f"; {', '.join(secret)} held credentials (fixes secret)" if secret else ""
-            comments.append(f"Application files only: {names} left out{fixes('context-junk', saved)}{note}.")
+            comments.append(f"Application files only: {names} left out{fixes(('context-junk', saved))}{note}.")
             self.fixes.append(Fix("context-junk", "left out of the copy: " + ", ".join(e.name for e in junk), saved))
         if not app:
             return []

@@ -77,7 +77,7 @@ def estimate(
     copy_layers = [layer for layer, kind in kinds.items() if kind == APP_FILES]
     after[APP_FILES] = written.app_bytes if written.app_bytes else sum(layers[n].stats.size for n in copy_layers)
     if rewritten is history:
-        kept = {history.instructions[n].layer for n in written.kept_runs} - {None}
+        kept = {made for n in written.kept_runs if (made := history.instructions[n].layer) is not None}
         after[OTHER] = sum(layers[n].stats.size for n in kept if kinds.get(n) == OTHER)
     elif written.kept_runs:
         notes.append("RUN steps kept from the Dockerfile are not counted in the estimate")

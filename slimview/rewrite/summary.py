@@ -18,7 +18,7 @@ def _table(rows: list[tuple[str, ...]], align: str) -> list[str]:
 
 def render_summary(rewrite: Rewrite) -> str:
     before, after = rewrite.size_before, rewrite.size_after
-    rows = [("", "before", "after")]
+    rows: list[tuple[str, ...]] = [("", "before", "after")]
     rows += [(row.label, human_bytes(row.before), human_bytes(row.after)) for row in rewrite.sizes]
     share = f"{100 * after / before:.0f} % of the original" if before else ""
     rows.append(("total", human_bytes(before), human_bytes(after)))

@@ -57,7 +57,7 @@ def config_path() -> str:
 def load_credentials(registry: str) -> Credentials | None:
     """Credentials for ``registry`` (``host[:port]`` as the user named it, or ``docker.io``),
     None when the config has none for it."""
-    from docker import auth, errors  # type: ignore[import-untyped]
+    from docker import auth, errors
 
     path = config_path()
     data = _read_config(path)
