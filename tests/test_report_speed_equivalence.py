@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 from test_formats_synthetic import BAD_UTF8, GnuLayer
@@ -20,6 +21,7 @@ from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change, split_ref
 from slimview.report.jsondoc import path_fields, render_json, render_json_bytes, report_json, safe_text
 from slimview.sample.builder import ImageSpec, write_docker_archive
+from slimview.sample.mini import write_sample
 from slimview.session import analyse
 from slimview.source.tarstream import EntryType
 
@@ -161,3 +163,13 @@ def test_finding_paths_are_records():
     p = FindingPath("usr/bin/x", 10, 2)
     assert (p.path, p.size, p.layer) == ("usr/bin/x", 10, 2)
     assert repr(p) == "FindingPath(path='usr/bin/x', size=10, layer=2)"
+
+
+def test_the_fast_encoder_takes_the_whole_document(tmp_path):
+    """orjson refuses str subclasses as keys (an enum) and lone surrogates; the document must
+    not need the slow json fallback for an ordinary image (the mini sample's every kind)."""
+    path = tmp_path / "mini.tar"
+    write_sample(str(path))
+    analysis = analyse(build_index(str(path), IndexOptions(use_cache=False)))
+    assert {f.kind for f in analysis.findings} >= {"build-tools", "hidden-bytes", "secret", "config"}
+    orjson.dumps(report_json(analysis, include_files=True))

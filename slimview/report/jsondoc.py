@@ -121,10 +121,10 @@ def finding_json(finding: Finding) -> dict:
 
 def _by_kind(findings: list[Finding]) -> dict:
     """Count and bytes per finding kind (every kind present, zero when none was found)."""
-    out = {kind: {"count": 0, "bytes": 0} for kind in KINDS}
+    out = {kind.value: {"count": 0, "bytes": 0} for kind in KINDS}  # plain str keys: orjson takes no subclass
     for f in findings:
-        out[f.kind]["count"] += 1
-        out[f.kind]["bytes"] += f.bytes
+        out[f.kind.value]["count"] += 1
+        out[f.kind.value]["bytes"] += f.bytes
     return out
 
 
