@@ -15,6 +15,7 @@ from collections.abc import Callable
 import click
 
 from slimview import __version__, session
+from slimview.compare import ImageSummary, compare
 from slimview.display import human_bytes, printable
 from slimview.errors import SlimviewError
 from slimview.findings import Analysis
@@ -22,6 +23,8 @@ from slimview.fsutil import write_atomic
 from slimview.gate import RULES, default_config_files, load_settings, render_gate, run_gate
 from slimview.index import IndexOptions
 from slimview.index.layer import DEFAULT_MAX_ENTRIES
+from slimview.report.diff import TOP, render_diff_markdown, render_diff_text
+from slimview.report.diffjson import render_diff_json
 from slimview.report.jsondoc import render_json_bytes
 from slimview.report.markdown import render_markdown
 from slimview.report.sarif import render_sarif
@@ -101,8 +104,7 @@ def load(image: str, options: IndexOptions) -> Analysis:
     try:
         return session.load(image, options, progress)
     finally:
-        if progress is not no_progress:
-            sys.stderr.write("\r\033[K")
+        _progress_done(progress)
 
 
 def emit(text: str | bytes, output: str | None, force: bool) -> None:
@@ -176,6 +178,50 @@ def report(image, options, as_json, fmt, output, force, no_files):
         text = render_sarif(analysis)
     else:
         text = render_text(analysis)
+    emit(text, output, force)
+
+
+def _progress_done(progress: Progress) -> None:
+    if progress is not no_progress:
+        sys.stderr.write("\r\033[K")
+
+
+def load_summary(reference: str, options: IndexOptions) -> ImageSummary:
+    """The summary of an image or of a saved JSON summary, with progress on a terminal's stderr."""
+    progress = _stderr_progress()
+    try:
+        return session.load_summary(reference, options, progress)
+    finally:
+        _progress_done(progress)
+
+
+@cli.command()
+@click.argument("before", metavar="BEFORE")
+@click.argument("after", metavar="AFTER")
+@image_options
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default=None, help="Output format (default text).")
+@click.option("--top", type=click.IntRange(min=1), default=TOP, show_default=True, help="Entries per list in text and Markdown.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def diff(before, after, options, as_json, fmt, top, output, force):
+    """Compare two images: layers aligned, what grew and shrank and why.
+
+    BEFORE and AFTER are any IMAGE (engine, archive, layout, registry), or a summary saved
+    by `slimview ci --json` (a path ending in .json). Sizes are AFTER minus BEFORE.
+    """
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError("--json conflicts with --format " + fmt)
+    fmt = "json" if as_json else (fmt or "text")
+    if output and os.path.lexists(output) and not force:
+        raise SlimviewError(f"{output} exists; pass --force to overwrite it")
+    comparison = compare(load_summary(before, options), load_summary(after, options))
+    if fmt == "json":
+        text = render_diff_json(comparison)
+    elif fmt == "markdown":
+        text = render_diff_markdown(comparison, top=top)
+    else:
+        text = render_diff_text(comparison, top=top)
     emit(text, output, force)
 
 

@@ -19,6 +19,16 @@ def human_bytes(n: int) -> str:
     return humanize.naturalsize(n, format="%.1f")
 
 
+def signed_bytes(n: int) -> str:
+    """A change in bytes with its sign: "+1.2 MB", "-512 B", "0 B"."""
+    return ("+" if n > 0 else "-" if n < 0 else "") + human_bytes(abs(n))
+
+
+def exact_bytes(n: int) -> str:
+    """``n`` bytes for a person, with the exact count from 1 kB on: "1.2 MB (1,234,567 B)"."""
+    return human_bytes(n) if abs(n) < 1000 else f"{human_bytes(n)} ({n:,} B)"
+
+
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "0.0 %"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slimview.compare import BaseSummary, Comparison, ImageSummary, compare, summarize
+from slimview.compare.summary import is_saved_summary, read_summary
 from slimview.findings import Analysis, analyze
 from slimview.index import IndexOptions, build_index, gc_paused
 from slimview.index.model import ImageIndex
@@ -67,5 +69,29 @@ def rewrite(
 
 def reconstruct(index: ImageIndex) -> str:
     """The Dockerfile the image's history records, from its base image on."""
+    return reconstruct_dockerfile(index.source, base(index))
+
+
+def base(index: ImageIndex) -> BaseImage:
+    """The image ``index`` was built FROM, as far as the local engine, history or labels tell."""
     source = index.source
-    return reconstruct_dockerfile(source, find_base(source, engine_images(source)))
+    return find_base(source, engine_images(source))
+
+
+def summary(analysis: Analysis) -> ImageSummary:
+    """What a comparison needs of an analysed image."""
+    found = base(analysis.index)
+    return summarize(analysis, BaseSummary(found.name, found.layers))
+
+
+def load_summary(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageSummary:
+    """The summary of the image ``reference`` names, or the one saved in a JSON file
+    (``slimview ci --json``) when ``reference`` ends in ``.json``."""
+    if is_saved_summary(reference):
+        return read_summary(reference)
+    return summary(load(reference, options, progress))
+
+
+def compare_images(before: str, after: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> Comparison:
+    """How the image (or saved summary) ``after`` differs from ``before``."""
+    return compare(load_summary(before, options, progress), load_summary(after, options, progress))
