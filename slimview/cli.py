@@ -17,12 +17,14 @@ import click
 from slimview import __version__, session
 from slimview.compare import ImageSummary, compare
 from slimview.display import human_bytes, printable
+from slimview.dockerfile.locate import locate_file
 from slimview.errors import SlimviewError
 from slimview.findings import Analysis
 from slimview.fsutil import write_atomic
 from slimview.gate import RULES, default_config_files, load_settings, render_gate, run_gate
 from slimview.index import IndexOptions
 from slimview.index.layer import DEFAULT_MAX_ENTRIES
+from slimview.report.ci import render_ci_json, render_ci_markdown, render_codequality, render_junit
 from slimview.report.diff import TOP, render_diff_markdown, render_diff_text
 from slimview.report.diffjson import render_diff_json
 from slimview.report.jsondoc import render_json_bytes
@@ -241,28 +243,59 @@ def gate_options(f):
 @image_options
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Read rules from FILE instead of ./.dive-ci and ./.slimview-ci.yaml.")
+@click.option("--baseline", metavar="IMAGE|FILE.json",
+              help="An earlier build to compare with (an IMAGE, or the summary `slimview ci --json` saved): "
+              "the growth rules fail when IMAGE grew too much since.")
+@click.option("--dockerfile", type=click.Path(dir_okay=False, exists=True),
+              help="The Dockerfile IMAGE was built from: failed rules and findings point at the line that made their layer.")
 @click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False), help="Also write findings and failed rules as SARIF 2.1.0.")
-@click.option("--force", is_flag=True, help="Overwrite the SARIF file if it exists.")
+@click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False), help="Also write the result as Markdown for one pull-request comment.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="Also write one JUnit XML test case per rule.")
+@click.option("--codequality", "codequality_file", type=click.Path(dir_okay=False), help="Also write GitLab Code Quality JSON.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False),
+              help="Also write the result and the image's summary as JSON (a later run's --baseline).")
+@click.option("--force", is_flag=True, help="Overwrite the output files if they exist.")
 @gate_options
-def ci(image, options, config_file, sarif_file, force, **rules):
+def ci(image, options, config_file, baseline, dockerfile, sarif_file, markdown_file, junit_file, codequality_file, json_file, force, **rules):
     """Pass or fail IMAGE against dive's CI rules and slimview's (exit 0 pass, 1 fail, 2 error).
 
     Reads dive's .dive-ci and slimview's .slimview-ci.yaml from the working directory (or
     the --config file), then the flags below. Every rule prints PASS, FAIL or SKIP with
-    the measured value and its threshold.
+    the measured value and its threshold. With no configuration, build tools in the image,
+    package-manager caches over 10 MB and secrets fail, as well as dive's default rules.
     """
     if config_file is not None and not os.path.isfile(config_file):
         raise SlimviewError(f"CI config {config_file} not found")
-    if sarif_file and os.path.lexists(sarif_file) and not force:
-        raise SlimviewError(f"{sarif_file} exists; pass --force to overwrite it")
+    outputs = [f for f in (sarif_file, markdown_file, junit_file, codequality_file, json_file) if f]
+    if len(set(map(os.path.abspath, outputs))) < len(outputs):
+        raise click.UsageError("each output file must be a different file")
+    for path in outputs:
+        if os.path.lexists(path) and not force:
+            raise SlimviewError(f"{path} exists; pass --force to overwrite it")
     files = [config_file] if config_file else default_config_files()
     overrides = {k: (",".join(v) if isinstance(v, tuple) else str(v)) for k, v in rules.items() if v not in (None, ())}
     settings = load_settings(files, overrides)
     analysis = load(image, options)
-    result = run_gate(analysis, settings, files)
-    emit(render_gate(result), None, False)
+    summary = session.summary(analysis) if baseline or json_file else None
+    comparison = compare(load_summary(baseline, options), summary) if baseline and summary is not None else None
+    located = None
+    if dockerfile:
+        located = locate_file(dockerfile, analysis.index.source)
+        if not located.layers:
+            sys.stderr.write(f"slimview: warning: {printable(dockerfile)} does not match the history of {printable(analysis.index.source.name)}; "
+                             "results name no Dockerfile lines\n")
+    result = run_gate(analysis, settings, files, comparison)
+    emit(render_gate(result, lambda r: str(located.first(r.layers) or "") if located else ""), None, False)
     if sarif_file:
-        emit(render_sarif(analysis, result), sarif_file, force)
+        emit(render_sarif(analysis, result, located), sarif_file, force)
+    if markdown_file:
+        emit(render_ci_markdown(result, analysis, located), markdown_file, force)
+    if junit_file:
+        emit(render_junit(result, located), junit_file, force)
+    if codequality_file:
+        emit(render_codequality(result, analysis, located), codequality_file, force)
+    if json_file and summary is not None:
+        emit(render_ci_json(result, summary, located), json_file, force)
     sys.exit(EXIT_OK if result.passed else EXIT_FAILED)
 
 

@@ -3,9 +3,13 @@
 dive's ``.dive-ci`` works unchanged: the same three rules, the same defaults, the same
 comparisons (efficiency below the threshold fails; wasted bytes or the user-wasted ratio
 above it fails), the same byte syntax ("20MB", "20 MiB") and "disabled". slimview adds
-rules about what the findings name (caches, build tools, secrets…). Settings come from
-defaults, then ``.dive-ci``, then ``.slimview-ci.yaml`` (both looked up in the working
-directory) — or from one ``--config`` file instead — and finally from command-line flags.
+rules about what the findings name, listed apart from dive's; with no configuration the
+ones that catch bloat are on: build tools in the final image, package-manager caches over
+10 MB, secrets. Given a baseline (an earlier build, or its saved summary), two more rules
+fail an image that grew too much, counting growth that only a new base image brought
+only when asked. Settings come from defaults, then ``.dive-ci``, then
+``.slimview-ci.yaml`` (both looked up in the working directory) — or from one ``--config``
+file instead — and finally from command-line flags.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from typing import Any
 
 import yaml
 
-from slimview.display import human_bytes
+from slimview.compare import BaseStatus, CauseKind, Comparison
+from slimview.display import exact_bytes, human_bytes, signed_bytes
 from slimview.errors import InputError
 from slimview.findings import Analysis
-from slimview.findings.details import RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
+from slimview.findings.caches import is_package_manager_cache, package_manager_cache
+from slimview.findings.details import CacheDetails, HiddenDetails, RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding, FindingKind
 from slimview.packages.classify import BuildRole
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+DIVE, SLIMVIEW = "dive", "slimview"  # where a rule comes from
 DISABLED = "disabled"
 DIVE_CONFIG = ".dive-ci"
 SLIMVIEW_CONFIGS = (".slimview-ci.yaml", ".slimview-ci.yml")
@@ -88,40 +95,52 @@ class Rule:
 
 
 RULES = [
-    Rule("lowestEfficiency", "dive", "0.9", parse_ratio,
+    Rule("lowestEfficiency", DIVE, "0.9", parse_ratio,
          "Fail when dive's efficiency score is below this ratio (0-1).", "--lowest-efficiency"),
-    Rule("highestWastedBytes", "dive", DISABLED, parse_bytes,
+    Rule("highestWastedBytes", DIVE, DISABLED, parse_bytes,
          "Fail when dive's wasted bytes exceed this (e.g. 20MB).", "--highest-wasted-bytes"),
-    Rule("highestUserWastedPercent", "dive", "0.1", parse_ratio,
+    Rule("highestUserWastedPercent", DIVE, "0.1", parse_ratio,
          "Fail when wasted bytes exceed this ratio (0-1) of the bytes above the base layer.", "--highest-user-wasted-percent"),
-    Rule("maxImageBytes", "slimview", DISABLED, parse_bytes,
+    Rule("maxImageBytes", SLIMVIEW, DISABLED, parse_bytes,
          "Fail when the image stores more than this.", "--max-image-bytes"),
-    Rule("maxAvoidableBytes", "slimview", DISABLED, parse_bytes,
+    Rule("maxAvoidableBytes", SLIMVIEW, DISABLED, parse_bytes,
          "Fail when fixing the findings would save more than this.", "--max-avoidable-bytes"),
-    Rule("maxAvoidablePercent", "slimview", DISABLED, parse_ratio,
+    Rule("maxAvoidablePercent", SLIMVIEW, DISABLED, parse_ratio,
          "Fail when the avoidable bytes exceed this ratio (0-1) of the image.", "--max-avoidable-percent"),
-    Rule("maxCacheBytes", "slimview", DISABLED, parse_bytes,
+    Rule("maxPackageCacheBytes", SLIMVIEW, "10MB", parse_bytes,
+         "Fail when package-manager caches (apt lists and archives, apk, pip, npm… downloads) stored in any layer, "
+         "visible or deleted later, exceed this.", "--max-package-cache-bytes"),
+    Rule("maxCacheBytes", SLIMVIEW, DISABLED, parse_bytes,
          "Fail when package-manager caches, temporary files and logs in the final image exceed this.", "--max-cache-bytes"),
-    Rule("maxHiddenBytes", "slimview", DISABLED, parse_bytes,
+    Rule("maxHiddenBytes", SLIMVIEW, DISABLED, parse_bytes,
          "Fail when bytes stored and then deleted or overwritten by a later layer exceed this.", "--max-hidden-bytes"),
-    Rule("maxJunkBytes", "slimview", DISABLED, parse_bytes,
+    Rule("maxJunkBytes", SLIMVIEW, DISABLED, parse_bytes,
          "Fail when build-context junk copied into the image exceeds this.", "--max-junk-bytes"),
-    Rule("maxDuplicateBytes", "slimview", DISABLED, parse_bytes,
+    Rule("maxDuplicateBytes", SLIMVIEW, DISABLED, parse_bytes,
          "Fail when duplicate files could save more than this.", "--max-duplicate-bytes"),
-    Rule("buildTools", "slimview", "allowed", _choice("allowed", "forbidden", DISABLED),
-         "forbidden: fail when build tools (compilers, -dev headers, make, git…) are in the image.", "--build-tools"),
-    Rule("allowedBuildTools", "slimview", "", _names,
+    Rule("buildTools", SLIMVIEW, "forbidden", _choice("allowed", "forbidden", DISABLED),
+         "forbidden (default): fail when build tools (compilers, -dev headers, make, git…) are in the image.", "--build-tools"),
+    Rule("allowedBuildTools", SLIMVIEW, "", _names,
          "Packages buildTools: forbidden lets through (comma-separated).", "--allow-build-tool"),
-    Rule("secrets", "slimview", "fail", _choice("fail", "allowed", DISABLED),
+    Rule("secrets", SLIMVIEW, "fail", _choice("fail", "allowed", DISABLED),
          "fail (default): fail when any layer holds a secret.", "--secrets"),
-    Rule("allowedSecrets", "slimview", "", _names,
+    Rule("allowedSecrets", SLIMVIEW, "", _names,
          "Paths (globs) whose secrets do not fail the gate (comma-separated).", "--allow-secret"),
-    Rule("runAsRoot", "slimview", "allowed", _choice("allowed", "forbidden", DISABLED),
+    Rule("runAsRoot", SLIMVIEW, "allowed", _choice("allowed", "forbidden", DISABLED),
          "forbidden: fail when the image runs as root.", "--run-as-root"),
+    Rule("maxGrowthBytes", SLIMVIEW, DISABLED, parse_bytes,
+         "With --baseline: fail when the image grew by more than this.", "--max-growth-bytes"),
+    Rule("maxGrowthPercent", SLIMVIEW, "0.1", parse_ratio,
+         "With --baseline: fail when the image grew by more than this ratio (0-1) of the baseline's size.", "--max-growth-percent"),
+    Rule("baseImageGrowth", SLIMVIEW, "report", _choice("report", "fail"),
+         "With --baseline: growth a new base image brings is only reported (report), or counted by the growth rules (fail).",
+         "--base-image-growth"),
 ]
 RULE_BY_KEY = {rule.key: rule for rule in RULES}
 # Settings that tune another rule rather than being checked themselves.
-PARAMETERS = frozenset({"allowedBuildTools", "allowedSecrets"})
+PARAMETERS = frozenset({"allowedBuildTools", "allowedSecrets", "baseImageGrowth"})
+# Rules about how the image changed since a baseline: evaluated only when there is one.
+GROWTH_RULES = frozenset({"maxGrowthBytes", "maxGrowthPercent"})
 
 
 @dataclass
@@ -192,7 +211,7 @@ def load_settings(config_files: list[str], overrides: dict[str, str]) -> Setting
     for key, value in overrides.items():
         values[key], sources[key] = value, "command line"
     for key, value in values.items():
-        if value.strip().lower() == DISABLED or key in PARAMETERS:
+        if value.strip().lower() == DISABLED:
             continue
         try:
             RULE_BY_KEY[key].parse(value)
@@ -212,6 +231,11 @@ class RuleResult:
     threshold: str = ""  # what it was compared with
     message: str = ""  # why it failed, or why it was skipped
     paths: list[str] = field(default_factory=list)  # image paths behind a failure (for SARIF)
+    layers: list[int] = field(default_factory=list)  # layers behind a failure, most bytes first (for Dockerfile lines)
+
+    @property
+    def origin(self) -> str:
+        return RULE_BY_KEY[self.key].origin
 
 
 @dataclass
@@ -219,6 +243,7 @@ class GateResult:
     image: str
     results: list[RuleResult]
     config_files: list[str]
+    comparison: Comparison | None = None  # with the baseline, when one was given
 
     @property
     def passed(self) -> bool:
@@ -233,17 +258,44 @@ def _kind_rule(key: str, findings: list[Finding], kind: FindingKind, limit: int,
     return _bytes_rule(key, sum(f.bytes for f in chosen), limit, what, chosen)
 
 
-def _exact_bytes(n: int) -> str:
-    return human_bytes(n) if n < 1000 else f"{human_bytes(n)} ({n:,} B)"
+def _layers(findings: Sequence[Finding]) -> list[int]:
+    """The layers of ``findings``, most bytes first, each once."""
+    ranked = sorted((f for f in findings if f.layer is not None), key=lambda f: -f.bytes)
+    return list(dict.fromkeys(f.layer for f in ranked if f.layer is not None))
 
 
 def _bytes_rule(key: str, measured: int, limit: int, what: str, culprits: Sequence[Finding] = ()) -> RuleResult:
-    value, threshold = _exact_bytes(measured), _exact_bytes(limit)
+    value, threshold = exact_bytes(measured), exact_bytes(limit)
     if measured <= limit:
         return RuleResult(key, PASS, value, threshold)
     top = "; ".join(f"{human_bytes(f.bytes)} {f.title}" for f in sorted(culprits, key=lambda f: -f.bytes)[:3])
     paths = [p.path for f in culprits for p in f.paths[:20]]
-    return RuleResult(key, FAIL, value, threshold, f"too many bytes: {what}" + (f"; largest: {top}" if top else ""), paths)
+    return RuleResult(key, FAIL, value, threshold, f"too many bytes: {what}" + (f"; largest: {top}" if top else ""), paths, _layers(culprits))
+
+
+def _package_caches(analysis: Analysis, limit: int, _settings: Settings) -> RuleResult:
+    """Package-manager caches stored in any layer: left in the final image (package-cache
+    findings) or deleted by a later layer, which still ships them (hidden-bytes findings)."""
+    measured: list[tuple[Finding, int]] = []
+    for f in analysis.findings:
+        d = f.details
+        if isinstance(d, CacheDetails) and is_package_manager_cache(d):
+            measured.append((f, f.bytes))
+        elif isinstance(d, HiddenDetails):
+            cached = sum(p.size for p in f.paths if package_manager_cache(p.path) is not None)
+            if cached:
+                measured.append((f, cached))
+    total = sum(n for _f, n in measured)
+    value, threshold = exact_bytes(total), exact_bytes(limit)
+    if total <= limit:
+        return RuleResult("maxPackageCacheBytes", PASS, value, threshold)
+    measured.sort(key=lambda fn: -fn[1])
+    top = "; ".join(f"{human_bytes(n)} {f.title}" for f, n in measured[:3])
+    culprits = [f for f, _n in measured]
+    return RuleResult(
+        "maxPackageCacheBytes", FAIL, value, threshold, f"package-manager caches stored in the image; largest: {top}",
+        [p.path for f in culprits for p in f.paths[:20]], _layers(culprits),
+    )
 
 
 def _ratio_text(x: float) -> str:
@@ -269,9 +321,10 @@ def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
         return RuleResult("buildTools", PASS, "no build tools", f"forbidden ({allowed_text})")
     offending.sort(key=lambda t: -t[1])
     names = ", ".join(f"{n} {human_bytes(b)}" for n, b in offending[:8]) + (" …" if len(offending) > 8 else "")
+    tools = [f for f in analysis.findings if isinstance(f.details, (ToolPathsDetails, ToolPackagesDetails))]
     return RuleResult(
         "buildTools", FAIL, f"{len(offending)} build-only package(s)", f"forbidden ({allowed_text})",
-        f"build tools in the runtime image: {names}", paths,
+        f"build tools in the runtime image: {names}", paths, _layers(tools),
     )
 
 
@@ -286,7 +339,7 @@ def _secrets(analysis: Analysis, allowed: list[str]) -> RuleResult:
     listed = "; ".join(f"/{f.paths[0].path} in layer {f.layer} ({', '.join(_secret_kinds(f))})" for f in found[:5])
     return RuleResult(
         "secrets", FAIL, f"{len(found)} file(s) with secrets", f"fail ({allowed_text})",
-        f"secrets ship in the image (values not shown): {listed}", [f.paths[0].path for f in found],
+        f"secrets ship in the image (values not shown): {listed}", [f.paths[0].path for f in found], _layers(found),
     )
 
 
@@ -359,6 +412,7 @@ _EVALUATORS: dict[str, Callable[[Analysis, Any, Settings], RuleResult]] = {
     "maxAvoidableBytes": lambda r, limit, _s: _bytes_rule(
         "maxAvoidableBytes", r.avoidable_bytes, limit, "the avoidable bytes", [f for f in r.findings if f.bytes]),
     "maxAvoidablePercent": _avoidable_share,
+    "maxPackageCacheBytes": _package_caches,
     "maxCacheBytes": lambda r, limit, _s: _kind_rule(
         "maxCacheBytes", r.findings, FindingKind.PACKAGE_CACHE, limit, "caches, temporary files and logs"),
     "maxHiddenBytes": lambda r, limit, _s: _bytes_rule(
@@ -372,38 +426,109 @@ _EVALUATORS: dict[str, Callable[[Analysis, Any, Settings], RuleResult]] = {
 }
 
 
-def evaluate(analysis: Analysis, settings: Settings) -> list[RuleResult]:
-    """Every rule's result, in the order of RULES; disabled rules are skipped."""
+def _counts_base(settings: Settings) -> bool:
+    return settings.values["baseImageGrowth"].strip().lower() == "fail"
+
+
+def _growth_causes(c: Comparison) -> str:
+    """The largest causes of growth, by instruction, package and path, for a message."""
+    parts = []
+    for kind, label in ((CauseKind.INSTRUCTION, "by instruction"), (CauseKind.PACKAGE, "packages"), (CauseKind.PATH, "paths")):
+        causes = [x for x in c.causes(growth=True, limit=3) if x.kind == kind]
+        if not causes:
+            continue
+        if kind == CauseKind.PATH:
+            named = [f"{x.name} {signed_bytes(x.delta)} ({x.detail})" for x in causes]
+        elif kind == CauseKind.PACKAGE:
+            named = [f"{x.name} {x.detail} {signed_bytes(x.delta)}" for x in causes]
+        else:
+            named = [f"`{x.name[:80]}` {signed_bytes(x.delta)}" for x in causes]
+        parts.append(f"{label}: " + ", ".join(named))
+    return "; ".join(parts)
+
+
+def _growth(c: Comparison, key: str, limit: float, settings: Settings) -> RuleResult:
+    """How much the image grew since the baseline against ``limit`` (bytes or a ratio of the
+    baseline's size); growth from a new base image counts only with baseImageGrowth: fail."""
+    counted = c.size_change if _counts_base(settings) else c.own_change
+    base_note = ""
+    if c.base.status == BaseStatus.CHANGED and c.base.delta and not _counts_base(settings):
+        base_note = f"; {signed_bytes(c.base.delta)} from the new base image ({c.base.before.name} → {c.base.after.name}) not counted"
+    if key == "maxGrowthPercent":
+        share = counted / c.before.size if c.before.size else (1.0 if counted > 0 else 0.0)
+        value, threshold, failed = f"{signed_bytes(counted)} ({share * 100:+.2f} %)", f"≤ {limit}", share > limit
+    else:
+        value, threshold, failed = f"{signed_bytes(counted)} ({counted:+,} B)", exact_bytes(int(limit)), counted > limit
+    if not failed:
+        return RuleResult(key, PASS, value + base_note, threshold)
+    causes = _growth_causes(c)
+    layers = [p.after[0] for p in sorted(c.layers, key=lambda p: -p.delta) if p.after and p.delta > 0]
+    paths = [d.path for d in c.files if d.delta > 0][:20]
+    message = f"the image grew by {value} since {c.before.name}{base_note}" + (f"; largest: {causes}" if causes else "")
+    return RuleResult(key, FAIL, value, threshold, message, paths, layers[:5])
+
+
+def evaluate(analysis: Analysis, settings: Settings, comparison: Comparison | None = None) -> list[RuleResult]:
+    """Every rule's result, in the order of RULES; disabled rules are skipped, and the growth
+    rules are left out unless there is a ``comparison`` with a baseline."""
     results = []
     for rule in RULES:
-        if rule.key in PARAMETERS:
+        if rule.key in PARAMETERS or (rule.key in GROWTH_RULES and comparison is None):
             continue
         if settings.values[rule.key].strip().lower() == DISABLED:
             results.append(RuleResult(rule.key, SKIP, message="disabled"))
+        elif comparison is not None and rule.key in GROWTH_RULES:
+            results.append(_growth(comparison, rule.key, settings.parsed(rule.key), settings))
         else:
             results.append(_EVALUATORS[rule.key](analysis, settings.parsed(rule.key), settings))
     return results
 
 
-def run_gate(analysis: Analysis, settings: Settings, config_files: list[str]) -> GateResult:
-    return GateResult(analysis.index.source.name, evaluate(analysis, settings), config_files)
+def run_gate(analysis: Analysis, settings: Settings, config_files: list[str], comparison: Comparison | None = None) -> GateResult:
+    return GateResult(analysis.index.source.name, evaluate(analysis, settings, comparison), config_files, comparison)
 
 
-def render_gate(result: GateResult) -> str:
-    """One line per rule (status, name, measured value, threshold, and why), then the verdict."""
+def baseline_line(c: Comparison) -> str:
+    """The comparison with the baseline in one line: how much the image grew and whether the base image changed."""
+    text = f"{c.before.name} → {c.after.name}: {signed_bytes(c.size_change)} ({c.size_change:+,} B"
+    text += f", {c.share * 100:+.1f} %)" if c.before.size else ")"
+    if c.base.status == BaseStatus.CHANGED:
+        text += f"; base image changed: {c.base.before.name or 'unnamed'} → {c.base.after.name or 'unnamed'}"
+        if c.base.delta:
+            text += f" ({signed_bytes(c.base.delta)}), {signed_bytes(c.own_change)} not from the base image"
+    elif c.base.status == BaseStatus.SAME:
+        text += f"; same base image ({c.base.after.name or 'unnamed'})"
+    else:
+        text += "; base image unknown"
+    return text
+
+
+def render_gate(result: GateResult, locate: Callable[[RuleResult], str] = lambda r: "") -> str:
+    """One line per rule (status, name, measured value, threshold, and why), dive's rules
+    apart from slimview's, then the verdict. ``locate`` gives where a failed rule's cause is
+    written (a Dockerfile line), when it is known."""
     out = [f"slimview ci: {result.image}"]
     out.append("config: " + (", ".join(result.config_files) if result.config_files else "defaults (no .dive-ci or .slimview-ci.yaml)"))
+    if result.comparison is not None:
+        out.append("baseline: " + baseline_line(result.comparison))
     width = max(len(r.key) for r in result.results)
-    for r in result.results:
-        if r.status == SKIP:
-            out.append(f"  {r.status}  {r.key:<{width}}  ({r.message})")
-            continue
-        line = f"  {r.status}  {r.key:<{width}}  {r.value}"
-        if r.threshold:
-            line += f"  [threshold {r.threshold}]"
-        out.append(line)
-        if r.status == FAIL and r.message:
-            out.append(f"        {'':<{width}}  {r.message}")
+    for origin, heading in ((DIVE, "dive's rules"), (SLIMVIEW, "slimview's rules (turn any off in .slimview-ci.yaml: `RULE: disabled`)")):
+        chosen = [r for r in result.results if r.origin == origin]
+        if chosen:
+            out.append(f"{heading}:")
+        for r in chosen:
+            if r.status == SKIP:
+                out.append(f"  {r.status}  {r.key:<{width}}  ({r.message})")
+                continue
+            line = f"  {r.status}  {r.key:<{width}}  {r.value}"
+            if r.threshold:
+                line += f"  [threshold {r.threshold}]"
+            out.append(line)
+            if r.status == FAIL and r.message:
+                out.append(f"        {'':<{width}}  {r.message}")
+            where = locate(r) if r.status == FAIL else ""
+            if where:
+                out.append(f"        {'':<{width}}  at {where}")
     verdict = "PASS" if result.passed else "FAIL"
     out.append(
         f"Result: {verdict} [Total:{len(result.results)}] [Passed:{result.count(PASS)}] "

@@ -34,6 +34,9 @@ class Instruction:
     comments: list[str] = field(default_factory=list)
     layer: int | None = None  # the image layer the instruction made, when known
     flags: tuple[str, ...] = ()  # RUN's options, as written: ("--mount=type=cache,target=/root/.cache/pip",)
+    # Read from a Dockerfile: its first and last line there (0-based). Where an instruction
+    # is written is not part of what it is: equal instructions may sit on other lines.
+    lines: tuple[int, int] | None = field(default=None, compare=False)
 
     @property
     def text(self) -> str:

@@ -95,6 +95,6 @@ def _instructions(items: list[dict]) -> list[Instruction]:
             continue
         keyword = item["instruction"].upper()
         flags, args = split_run_flags(item["value"]) if keyword == "RUN" else ((), item["value"])
-        out.append(Instruction(keyword, args.strip(), comments, flags=flags))
+        out.append(Instruction(keyword, args.strip(), comments, flags=flags, lines=(item["startline"], item["endline"])))
         comments = []
     return out

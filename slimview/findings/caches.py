@@ -25,6 +25,7 @@ class CacheRule:
     pattern: str  # regex searched in the relative path; its match ends at the cache's root
     fix: str
     min_bytes: int = 1
+    package_manager: bool = True  # a package manager's downloads and indexes (not leftovers: bytecode, /tmp, logs)
 
 
 RULES = [
@@ -102,17 +103,20 @@ RULES = [
         r"/site-packages/(?:pip|setuptools|wheel|pkg_resources|_distutils_hack)/(?:[^/]+/)*?__pycache__/",
         "Python wrote this bytecode while pip ran; set `ENV PYTHONDONTWRITEBYTECODE=1` before the install step "
         "(or delete these __pycache__ directories in the same RUN).",
+        package_manager=False,
     ),
     CacheRule(
         "tmp", "temporary files", r"^(?:tmp|var/tmp)/",
         "Delete temporary files in the same RUN that creates them, or give that RUN a scratch directory "
         "that is never stored: `RUN --mount=type=tmpfs,target=/tmp …`.",
         LEFTOVER_MIN_BYTES,
+        package_manager=False,
     ),
     CacheRule(
         "logs", "build logs", r"^var/log/",
         "Delete logs written during the build in the same RUN (e.g. `rm -rf /var/log/*.log /var/log/apt`).",
         LEFTOVER_MIN_BYTES,
+        package_manager=False,
     ),
 ]
 RULE_BY_KEY = {rule.key: rule for rule in RULES}
@@ -136,6 +140,17 @@ def classify(path: str) -> tuple[CacheRule, str] | None:
         return None
     assert m.lastgroup is not None, "every alternative of the matcher is a named group"
     return RULE_BY_KEY[m.lastgroup], path[: m.end()].rstrip("/")
+
+
+def package_manager_cache(path: str) -> CacheRule | None:
+    """The package-manager cache rule ``path`` falls under, or None (leftovers included)."""
+    got = classify(path)
+    return got[0] if got is not None and got[0].package_manager else None
+
+
+def is_package_manager_cache(details: CacheDetails) -> bool:
+    """Whether a package-cache finding is about a package manager's cache (not leftovers)."""
+    return RULE_BY_KEY[details.cache].package_manager
 
 
 def detect(view: ImageView) -> list[Finding]:

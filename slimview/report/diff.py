@@ -130,22 +130,22 @@ def render_diff_text(c: Comparison, *, top: int = TOP) -> str:
 
 
 def _cell(text: str) -> str:
-    return printable(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _code(text: str) -> str:
-    return f"`{_cell(text)}`" if text else ""
+    """``text`` as inline code in a table cell (a backquote in it would end the span)."""
+    return f"`{_cell(text).replace('`', chr(39))}`" if text else ""
 
 
 def _cause_row(cause: Cause) -> str:
-    what = {CauseKind.INSTRUCTION: "instruction", CauseKind.PACKAGE: "package", CauseKind.PATH: "path"}[cause.kind]
-    name = _code(cause.name if cause.kind != CauseKind.INSTRUCTION else _instruction(cause.instruction, 60))
-    detail = _cell(cause.detail)
-    by = _code(_instruction(cause.instruction, 60)) if cause.kind != CauseKind.INSTRUCTION else ""
-    return f"| {signed_bytes(cause.delta)} | {what} | {name} {detail} | {by} |"
+    if cause.kind == CauseKind.INSTRUCTION:
+        return f"| {signed_bytes(cause.delta)} | layer {_cell(cause.detail)} | {_code(_instruction(cause.instruction, 60))} |"
+    what = f"{_code(cause.name)} {_cell(cause.detail)}"
+    return f"| {signed_bytes(cause.delta)} | {cause.kind.value} {what} | {_code(_instruction(cause.instruction, 60))} |"
 
 
-def markdown_summary(c: Comparison, *, top: int = 5) -> list[str]:
+def markdown_summary(c: Comparison, *, top: int = 3) -> list[str]:
     """The headline and the table of the largest causes: what a CI comment shows of a comparison."""
     out = [
         f"**{signed_bytes(c.size_change)}** ({_share(c)}): {human_bytes(c.before.size)} → {human_bytes(c.after.size)}"
@@ -155,7 +155,7 @@ def markdown_summary(c: Comparison, *, top: int = 5) -> list[str]:
     for title, growth in (("Grew", True), ("Shrank", False)):
         causes = c.causes(growth, top)
         if causes:
-            out += [f"| {title} | | | Instruction |", "|---:|---|---|---|", *(_cause_row(x) for x in causes), ""]
+            out += [f"| {title} | What | Instruction |", "|---:|---|---|", *(_cause_row(x) for x in causes), ""]
     return out
 
 
@@ -164,7 +164,7 @@ def _details(summary: str, lines: list[str]) -> list[str]:
 
 
 def render_diff_markdown(c: Comparison, *, top: int = TOP) -> str:
-    out = [f"## slimview diff: {_code(c.before.name)} → {_code(c.after.name)}", "", *markdown_summary(c, top=min(top, 5))]
+    out = [f"## slimview diff: {_code(c.before.name)} → {_code(c.after.name)}", "", *markdown_summary(c, top=min(top, 3))]
     rows = ["| Before | After | Status | Change | Instruction |", "|--:|--:|---|--:|---|"]
     rows += [
         f"| {_layers_cell(p.before)} | {_layers_cell(p.after)} | {p.status.value} | {signed_bytes(p.delta) if p.delta else '0 B'} | {_code(_pair_instruction(p))} |"

@@ -2,21 +2,27 @@
 
 Each finding is a result whose rule is its kind; each failed gate rule is a result of a
 ``ci/<rule>`` rule. Locations are paths inside the image, relative to the ``IMAGEROOT``
-base; the layer is a logical location. Secrets carry only their redacted fingerprints.
+base; the layer is a logical location. Given the Dockerfile the image was built from, a
+result's first location is instead the Dockerfile line that made the layer (a region, so
+code-scanning UIs show it in the file), and the image paths become related locations.
+Secrets carry only their redacted fingerprints.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 from urllib.parse import quote
 
 from slimview import __version__
 from slimview.display import human_bytes
 from slimview.dockerfile.history import short_instruction
+from slimview.dockerfile.locate import DockerfileMap, Location
 from slimview.findings import KINDS, Analysis, FindingKind
 from slimview.findings.model import Finding, Severity
-from slimview.gate import RULE_BY_KEY
+from slimview.gate import FAIL, RULE_BY_KEY
 from slimview.report.explain import kind_facts
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -86,6 +92,20 @@ def _location(path: str, layer: int | None, instruction: str) -> dict:
     return location
 
 
+def _dockerfile_location(where: Location) -> dict:
+    """A Dockerfile line: a path relative to the repository (as given), or a file URI when absolute."""
+    uri = Path(where.path).as_uri() if os.path.isabs(where.path) else _uri(Path(where.path).as_posix())
+    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": where.start, "endLine": where.end}}}
+
+
+def _at_dockerfile(result: dict, where: Location | None) -> dict:
+    """``result`` located at the Dockerfile line, its image paths kept as related locations."""
+    if where is not None:
+        result["relatedLocations"] = [{"id": i, **loc} for i, loc in enumerate(result["locations"])]
+        result["locations"] = [_dockerfile_location(where)]
+    return result
+
+
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -128,14 +148,16 @@ def _gate_result(r, rule_index: dict[str, int]) -> dict:
     }
 
 
-def sarif_document(analysis: Analysis, gate=None) -> dict:
-    """The SARIF log for ``report``; with a gate result, its failed rules are results too."""
+def sarif_document(analysis: Analysis, gate=None, dockerfile: DockerfileMap | None = None) -> dict:
+    """The SARIF log for ``report``; with a gate result, its failed rules are results too;
+    with ``dockerfile``, results point at the Dockerfile lines that made their layers."""
     index = analysis.index
     rules = _rules(gate)
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
-    results = [_finding_result(f, rule_index) for f in analysis.findings]
+    located = dockerfile if dockerfile is not None else DockerfileMap("", {})
+    results = [_at_dockerfile(_finding_result(f, rule_index), located.at(f.layer)) for f in analysis.findings]
     if gate is not None:
-        results += [_gate_result(r, rule_index) for r in gate.results if r.status == "FAIL"]
+        results += [_at_dockerfile(_gate_result(r, rule_index), located.first(r.layers)) for r in gate.results if r.status == FAIL]
     run = {
         "tool": {"driver": {"name": "slimview", "version": __version__, "informationUri": INFORMATION_URI, "rules": rules}},
         "originalUriBaseIds": {
@@ -155,5 +177,5 @@ def sarif_document(analysis: Analysis, gate=None) -> dict:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def render_sarif(analysis: Analysis, gate=None) -> str:
-    return json.dumps(sarif_document(analysis, gate), indent=2, ensure_ascii=False) + "\n"
+def render_sarif(analysis: Analysis, gate=None, dockerfile: DockerfileMap | None = None) -> str:
+    return json.dumps(sarif_document(analysis, gate, dockerfile), indent=2, ensure_ascii=False) + "\n"
