@@ -19,9 +19,10 @@ import tempfile
 from dataclasses import dataclass, field
 
 from slimview import session
+from slimview.compare import Comparison, ImageSummary, compare
 from slimview.display import human_bytes
 from slimview.errors import EngineError, InputError
-from slimview.findings import Analysis, Finding
+from slimview.findings import Analysis
 from slimview.index import IndexOptions
 from slimview.rewrite import dockerignore
 from slimview.rewrite.model import Rewrite
@@ -144,14 +145,6 @@ def inspect(client, reference: str) -> tuple[int, int]:
     return int(attrs.get("Size") or 0), len((attrs.get("RootFS") or {}).get("Layers") or [])
 
 
-def findings_by_kind(findings: list[Finding]) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for finding in findings:
-        count, size = out.get(finding.kind, (0, 0))
-        out[finding.kind] = (count + 1, size + finding.bytes)
-    return out
-
-
 def _findings_cell(found: tuple[int, int] | None) -> str:
     if found is None:
         return "gone"
@@ -195,6 +188,7 @@ class Verification:
     smoke: SmokeResult | None
     before: Measured
     after: Measured | None
+    comparison: Comparison | None = None  # the original against the built rewrite
 
     @property
     def ok(self) -> bool:
@@ -209,10 +203,15 @@ def default_tag(index) -> str:
     return f"{repo or 'slimview-verify'}:slimview"
 
 
-def measure_original(analysis: Analysis, client) -> Measured:
-    """The original as the engine reports it; an image read from a file is measured by its layers."""
+def _by_kind(summary: ImageSummary) -> dict[str, tuple[int, int]]:
+    return {kind.value: found for kind, found in summary.findings_by_kind().items()}
+
+
+def measure_original(analysis: Analysis, client, summary: ImageSummary) -> Measured:
+    """The original as the engine reports it; an image read from a file is measured by its
+    layers. Its findings are those of ``summary``, what the comparison with the rewrite uses."""
     index = analysis.index
-    by_kind = findings_by_kind(analysis.findings)
+    by_kind = _by_kind(summary)
     if index.source.kind == "engine":
         size, layers = inspect(client, index.source.config_digest)
         return Measured(index.source.name, size, layers, by_kind)
@@ -225,7 +224,8 @@ def verify(
 ) -> Verification:
     """Build ``rewrite`` over ``context``, smoke-test it and measure both images."""
     client = connect()
-    before = measure_original(analysis, client)
+    original = session.summary(analysis)
+    before = measure_original(analysis, client, original)
     skip = {name for name in os.listdir(context) if dockerignore.is_ignored(name, dockerignore.read_patterns(rewrite.dockerignore))}
     built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=skip, buildkit=buildkit)
     if not built.ok:
@@ -234,5 +234,6 @@ def verify(
     result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
     size, layers = inspect(client, built.image_id)
     # By id: the engine names a save after the image's first tag, which need not be ours.
-    after = Measured(tag, size, layers, findings_by_kind(session.load(built.image_id, options).findings))
-    return Verification(built, result, before, after)
+    comparison = compare(original, session.summary(session.load(built.image_id, options)))
+    after = Measured(tag, size, layers, _by_kind(comparison.after))
+    return Verification(built, result, before, after, comparison)

@@ -54,11 +54,14 @@ def test_dive_readme_config_is_read_as_is(tmp_path):
     assert settings.values["maxCacheBytes"] == "disabled"
 
 
-def test_defaults_are_dives_plus_secrets():
+def test_defaults_are_dives_plus_what_slimview_exists_to_find():
     settings = load_settings([], {})
-    assert {k: settings.values[k] for k in ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "secrets", "buildTools")} == {
+    keys = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "secrets", "buildTools", "maxPackageCacheBytes",
+            "maxGrowthBytes", "maxGrowthPercent", "baseImageGrowth")
+    assert {k: settings.values[k] for k in keys} == {
         "lowestEfficiency": "0.9", "highestWastedBytes": "disabled", "highestUserWastedPercent": "0.1",
-        "secrets": "fail", "buildTools": "allowed",
+        "secrets": "fail", "buildTools": "forbidden", "maxPackageCacheBytes": "10MB",
+        "maxGrowthBytes": "disabled", "maxGrowthPercent": "0.1", "baseImageGrowth": "report",
     }
 
 
@@ -111,7 +114,7 @@ def test_slimview_rules_fail_with_the_measured_value_and_why(tmp_path):
     assert {k: r.status for k, r in by_key.items()} == {
         "lowestEfficiency": PASS, "highestWastedBytes": SKIP, "highestUserWastedPercent": PASS,
         "maxImageBytes": PASS, "maxAvoidableBytes": SKIP, "maxAvoidablePercent": FAIL,
-        "maxCacheBytes": FAIL, "maxHiddenBytes": FAIL, "maxJunkBytes": PASS, "maxDuplicateBytes": SKIP,
+        "maxPackageCacheBytes": PASS, "maxCacheBytes": FAIL, "maxHiddenBytes": FAIL, "maxJunkBytes": PASS, "maxDuplicateBytes": SKIP,
         "buildTools": FAIL, "secrets": FAIL, "runAsRoot": FAIL,
     }
     assert (by_key["maxCacheBytes"].value, by_key["maxCacheBytes"].threshold) == ("2.0 MB (2,000,000 B)", "1.0 MB (1,000,000 B)")
@@ -154,15 +157,16 @@ def test_cli_exit_codes_and_dive_ci_lookup_in_the_working_directory(tmp_path, mo
     monkeypatch.chdir(workdir)
     runner = CliRunner()
 
-    # dive's default rules fail this image (3 MB stored, then deleted: efficiency 0.5715).
+    # dive's default rules fail this image (3 MB stored, then deleted: efficiency 0.5715), and
+    # so do slimview's default rules on build tools and secrets (its 5 MB of caches pass).
     defaults = runner.invoke(cli, ["ci", "--no-cache", image])
     assert defaults.exit_code == 1
     assert "config: defaults (no .dive-ci or .slimview-ci.yaml)" in defaults.output
-    assert defaults.output.rstrip().endswith("Result: FAIL [Total:13] [Passed:0] [Failed:3] [Skipped:10]")
+    assert defaults.output.rstrip().endswith("Result: FAIL [Total:14] [Passed:1] [Failed:4] [Skipped:9]")
     passing = runner.invoke(cli, ["ci", "--no-cache", image, "--secrets", "allowed", "--lowest-efficiency", "0.5",
-                                  "--highest-user-wasted-percent", "0.5"])
+                                  "--highest-user-wasted-percent", "0.5", "--build-tools", "allowed"])
     assert passing.exit_code == 0, passing.output
-    assert passing.output.rstrip().endswith("Result: PASS [Total:13] [Passed:2] [Failed:0] [Skipped:11]")
+    assert passing.output.rstrip().endswith("Result: PASS [Total:14] [Passed:3] [Failed:0] [Skipped:11]")
 
     (workdir / ".dive-ci").write_text(DIVE_README_CONFIG.replace("20MB", "1MB").replace("0.95", "0.5").replace("0.20", "0.5"))
     (workdir / ".slimview-ci.yaml").write_text("rules:\n  secrets: allowed\n  maxCacheBytes: 1MB\n")
@@ -173,7 +177,8 @@ def test_cli_exit_codes_and_dive_ci_lookup_in_the_working_directory(tmp_path, mo
     assert ["FAIL", "highestWastedBytes"] in lines and ["FAIL", "maxCacheBytes"] in lines and ["SKIP", "secrets"] in lines
 
     # Flags win over files; dive's own flag spelling works.
-    flags = runner.invoke(cli, ["ci", "--no-cache", image, "--highestWastedBytes", "disabled", "--max-cache-bytes", "disabled"])
+    flags = runner.invoke(cli, ["ci", "--no-cache", image, "--highestWastedBytes", "disabled", "--max-cache-bytes", "disabled",
+                                "--build-tools", "allowed"])
     assert flags.exit_code == 0, flags.output
 
     # --config replaces the lookup.
@@ -202,7 +207,7 @@ def test_sarif_output_with_failed_rules_and_no_overwrite_without_force(tmp_path,
     image = str(tmp_path / "image.tar")
     sarif = tmp_path / "out.sarif"
     runner = CliRunner()
-    lenient = ["--lowest-efficiency", "disabled", "--highest-user-wasted-percent", "disabled"]
+    lenient = ["--lowest-efficiency", "disabled", "--highest-user-wasted-percent", "disabled", "--build-tools", "allowed"]
     result = runner.invoke(cli, ["ci", "--no-cache", image, "--sarif", str(sarif), "--max-cache-bytes", "1MB", *lenient])
     assert result.exit_code == 1
     doc = json.loads(sarif.read_text())
