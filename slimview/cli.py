@@ -140,7 +140,10 @@ def cli():
 @cli.command()
 @click.argument("image", required=False)
 @image_options
-def tui(image, options):
+@click.option("--compare", "baseline", metavar="BASELINE",
+              help="First compare IMAGE with BASELINE (an IMAGE, or a summary `slimview ci --json` saved): "
+              "the layers aligned and the changed files to walk, as `slimview diff BASELINE IMAGE` reports them.")
+def tui(image, options, baseline):
     """Explore layers, files and findings interactively (the default command)."""
     if image is None:
         image = bundled_sample_path()
@@ -148,7 +151,7 @@ def tui(image, options):
         from slimview.ui.app import make_app
     except ImportError as exc:
         raise SlimviewError(f"the interactive explorer needs Textual ({exc}); `slimview report IMAGE` works without it") from None
-    app = make_app(image, options)
+    app = make_app(image, options, compare=baseline)
     app.run()
     sys.exit(app.return_code or 0)
 

@@ -38,6 +38,7 @@ from slimview.source.model import Progress
 from slimview.source.tarstream import EntryType
 from slimview.ui.commands import SlimviewCommands
 from slimview.ui.messages import AnalysisReady, IndexProgress, IndexReady, TreeReady
+from slimview.ui.screens.compare import CompareScreen
 from slimview.ui.screens.export import ExportRequest, ExportScreen
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
@@ -124,6 +125,7 @@ class SlimviewApp(App[None]):
         analyser: Analyser = session.analyse,
         rewriter: Rewriter = rewrite_of,
         export_directory: str | None = None,
+        compare: str | None = None,
     ):
         super().__init__()
         # Textual swaps sys.stderr for an object without a file descriptor while it runs, and
@@ -136,6 +138,7 @@ class SlimviewApp(App[None]):
         self.analyser = analyser
         self.rewriter = rewriter
         self.export_directory = export_directory
+        self.compare_with = compare  # a baseline to compare the image with first (compare mode)
         self.index: ImageIndex | None = None
         self.analysis: Analysis | None = None
         self.load_error: str | None = None
@@ -171,6 +174,8 @@ class SlimviewApp(App[None]):
         self.query_one(DetailsPane).show("Details", _placeholder("Indexing the image…"))
         self.query_one("#layers").focus()
         self.load_image()
+        if self.compare_with is not None:
+            self.push_screen(CompareScreen(self.compare_with, self.reference, self.options))
 
     # -- workers -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="load", name="load")
@@ -580,13 +585,15 @@ def make_app(
     analyser: Analyser = session.analyse,
     rewriter: Rewriter = rewrite_of,
     export_directory: str | None = None,
+    compare: str | None = None,
 ) -> SlimviewApp:
     """The explorer for ``image`` (an engine reference or an archive path); used by the CLI and the tests.
 
     The builders default to the core's; tests pass fixed ones. ``export_directory`` is where
-    the export screen proposes to save (default: the working directory).
+    the export screen proposes to save (default: the working directory). ``compare``: a
+    baseline (image or saved summary) to compare ``image`` with on a first screen.
     """
     return SlimviewApp(
         image, options, index_builder=index_builder, analyser=analyser,
-        rewriter=rewriter, export_directory=export_directory,
+        rewriter=rewriter, export_directory=export_directory, compare=compare,
     )
