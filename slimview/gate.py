@@ -67,6 +67,17 @@ def parse_ratio(text: str) -> float:
     return value
 
 
+def parse_share(text: str) -> float:
+    """A fraction that may exceed 1 (a growth of 1.5 is 150 %)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number (0.1 is 10 %)") from None
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{text!r} is negative")
+    return value
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().lower()
@@ -130,8 +141,8 @@ RULES = [
          "forbidden: fail when the image runs as root.", "--run-as-root"),
     Rule("maxGrowthBytes", SLIMVIEW, DISABLED, parse_bytes,
          "With --baseline: fail when the image grew by more than this.", "--max-growth-bytes"),
-    Rule("maxGrowthPercent", SLIMVIEW, "0.1", parse_ratio,
-         "With --baseline: fail when the image grew by more than this ratio (0-1) of the baseline's size.", "--max-growth-percent"),
+    Rule("maxGrowthPercent", SLIMVIEW, "0.1", parse_share,
+         "With --baseline: fail when the image grew by more than this share of the baseline's size (0.1 = 10 %).", "--max-growth-percent"),
     Rule("baseImageGrowth", SLIMVIEW, "report", _choice("report", "fail"),
          "With --baseline: growth a new base image brings is only reported (report), or counted by the growth rules (fail).",
          "--base-image-growth"),
