@@ -20,8 +20,8 @@ from slimview.gate import FAIL, PASS, load_settings, run_gate
 from slimview.index import IndexOptions, build_index
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 
+from compare_util import after_layers, analysis_of, archive, before_layers, stored
 from findings_util import base, noise, report_of, run, step
-from test_compare import after_layers, analysis_of, archive, before_layers, stored
 
 DOCKERFILE = """\
 # syntax=docker/dockerfile:1

@@ -10,72 +10,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from slimview import session
 from slimview.cli import cli, main
-from slimview.compare import (
-    BaseStatus,
-    BaseSummary,
-    FindingChange,
-    LayerStatus,
-    PackageChange,
-    PathChange,
-    compare,
-    summarize,
-)
+from slimview.compare import BaseStatus, BaseSummary, FindingChange, LayerStatus, PackageChange, PathChange, compare, summarize
 from slimview.compare.layers import align
 from slimview.compare.summary import LayerSummary
 from slimview.compare.tree import ChangeTree, made_by
 from slimview.errors import InputError
-from slimview.findings import Analysis, FindingKind, analyze
-from slimview.index import IndexOptions, build_index
+from slimview.findings import FindingKind
 from slimview.report.diffjson import DIFF_SCHEMA_VERSION
-from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 
-from findings_util import Pkg, base, install, noise, run, status_file, step
-from saved_archive import SavedArchive
+from compare_util import after_layers, analysis_of, archive, before_layers, stored, stored_layer
+from findings_util import base, noise
 
 BASE = BaseSummary("base:1", 1)
-
-
-LIBC = Pkg("libc6", {"usr/lib/x86_64-linux-gnu/libc.so.6": 50_000}, priority="required")
-
-
-def base_layer() -> Layer:
-    layer = base(("etc/os-release", b"ID=debian\n"), ("usr/bin/sh", noise("sh", 10_000)))
-    install(layer, LIBC)
-    return layer.file("var/lib/dpkg/status", status_file(LIBC))
-
-
-def before_layers() -> list[Layer]:
-    packages = [Pkg("curl", {"usr/bin/curl": 20_000}, version="7.0-1"), Pkg("wget", {"usr/bin/wget": 8_000}),
-                Pkg("zlib1g", {"usr/lib/libz.so.1": 3_000}, version="1:1.3-1")]
-    apt = run("apt-get install -y curl wget")
-    install(apt, *packages)
-    apt.file("var/lib/dpkg/status", status_file(LIBC, *packages))
-    app = step("COPY app /app").file("app/main.py", noise("main1", 1_000)).file("app/data.bin", noise("data", 5_000))
-    return [base_layer(), apt, app]
-
-
-def after_layers() -> list[Layer]:
-    packages = [Pkg("curl", {"usr/bin/curl": 25_000}, version="7.1-1"), Pkg("zlib1g", {"usr/lib/libz.so.1": 2_500}, version="1:1.2-1"),
-                Pkg("gcc-12", {"usr/lib/gcc/x86_64-linux-gnu/12/cc1": 300_000, "usr/bin/gcc-12": 100_000}, version="12.2.0-14")]
-    apt = run("apt-get install -y curl gcc-12")
-    install(apt, *packages)
-    apt.file("var/lib/dpkg/status", status_file(LIBC, *packages))
-    update = run("apt-get update").file("var/lib/apt/lists/deb_Packages", noise("lists", 150_000))
-    app = step("COPY app /app").file("app/main.py", noise("main2", 1_200)).file("app/new.txt", noise("new", 700))
-    cleanup = run("rm -rf /var/lib/apt/lists/*").whiteout("var/lib/apt/lists/deb_Packages")
-    return [base_layer(), apt, update, app, cleanup]
-
-
-def archive(path: Path, layers: list[Layer], tag: str = "app:1", **spec) -> Path:
-    write_docker_archive(ImageSpec(layers=layers, **spec), str(path), [tag])
-    return path
-
-
-def analysis_of(path: Path) -> Analysis:
-    index = build_index(str(path), IndexOptions(use_cache=False))
-    return Analysis(index, analyze(index), session.analyse(index).packages)
 
 
 @pytest.fixture
@@ -89,8 +36,6 @@ def comparison(images):
     return compare(summarize(analysis_of(before), BASE), summarize(analysis_of(after), BASE))
 
 
-def stored(path: Path) -> int:
-    return SavedArchive(path).stored_and_visible()[0]
 
 
 def test_size_change_equals_the_recount_and_the_sum_of_every_file_change(images, comparison):
@@ -199,8 +144,6 @@ def test_base_image_same_changed_or_unknown(tmp_path, images):
     assert (unknown.base.status, unknown.base.delta, unknown.own_change) == (BaseStatus.UNKNOWN, 0, unknown.size_change)
 
 
-def stored_layer(path: Path, k: int) -> int:
-    return sum(m.size for m in SavedArchive(path).layers[k].values() if m.isfile())
 
 
 def summary_layers(*instructions: str, ids: str = "") -> list[LayerSummary]:

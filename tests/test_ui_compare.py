@@ -18,7 +18,7 @@ from slimview.ui.widgets.alignment import AlignmentPane
 from slimview.ui.widgets.changes import ChangesPane
 from slimview.ui.widgets.layers import LayersPane
 
-from test_compare import after_layers, archive, before_layers
+from compare_util import after_layers, archive, before_layers
 from uihelpers import async_test, settle
 
 SIZE = (140, 40)
