@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slimview import session
-from slimview.findings import Analysis, analyze
+from slimview.findings import Analysis
 from slimview.index import IndexOptions, build_index
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 
@@ -50,8 +50,7 @@ def archive(path: Path, layers: list[Layer], tag: str = "app:1", **spec) -> Path
 
 
 def analysis_of(path: Path) -> Analysis:
-    index = build_index(str(path), IndexOptions(use_cache=False))
-    return Analysis(index, analyze(index), session.analyse(index).packages)
+    return session.analyse(build_index(str(path), IndexOptions(use_cache=False)))
 
 
 def stored(path: Path) -> int:
