@@ -241,3 +241,28 @@ def test_a_layer_with_a_from_comment_names_the_base_for_archives(tmp_path):
 
     summary = session.summary(analysis_of(path))
     assert summary.base == BaseSummary("base:1", 1)
+
+
+def all_keys(value, out: set[str] | None = None) -> set[str]:
+    out = set() if out is None else out
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.add(key)
+            all_keys(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            all_keys(item, out)
+    return out
+
+
+def test_every_key_of_the_diff_and_ci_documents_is_documented(images, tmp_path, monkeypatch):
+    before, after = images
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    diff = json.loads(runner.invoke(cli, ["diff", "--no-cache", "--json", str(before), str(after)]).output)
+    runner.invoke(cli, ["ci", "--no-cache", str(after), "--baseline", str(before), "--json", "ci.json"])
+    ci_doc = json.loads((tmp_path / "ci.json").read_text())
+    schema = (Path(__file__).resolve().parent.parent / "slimview" / "report" / "diff-schema.md").read_text()
+    keys = all_keys(diff) | all_keys(ci_doc)
+    assert {"summary_version", "own_change_bytes", "location", "before_layers", "hidden"} <= keys
+    assert {key for key in keys if f"`{key}`" not in schema} == set()
