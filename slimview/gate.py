@@ -333,8 +333,9 @@ def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
     offending.sort(key=lambda t: -t[1])
     names = ", ".join(f"{n} {human_bytes(b)}" for n, b in offending[:8]) + (" …" if len(offending) > 8 else "")
     tools = [f for f in analysis.findings if isinstance(f.details, (ToolPathsDetails, ToolPackagesDetails))]
+    total = sum(b for _n, b in offending)
     return RuleResult(
-        "buildTools", FAIL, f"{len(offending)} build-only package(s)", f"forbidden ({allowed_text})",
+        "buildTools", FAIL, f"{len(offending)} build-only package(s), {exact_bytes(total)}", f"forbidden ({allowed_text})",
         f"build tools in the runtime image: {names}", paths, _layers(tools),
     )
 
