@@ -1,5 +1,8 @@
 """Stage 5 (plain output): an :class:`~slimview.findings.Analysis` rendered as text, JSON,
-Markdown or SARIF. Rendering only: ``slimview.session`` runs the pipeline."""
+Markdown or SARIF; a :class:`~slimview.compare.Comparison` as text, Markdown or JSON
+(``diff.py``, ``diffjson.py``); the CI gate's result as a pull-request comment, JUnit XML,
+GitLab Code Quality or JSON (``ci.py``). Rendering only: ``slimview.session`` runs the
+pipeline and ``slimview.compare`` compares."""
 
 from __future__ import annotations
 
