@@ -228,3 +228,13 @@ def test_diff_command_text_json_markdown_and_output_file(images, tmp_path, capsy
             main([*args, "--no-cache"])
         assert exit_.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_package_versions_are_ordered_by_dpkgs_rules_and_apks_are_left_unknown():
+    from slimview.packages.versions import version_order
+
+    assert version_order("dpkg", "2.36-9+deb12u4", "2.36-9+deb12u10") > 0  # not a string comparison
+    assert version_order("dpkg", "1.0", "1.0~rc1") < 0  # a tilde sorts before the release
+    assert version_order("dpkg", "1:1.0", "2.0") < 0  # the epoch first
+    assert version_order("dpkg", "1.0-1", "1.0-1") == 0
+    assert version_order("apk", "1.2.3-r0", "1.2.4-r0") is None

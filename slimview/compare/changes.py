@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from debian.debian_support import version_compare
-
 from slimview.compare.model import BaseDelta, BaseStatus, FindingChange, FindingDelta, PackageChange, PackageDelta, PathChange, PathDelta
 from slimview.compare.summary import FindingSummary, ImageSummary
-from slimview.packages.model import Manager
+from slimview.packages.versions import version_order
 
 CONCENTRATED = 0.9  # a child with this share of its directory's change stands for it
 EXPLAINED = 0.5  # share of a directory's change that kept subdirectories may explain
@@ -136,9 +134,10 @@ def _stored_below(summary: ImageSummary, directories: list[str]) -> dict[str, in
 
 
 def _version_change(manager: str, before: str, after: str) -> PackageChange:
-    if manager != Manager.DPKG:
+    order = version_order(manager, before, after)
+    if not order:  # unknown, or versions written differently that compare equal
         return PackageChange.CHANGED
-    return PackageChange.UPGRADED if version_compare(after, before) > 0 else PackageChange.DOWNGRADED
+    return PackageChange.UPGRADED if order > 0 else PackageChange.DOWNGRADED
 
 
 def package_changes(before: ImageSummary, after: ImageSummary) -> list[PackageDelta]:

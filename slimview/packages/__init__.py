@@ -11,6 +11,7 @@ use it and neither keeps a copy. Each module has one job:
 - ``attribution``: which visible files, and bytes, each package owns;
 - ``database``: ``read_database``, the entry point, trying each manager in turn;
 - ``osrelease``: the distribution, from ``os-release``;
+- ``versions``: which of two versions of a package is newer;
 - ``classify``: build roles, Python tooling, shared libraries, by package name;
 - ``closure``: walks over dependencies (what the runtime still needs, what a set of
   packages pulls in, which packages are build-only).
