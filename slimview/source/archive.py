@@ -280,9 +280,23 @@ def _looks_like_tar(head: bytes) -> bool:
 # Selecting the image: docker manifest.json or OCI index.json
 
 
+# manifest.json keys as Docker reads them: Go's JSON decoding matches field names without
+# regard to case, and Jib writes "config", "repoTags" and "layers".
+_MANIFEST_KEYS = {key.lower(): key for key in ("Config", "RepoTags", "Layers", "Parent", "LayerSources")}
+
+
+def _manifest_item(item: Any) -> Any:
+    """A manifest.json entry with its keys spelled as Docker spells them (the last of keys
+    differing only in case wins, as in Go)."""
+    if not isinstance(item, dict):
+        return item
+    return {_MANIFEST_KEYS.get(key.lower(), key) if isinstance(key, str) else key: value for key, value in item.items()}
+
+
 def _select_docker_manifest(manifest: Any, store: Store, tag: str | None) -> dict:
     if not isinstance(manifest, list) or not manifest:
         raise InputError(f"{store.label}: manifest.json is not a non-empty list of images")
+    manifest = [_manifest_item(item) for item in manifest]
     for item in manifest:
         if not isinstance(item, dict) or not isinstance(item.get("Config"), str) or not isinstance(item.get("Layers"), list):
             raise InputError(f"{store.label}: manifest.json entry lacks Config or Layers")
@@ -312,8 +326,11 @@ def _describe_entry(item: dict, i: int) -> str:
 
 
 def _config_id(name: str) -> str:
-    """The image id a manifest.json Config names (``blobs/sha256/<hex>`` or ``<hex>.json``)."""
+    """The image id a manifest.json Config names (``blobs/sha256/<hex>``, ``<hex>.json``, or
+    go-containerregistry's ``sha256:<hex>``)."""
     base = posixpath.basename(name)
+    if base.startswith("sha256:"):
+        return base
     return "sha256:" + (base[:-5] if base.endswith(".json") else base)
 
 
@@ -449,14 +466,16 @@ def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str
         base = posixpath.basename(name)
         if name.startswith("blobs/sha256/"):
             digest = "sha256:" + base
-        elif re.fullmatch(r"[0-9a-f]{64}\.tar", base):
-            digest = "sha256:" + base[:-4]  # skopeo names layers by their diff_id
+        elif re.fullmatch(r"(sha256:)?[0-9a-f]{64}\.tar", base):
+            digest = "sha256:" + base[-68:-4]  # skopeo and imgutil name layers by their diff_id
         layers.append((name, digest, "", -1))
     return config_bytes, config_name, layers, list(item.get("RepoTags") or [])
 
 
 def _check_member_path(name: str, label: str) -> None:
-    if name.startswith("/") or ".." in name.split("/"):
+    # A leading "/" names the archive's root, as docker load reads it (buildpacks' imgutil
+    # writes "/sha256:<hex>.tar"); climbing out of the archive is refused.
+    if ".." in name.split("/"):
         raise InputError(f"{label}: manifest names a layer outside the archive: {name!r}")
 
 
