@@ -25,6 +25,7 @@ from slimview.errors import InputError
 from slimview.findings import Analysis
 from slimview.findings.details import RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding, FindingKind
+from slimview.index.waste import dive_user_wasted_ratio
 from slimview.packages.classify import BuildRole
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -320,8 +321,15 @@ def _ratio_rule(key: str, measured: float, limit: float, what: str) -> RuleResul
 
 
 def _user_wasted(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:
-    return _ratio_rule("highestUserWastedPercent", analysis.index.dive.wasted_user_percent, limit,
-                       "the share of wasted bytes in the layers above the base")
+    dive = analysis.index.dive
+    ratio = dive_user_wasted_ratio(dive)
+    if math.isinf(ratio):  # dive divides by the 0 bytes above the base and fails the rule
+        return RuleResult("highestUserWastedPercent", FAIL, "+Inf", f"≤ {limit}",
+                          f"{_exact_bytes(dive.wasted_bytes)} wasted while the layers above the base hold 0 bytes "
+                          "(dive reports +Inf)")
+    if math.isnan(ratio):  # 0 / 0: dive's comparison is false, the rule passes
+        return RuleResult("highestUserWastedPercent", PASS, "NaN (nothing above the base, nothing wasted)", f"≤ {limit}")
+    return _ratio_rule("highestUserWastedPercent", ratio, limit, "the share of wasted bytes in the layers above the base")
 
 
 def _avoidable_share(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:

@@ -20,6 +20,8 @@ slimview's own measure, hidden bytes (see merge.py), has none of these blind spo
 
 from __future__ import annotations
 
+import math
+
 from slimview.index.layer import WHITEOUT_PREFIX, LayerFiles
 from slimview.index.model import DiveEfficiency
 from slimview.source.tarstream import EntryType
@@ -165,3 +167,14 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
         wasted_user_percent=(wasted / user_size) if user_size else 0.0,
         inefficient_paths=inefficient,
     )
+
+
+def dive_user_wasted_ratio(dive: DiveEfficiency) -> float:
+    """dive's userWastedPercent exactly as its CI rule compares it: wasted bytes over the bytes
+    of the layers above the first, a float64 division. So +Inf when those layers hold 0
+    bytes yet something is wasted (an image whose own layers only delete from the base:
+    dive fails the rule), NaN when nothing is wasted either (every comparison is false:
+    the rule passes). The report shows 0 for both (``wasted_user_percent``)."""
+    if dive.user_size:
+        return dive.wasted_bytes / dive.user_size
+    return math.inf if dive.wasted_bytes else math.nan

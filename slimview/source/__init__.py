@@ -79,9 +79,13 @@ def open_image(
             cached_config=cached_config, layer_cached=layer_cached,
         )
     target, path_tag, local = split_reference(os.path.expanduser(reference))
-    tag = tag or path_tag
     if not local:
-        return open_engine_image(target, sink, progress, cached_config=cached_config, layer_cached=layer_cached)
+        if tag:
+            raise InputError("--tag picks an image inside an archive or layout; name the tag in the engine reference (NAME:TAG)")
+        return open_engine_image(target, sink, progress, cached_config=cached_config, layer_cached=layer_cached, platform=platform)
+    if tag and path_tag and tag != path_tag:
+        raise InputError(f"{reference} names the image {path_tag!r} but --tag says {tag!r}; give one of them")
+    tag = tag or path_tag
     if os.path.isdir(target):
         return open_layout_dir(target, reference, tag, platform)
     if not os.path.isfile(target):

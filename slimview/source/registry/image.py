@@ -27,7 +27,7 @@ from slimview.source.archive import (
     load_json,
 )
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage
-from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
+from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_mismatch, platform_text
 from slimview.source.registry.blobs import PARALLEL_BLOBS, BlobJob, fetch_blobs
 from slimview.source.registry.reference import RegistryReference, parse_reference
 from slimview.source.registry.transport import RegistryTransport
@@ -87,8 +87,9 @@ def open_registry_image(
         if not isinstance(config, dict):
             raise InputError(f"{label}: image config is not a JSON object")
         check_config(config, label)
-        if platform and not chosen_platform:
-            _check_single_platform(config, platform, label)
+        why = platform_mismatch(config, platform) if platform and not chosen_platform else ""
+        if why:
+            raise RegistryError(f"{label} {why}")
         diff_ids = _diff_ids(config, len(layer_descs), label)
         layers, jobs = _plan_layers(ref, layer_descs, diff_ids, layer_cached, foreign_layers)
         fetch_blobs(transport, jobs, sink, progress, label)
@@ -198,13 +199,6 @@ def _choose_platform(index: dict, platform: str | None, label: str) -> dict:
         raise RegistryError(f"{label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
     exact = [d for d in matching if (d["platform"].get("variant") or "") == (wanted.get("variant") or "")]
     return (exact or matching)[0]
-
-
-def _check_single_platform(config: dict, platform: str, label: str) -> None:
-    wanted = parse_platform(platform)
-    have = {k: str(config.get(k) or "") for k in ("os", "architecture", "variant")}
-    if have["os"] and have["architecture"] and not platform_matches(have, wanted):
-        raise RegistryError(f"{label} is an image for {platform_text(have)} only, not {platform_text(wanted)}")
 
 
 def _check_digest(desc: dict, label: str) -> None:
