@@ -74,6 +74,9 @@ class LayerFiles:
     tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id), "" if not digested
     source_key: str = ""  # what identifies this layer's bytes: tar_digest, else a blob fingerprint
     blob_fingerprint: str = ""  # identity of the stored blob, when it was read from a file
+    # estargz's own entries left out of the files (path, size): dive counts them as files,
+    # so its figures (waste.py) do too
+    estargz_extras: list[tuple[str, int]] = field(default_factory=list)
     tar_bytes: int = 0  # length of the uncompressed tar
     compression: str = "none"
     notes: list[str] = field(default_factory=list)
@@ -287,6 +290,7 @@ def scan_entries(
         if not path:
             continue  # the root directory itself
         if path in skip:
+            files.estargz_extras.append((path, tar_entry.size if tar_entry.type == EntryType.FILE else 0))
             continue
         if len(paths) + extra >= max_entries:
             raise LimitExceeded(too_many_entries(where, max_entries))

@@ -99,6 +99,8 @@ def _layer_tree(files: LayerFiles) -> tuple[_Tree, dict[str, str]]:
     for opaque in files.opaque_dirs:
         if opaque:
             tree.add(opaque, None)  # the marker is never added, but its ancestors are
+    for path, size in files.estargz_extras:
+        tree.add(path, (False, size))  # dive knows nothing of estargz: its TOC is a file
     return tree, whiteouts
 
 
@@ -158,7 +160,7 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
     inefficient = [(p, cumulative[p], count[p]) for p in cumulative if count[p] >= 2]
     inefficient.sort(key=lambda t: t[1], reverse=True)
     wasted = sum(c for _p, c, _n in inefficient)
-    sizes = [f.file_bytes for f in layers]
+    sizes = [f.file_bytes + sum(size for _path, size in f.estargz_extras) for f in layers]
     user_size = sum(sizes[1:])
     return DiveEfficiency(
         score=score,

@@ -31,6 +31,15 @@ DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 INDEX_TYPES = {MT_OCI_INDEX, MT_DOCKER_LIST}
+CONFIG_TYPES = frozenset({"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"})
+# Non-distributable layers: registries serve them from elsewhere, and copies and saves
+# (containerd's export, skopeo, crane) leave their blobs out.
+FOREIGN_TYPES = frozenset({
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+})
 REF_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
 
 
@@ -336,7 +345,8 @@ def _config_id(name: str) -> str:
 
 def _normalise_tag(tag: str) -> str:
     name, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
-    for prefix in ("docker.io/library/", "docker.io/", "library/"):
+    # go-containerregistry names Docker Hub index.docker.io
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/", "library/"):
         if name.startswith(prefix):
             name = name[len(prefix) :]
     return f"{name}:{version or 'latest'}"
@@ -418,9 +428,6 @@ def _ref_name(annotations: dict) -> str:
     return ""
 
 
-IMAGE_CONFIG_TYPES = frozenset({"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"})
-
-
 def artifact_kind(manifest: Any) -> str:
     """What a manifest holds when it is not an image (an SBOM, a signature, a Helm chart…),
     as the manifest says it; "" for an image. OCI artifacts carry an artifactType, or a
@@ -430,9 +437,9 @@ def artifact_kind(manifest: Any) -> str:
     config = manifest.get("config")
     config_type = config.get("mediaType") if isinstance(config, dict) else None
     artifact_type = manifest.get("artifactType")
-    if isinstance(artifact_type, str) and artifact_type and artifact_type not in IMAGE_CONFIG_TYPES:
+    if isinstance(artifact_type, str) and artifact_type and artifact_type not in CONFIG_TYPES:
         return artifact_type
-    if isinstance(config_type, str) and config_type and config_type not in IMAGE_CONFIG_TYPES:
+    if isinstance(config_type, str) and config_type and config_type not in CONFIG_TYPES:
         return config_type
     return ""
 
@@ -440,7 +447,7 @@ def artifact_kind(manifest: Any) -> str:
 def _listed_kind(store: Store, listed: _Listed) -> str:
     """artifact_kind of a listed manifest ("" when it is an image, or is not in the store)."""
     declared = listed.desc.get("artifactType")
-    if isinstance(declared, str) and declared and declared not in IMAGE_CONFIG_TYPES:
+    if isinstance(declared, str) and declared and declared not in CONFIG_TYPES:
         return declared
     path = _digest_path(listed.desc["digest"])
     if not store.exists(path):
@@ -538,9 +545,12 @@ def _tag_matches(wanted: str, ref: str) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str]]:
+def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str], dict]:
     manifest = load_json(store.read("manifest.json", "manifest.json"), f"{store.label}: manifest.json")
     item = _select_docker_manifest(manifest, store, tag)
+    # LayerSources: the descriptors of foreign layers, by diff_id (Docker and crane write them).
+    sources = item.get("LayerSources")
+    foreign = {k: v.get("mediaType", "") for k, v in sources.items() if isinstance(v, dict)} if isinstance(sources, dict) else {}
     config_name = item["Config"]
     config_bytes = store.read(config_name, "image config")
     layers = []
@@ -550,12 +560,14 @@ def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str
         _check_member_path(name, store.label)
         digest = ""
         base = posixpath.basename(name)
-        if name.startswith("blobs/sha256/"):
+        if name.startswith("blobs/sha256/") and re.fullmatch(r"[0-9a-f]{64}", base):
             digest = "sha256:" + base
         elif re.fullmatch(r"(sha256:)?[0-9a-f]{64}\.tar", base):
             digest = "sha256:" + base[-68:-4]  # skopeo and imgutil name layers by their diff_id
+        elif re.fullmatch(r"[0-9a-f]{64}\.tar\.gz", base):
+            digest = "sha256:" + base[:64]  # go-containerregistry, Jib and rules_oci by their blob's
         layers.append((name, digest, "", -1))
-    return config_bytes, config_name, layers, list(item.get("RepoTags") or [])
+    return config_bytes, config_name, layers, list(item.get("RepoTags") or []), foreign
 
 
 def _check_member_path(name: str, label: str) -> None:
@@ -585,8 +597,9 @@ def _config_and_layers_oci(store: Store, tag: str | None, platform: str | None):
 def build_source(store: Store, reference: str, kind: str, tag: str | None, platform: str | None) -> SourceImage:
     """Pick the image in ``store`` and describe its config and ordered layers."""
     plat = ""
+    foreign: dict[str, str] = {}
     if store.exists("manifest.json"):
-        config_bytes, config_name, layer_specs, tags = _config_and_layers_docker(store, tag)
+        config_bytes, config_name, layer_specs, tags, foreign = _config_and_layers_docker(store, tag)
         config = parse_config(config_bytes, store.label)
         if kind == "docker-archive" and store.exists("index.json"):
             kind = "docker-archive-oci"
@@ -619,6 +632,11 @@ def build_source(store: Store, reference: str, kind: str, tag: str | None, platf
         )
     layers = []
     for i, ((name, digest, media_type, size), diff_id) in enumerate(zip(layer_specs, diff_ids)):
+        if (media_type or foreign.get(diff_id)) in FOREIGN_TYPES and not store.exists(name):
+            raise InputError(
+                f"{store.label}: layer {i} is a foreign (non-distributable) layer that was left out of the archive "
+                f"({digest or diff_id}); its files cannot be counted"
+            )
         blob = store.blob_ref(name)
         if blob is None:
             # Streamed past: the index keyed what it read by this (link-resolved) member name.

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from slimview.display import printable
 from slimview.errors import InputError, RegistryError
 from slimview.source.archive import (
+    CONFIG_TYPES,
     DIGEST_RE,
+    FOREIGN_TYPES,
     INDEX_TYPES,
     MAX_INDEX_DEPTH,
     MAX_JSON_BYTES,
@@ -44,13 +46,6 @@ SCHEMA1_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 )
 GENERIC_TYPES = ("", "application/json", "application/octet-stream", "text/plain")
-CONFIG_TYPES = ("application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json")
-FOREIGN_TYPES = frozenset({
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-})
 LAYER_TYPES = FOREIGN_TYPES | {
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.diff.tar",
