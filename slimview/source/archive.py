@@ -26,6 +26,7 @@ from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReade
 
 MAX_JSON_BYTES = 16 << 20
 MAX_INDEX_DEPTH = 4
+MAX_LISTED = 10_000  # manifests an OCI layout's indexes may list in all
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -384,23 +385,32 @@ class _Listed:
         return _tag_matches(wanted, _ref_name(desc.get("annotations") or {})) or _digest_matches(wanted, desc)
 
 
-def _oci_manifests(store: Store, index: Any, depth: int = 0, above: tuple[dict, ...] = ()) -> list[_Listed]:
-    """Every manifest an OCI index lists, through nested indexes present in the store."""
+def _oci_manifests(
+    store: Store, index: Any, depth: int = 0, above: tuple[dict, ...] = (), out: list[_Listed] | None = None,
+    parsed: dict[str, Any] | None = None,
+) -> list[_Listed]:
+    """Every manifest an OCI index lists, through nested indexes present in the store
+    (each read once, however often it is listed)."""
     if depth > MAX_INDEX_DEPTH:
         raise InputError(f"{store.label}: image indexes nest deeper than {MAX_INDEX_DEPTH}")
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise InputError(f"{store.label}: index.json lacks a manifests list")
-    out = []
+    out = [] if out is None else out
+    parsed = {} if parsed is None else parsed
     for desc in index["manifests"]:
         check_descriptor(desc, store.label, "index.json")
         if desc.get("mediaType") in INDEX_TYPES:
             path = _digest_path(desc["digest"])
-            if not store.exists(path):
-                continue
-            nested = load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
-            out.extend(_oci_manifests(store, nested, depth + 1, (*above, desc)))
+            if path not in parsed:
+                if not store.exists(path):
+                    continue
+                parsed[path] = load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
+            _oci_manifests(store, parsed[path], depth + 1, (*above, desc), out, parsed)
         else:
             out.append(_Listed((*above, desc)))
+        # nested indexes may list each other many times over: bound what they add up to
+        if len(out) > MAX_LISTED:
+            raise LimitExceeded(f"{store.label}: its indexes list more than {MAX_LISTED:,} manifests; not an image layout")
     return out
 
 
@@ -449,6 +459,8 @@ def _listed_kind(store: Store, listed: _Listed) -> str:
     declared = listed.desc.get("artifactType")
     if isinstance(declared, str) and declared and declared not in CONFIG_TYPES:
         return declared
+    if listed.desc.get("platform"):
+        return ""  # an index's platform entries are images (attestations were set aside)
     path = _digest_path(listed.desc["digest"])
     if not store.exists(path):
         return ""
@@ -468,7 +480,10 @@ def _select_oci(store: Store, tag: str | None, platform: str | None) -> tuple[di
     listed = [c for c in _oci_manifests(store, index) if not _is_attestation(c)]
     if not listed:
         raise InputError(f"{store.label}: index.json lists no image manifests")
-    kinds = {c.desc["digest"]: _listed_kind(store, c) for c in listed}
+    kinds: dict[str, str] = {}
+    for c in listed:
+        if c.desc["digest"] not in kinds:
+            kinds[c.desc["digest"]] = _listed_kind(store, c)
     images = [c for c in listed if not kinds[c.desc["digest"]]]
     ref = ""
     if tag is not None:
