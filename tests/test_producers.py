@@ -62,7 +62,7 @@ def docker_archive_for_dive(produced: pr.Produced, where: Path) -> Path:
     out = where / (produced.path.name + ".docker.tar")
     if not out.exists():
         source = f"{TRANSPORT.get(produced.kind, 'docker-archive')}:{produced.path}"
-        if produced.kind in ("oci-archive", "oci-layout"):
+        if produced.kind in ("oci-archive", "oci-layout", "dir"):
             staged = where / (produced.path.name + ".gzip-layout")
             skopeo("--dest-compress", "--dest-compress-format", "gzip", source, f"oci:{staged}:x")
             source = f"oci:{staged}:x"
@@ -386,9 +386,13 @@ def test_skopeo_writes_what_slimview_reads(form, made, tmp_path):
     skopeo(*flags, f"docker-archive:{source.path}", f"{transport}:{target}{suffix}")
     reference = f"{target}:app:v1" if transport == "oci" else str(target)
     index = build_index(reference, IndexOptions(cache_dir=str(tmp_path / "cache")))
-    assert_figures(index, pr.Produced(target, source.layers, SKOPEO_KINDS[transport]))
+    produced = pr.Produced(target, source.layers, SKOPEO_KINDS[transport], dive_reads_it=transport == "docker-archive")
+    assert_figures(index, produced)
     if transport == "dir":
         assert (target / "version").read_text() == "Directory Transport Version: 1.1\n"
+    if shutil.which("dive"):
+        dive_status, dive_rules = run_dive_ci(docker_archive_for_dive(produced, tmp_path), tmp_path)
+        assert slimview_ci(reference, tmp_path, tmp_path) == (dive_status, dive_rules)
 
 
 @needs_skopeo
