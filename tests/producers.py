@@ -128,7 +128,7 @@ def _json(doc, **kw) -> bytes:
     return json.dumps(doc, separators=(",", ":"), **kw).encode()
 
 
-def _write(path: Path, members: list[tuple[str, bytes | None]], *, mode: int = 0o644, mtime: int = 0,
+def write_archive(path: Path, members: list[tuple[str, bytes | None]], *, mode: int = 0o644, mtime: int = 0,
            links: dict[str, str] | None = None) -> None:
     """An outer archive: ``(name, data)`` members in order, data None for a directory."""
     with open(path, "wb") as fh:
@@ -143,7 +143,7 @@ def _write(path: Path, members: list[tuple[str, bytes | None]], *, mode: int = 0
         writer.close()
 
 
-def _layout(root: Path, files: dict[str, bytes]) -> None:
+def write_layout(root: Path, files: dict[str, bytes]) -> None:
     for name, data in files.items():
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +192,7 @@ def docker_legacy_save(tmp: Path) -> Produced:
                                        "Layers": [f"{i}/layer.tar" for i in ids]}]) + b"\n"
     members["repositories"] = _json({"app": {"legacy": ids[-1]}}) + b"\n"
     path = tmp / "docker-legacy.tar"
-    _write(path, sorted(members.items()), links=links)
+    write_archive(path, sorted(members.items()), links=links)
     # dive reads a symlinked layer.tar as an empty layer: it is given skopeo's copy instead
     return Produced(path, layers, "docker-archive", dive_reads_it=False)
 
@@ -238,7 +238,7 @@ def docker_25_save(tmp: Path, *, fixed: bool = True) -> Produced:
     members["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
     members["repositories"] = _json({"app": {"25": diff_ids[-1][7:]}}) + b"\n"
     path = tmp / ("docker-25.tar" if fixed else "docker-25.0.0.tar")
-    _write(path, sorted(members.items()))
+    write_archive(path, sorted(members.items()))
     return Produced(path, layers, "docker-archive-oci")
 
 
@@ -273,7 +273,7 @@ def _containerd_archive(path: Path, blobs: dict[str, bytes], index: list[dict], 
     members["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
     if manifest_json is not None:
         members["manifest.json"] = _json(manifest_json)
-    _write(path, sorted(members.items()), mode=0o444)
+    write_archive(path, sorted(members.items()), mode=0o444)
 
 
 def _attestation(subject: dict) -> tuple[dict[str, bytes], dict]:
@@ -450,7 +450,7 @@ def ggcr_tarball(path: Path, images: list[tuple[list[str], bytes, list[bytes]]])
                 members.append((name, blob))
         manifest.append({"Config": digest(config), "RepoTags": tags, "Layers": names})
     members.append(("manifest.json", _json(manifest)))
-    _write(path, members)
+    write_archive(path, members)
 
 
 def kaniko_layer(layer: Layer, links: dict[str, str] | None = None) -> Layer:
@@ -543,7 +543,7 @@ def crane_pull(tmp: Path, *, fmt: str) -> Produced:
     files, desc = _image_blobs(layers, json.loads(config), compression="gzip", layer_type=DOCKER_LAYER_GZIP,
                                manifest_type=DOCKER_MANIFEST, config_type=DOCKER_CONFIG)
     root = tmp / "crane-oci"
-    _layout(root, {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]}),
+    write_layout(root, {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]}),
                    **{f"blobs/sha256/{h}": b for h, b in files.items()}})
     return Produced(root, layers, "oci-layout", dive_reads_it=False)
 
@@ -574,7 +574,7 @@ def _legacy_tarball(path: Path, layers: list[Layer], config: bytes, tags: list[s
         repo, _, version = tag.rpartition(":")
         repos.setdefault(repo, {})[version] = parent
     members.append(("repositories", _json(repos)))
-    _write(path, members, links=links)
+    write_archive(path, members, links=links)
 
 
 # -- Jib ----------------------------------------------------------------------------------
@@ -630,7 +630,7 @@ def jib_docker(tmp: Path) -> Produced:
     members.append(("manifest.json", _json([{"config": "config.json", "repoTags": ["registry.example.com/app:1.0"],
                                              "layers": [digest(b)[7:] + ".tar.gz" for b in blobs]}])))
     path = tmp / "jib-docker.tar"
-    _write(path, members, mtime=1)
+    write_archive(path, members, mtime=1)
     return Produced(path, layers, "docker-archive")
 
 
@@ -646,7 +646,7 @@ def jib_oci(tmp: Path) -> Produced:
     members.append(("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'))
     members.append(("index.json", _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]})))
     path = tmp / "jib-oci.tar"
-    _write(path, members, mtime=1)
+    write_archive(path, members, mtime=1)
     return Produced(path, layers, "oci-archive", dive_reads_it=False)
 
 
@@ -717,7 +717,7 @@ def buildpacks(tmp: Path) -> Produced:
     members.append(("manifest.json", _json([{"Config": digest(config)[7:] + ".json", "RepoTags": ["docker.io/library/app:latest"],
                                              "Layers": names}])))
     path = tmp / "buildpacks.tar"
-    _write(path, members)
+    write_archive(path, members)
     return Produced(path, layers, "docker-archive")
 
 
@@ -754,7 +754,7 @@ def nix_stream_layered(tmp: Path, *, store_paths: int = 60) -> Produced:
     members.append(("manifest.json", json.dumps([{"Config": digest(config)[7:] + ".json", "RepoTags": ["app:nix"],
                                                   "Layers": [f"{d[7:]}/layer.tar" for d in diff_ids]}], indent=4).encode()))
     path = tmp / "nix.tar"
-    _write(path, members, mtime=1)
+    write_archive(path, members, mtime=1)
     return Produced(path, layers, "docker-archive")
 
 
@@ -784,7 +784,7 @@ def nix_build_image(tmp: Path) -> Produced:
     members.append((digest(config)[7:] + ".json", config))
     members.append(("manifest.json", _json([{"Config": digest(config)[7:] + ".json", "RepoTags": ["app:nix-image"], "Layers": names}])))
     members.append(("repositories", _json({"app": {"nix-image": parent}})))
-    _write(path, members, mtime=1)
+    write_archive(path, members, mtime=1)
     return Produced(path, layers, "docker-archive")
 
 
@@ -805,7 +805,7 @@ def rules_oci_layout(tmp: Path) -> Produced:
     files, desc = _image_blobs(layers, config, compression="gzip", layer_type=OCI_LAYER + "+gzip", manifest_type=OCI_MANIFEST,
                                config_type=OCI_CONFIG)
     root = tmp / "rules-oci-layout"
-    _layout(root, {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": _json({"schemaVersion": 2, "manifests": [desc]}),
+    write_layout(root, {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": _json({"schemaVersion": 2, "manifests": [desc]}),
                    **{f"blobs/sha256/{h}": b for h, b in files.items()}})
     return Produced(root, layers, "oci-layout", dive_reads_it=False)
 

@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,7 @@ def write_layers(path: Path, layers: list[Layer], *, whole: str | None = None) -
     manifest = [{"Config": digest(config)[7:] + ".json", "RepoTags": ["k:1"], "Layers": [n for n, _t in members]}]
     members = sorted(members, key=lambda m: m[0][3:])  # archive order is not image order
     members += [(digest(config)[7:] + ".json", config), ("manifest.json", json.dumps(manifest).encode())]
-    pr._write(path, members)
+    pr.write_archive(path, members)
     if whole:
         path.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
 
@@ -237,22 +238,18 @@ def test_manifest_keys_in_any_case_the_last_spelling_wins(made, tmp_path):
     assert list(entry) == ["config", "repoTags", "layers"]  # as Jib writes it
     mixed = [{"Layers": ["missing.tar.gz"], "Config": "missing.json", **entry}]
     patched = tmp_path / "mixed.tar"
-    pr._write(patched, [(n, _member(produced.path, n)) for n in _names(produced.path) if n != "manifest.json"]
+    pr.write_archive(patched, [(n, _member(produced.path, n)) for n in _names(produced.path) if n != "manifest.json"]
               + [("manifest.json", json.dumps(mixed).encode())])
     index = build_index(str(patched), IndexOptions(use_cache=False))
     assert [layer.stats.size for layer in index.layers] == pr.figures(produced.layers).layer_bytes
 
 
 def _names(path: Path) -> list[str]:
-    import tarfile
-
     with tarfile.open(path) as tar:
         return tar.getnames()
 
 
 def _member(path: Path, name: str) -> bytes:
-    import tarfile
-
     with tarfile.open(path) as tar:
         member = tar.extractfile(name)
         assert member is not None
@@ -281,7 +278,7 @@ def _nested_layout(root: Path) -> None:
     manifests.insert(2, {"mediaType": pr.OCI_INDEX, "digest": digest(nested), "size": len(nested),
                          "annotations": {"org.opencontainers.image.ref.name": "3"}})
     files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": manifests}).encode()
-    pr._layout(root, files)
+    pr.write_layout(root, files)
 
 
 def test_a_ref_on_a_nested_index_names_its_images(tmp_path):
@@ -310,7 +307,7 @@ def _with_artifact(root: Path, *, image: bool = True) -> None:
     manifests.append({"mediaType": pr.OCI_MANIFEST, "digest": digest(manifest), "size": len(manifest),
                       "annotations": {"org.opencontainers.image.ref.name": "sbom"}})
     files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": manifests}).encode()
-    pr._layout(root, files)
+    pr.write_layout(root, files)
 
 
 def test_artifacts_are_not_images(tmp_path):
@@ -347,7 +344,7 @@ def test_a_platform_the_save_lists_but_left_out(made, tmp_path):
 
 def test_a_descriptor_platform_other_than_asked_is_refused(tmp_path):
     files = oci_layout_files([(_spec("arm", 5), "latest", pr.ARM64)])
-    pr._layout(tmp_path / "arm", files)
+    pr.write_layout(tmp_path / "arm", files)
     proc = run_cli(["report", str(tmp_path / "arm"), "--platform", "linux/amd64"], tmp_path)
     assert error_line(proc) == f"{tmp_path / 'arm'} has no image for platform linux/amd64 (it has: linux/arm64/v8); use --platform"
 
@@ -414,20 +411,20 @@ def _broken(tmp: Path, case: str) -> tuple[str, str]:
     """(IMAGE, the exact error line) for one kind of broken producer output."""
     if case == "null manifest":
         path = tmp / "null.tar"
-        pr._write(path, [("manifest.json", b"null")])
+        pr.write_archive(path, [("manifest.json", b"null")])
         return str(path), f"{path}: manifest.json is not a non-empty list of images"
     if case == "missing layer blob":
         produced = produce("kaniko", tmp)
         names = [n for n in _names(produced.path) if n.endswith(".tar.gz")]
         path = tmp / "missing.tar"
-        pr._write(path, [(n, _member(produced.path, n)) for n in _names(produced.path) if n != names[2]])
+        pr.write_archive(path, [(n, _member(produced.path, n)) for n in _names(produced.path) if n != names[2]])
         return str(path), f"{path}: layer '{names[2]}' is missing from the archive"
     if case == "sparse layout":
         root = tmp / "sparse"
         files = oci_layout_files([(_spec("app", 5), "latest", None)], "gzip")
         manifest = json.loads(files["blobs/sha256/" + json.loads(files["index.json"])["manifests"][0]["digest"][7:]])
         del files["blobs/sha256/" + manifest["config"]["digest"][7:]]
-        pr._layout(root, files)
+        pr.write_layout(root, files)
         return str(root), f"{root}: image config 'blobs/sha256/{manifest['config']['digest'][7:]}' is missing"
     root = tmp / "foreign"
     files = oci_layout_files([(_spec("app", 5), "latest", None)], "gzip")
@@ -441,7 +438,7 @@ def _broken(tmp: Path, case: str) -> tuple[str, str]:
     files["blobs/sha256/" + digest(body)[7:]] = body
     index["manifests"][0].update(digest=digest(body), size=len(body))
     files["index.json"] = json.dumps(index).encode()
-    pr._layout(root, files)
+    pr.write_layout(root, files)
     return str(root), f"{root}: layer 0 is a foreign (non-distributable) layer that was left out of the archive ({layer['digest']}); its files cannot be counted"
 
 
