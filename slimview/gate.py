@@ -31,6 +31,7 @@ from slimview.findings import Analysis
 from slimview.findings.caches import is_package_manager_cache, package_manager_cache
 from slimview.findings.details import CacheDetails, HiddenDetails, RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding, FindingKind
+from slimview.index.waste import dive_user_wasted_ratio
 from slimview.packages.classify import BuildRole
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -385,8 +386,15 @@ def _ratio_rule(key: str, measured: float, limit: float, what: str) -> RuleResul
 
 
 def _user_wasted(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:
-    return _ratio_rule("highestUserWastedPercent", analysis.index.dive.wasted_user_percent, limit,
-                       "the share of wasted bytes in the layers above the base")
+    dive = analysis.index.dive
+    ratio = dive_user_wasted_ratio(dive)
+    if math.isinf(ratio):  # dive divides by the 0 bytes above the base and fails the rule
+        return RuleResult("highestUserWastedPercent", FAIL, "+Inf", f"≤ {limit}",
+                          f"{_exact_bytes(dive.wasted_bytes)} wasted while the layers above the base hold 0 bytes "
+                          "(dive reports +Inf)")
+    if math.isnan(ratio):  # 0 / 0: dive's comparison is false, the rule passes
+        return RuleResult("highestUserWastedPercent", PASS, "NaN (nothing above the base, nothing wasted)", f"≤ {limit}")
+    return _ratio_rule("highestUserWastedPercent", ratio, limit, "the share of wasted bytes in the layers above the base")
 
 
 def _avoidable_share(analysis: Analysis, limit: float, _settings: Settings) -> RuleResult:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def recount(archive: Path, tag: str | None = None) -> Recount:
     bodies some final path names.
     """
     with tarfile.open(archive) as outer:
-        manifest = json.load(outer.extractfile("manifest.json"))
+        # keys in any case, as Go (docker load) reads them: Jib writes "layers"
+        manifest = [{k[0].upper() + k[1:]: v for k, v in m.items()} for m in json.load(outer.extractfile("manifest.json"))]
         items = [m for m in manifest if tag is None or tag in (m.get("RepoTags") or [])]
         (item,) = items
         state: dict[str, tuple[str, tuple[int, str] | None]] = {}  # path -> (kind, body)
@@ -165,6 +167,21 @@ def run_dive(archive: Path, workdir: Path) -> DiveFigures:
         layer_sizes=[layer["sizeBytes"] for layer in doc["layer"]],
         inefficient_files={(f["file"].lstrip("/"), f["sizeBytes"], f["count"]) for f in image["fileReference"] or []},
     )
+
+
+DIVE_RULES = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run_dive_ci(archive: Path, cwd: Path) -> tuple[int, dict[str, str]]:
+    """``dive --ci`` on a docker-archive with the .dive-ci in ``cwd`` (if any): its exit
+    status and each rule's PASS, FAIL or SKIP, as it prints them."""
+    proc = subprocess.run(
+        [shutil.which("dive") or "dive", "--ci", "--source", "docker-archive", str(archive)],
+        capture_output=True, text=True, cwd=cwd, timeout=CLI_TIMEOUT_S, check=False, env={**os.environ, "CI": "true"},
+    )
+    found = re.findall(r"^\s*(PASS|FAIL|SKIP|WARN|MISCONFIGURED): (\w+)", _ANSI.sub("", proc.stdout), re.MULTILINE)
+    return proc.returncode, {rule: status for status, rule in found}
 
 
 # -- the command line ---------------------------------------------------------------------

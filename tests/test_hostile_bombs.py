@@ -131,3 +131,26 @@ def test_global_pax_headers_accumulate_within_the_metadata_limit(blocks, tmp_pat
     else:  # the fourth takes the stream's global metadata past 1 MiB (4 x 339,000 bytes)
         assert status == 2
         assert err.endswith(f": tar metadata at byte {3 * len(records[0])} adds up to over the 1 MiB limit\n"), err
+
+
+def test_indexes_listing_each_other_over_and_over_are_bounded(tmp_path):
+    """index.json lists one nested index 100,000 times, which lists another 100,000 times:
+    10^10 manifests if flattened. Each index is read once and the listing stops at the limit."""
+    import hashlib
+    import json
+
+    def desc(body: bytes, media_type: str) -> dict:
+        return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(body).hexdigest(), "size": len(body)}
+
+    oci_index = "application/vnd.oci.image.index.v1+json"
+    leaf = json.dumps({"schemaVersion": 2, "manifests": [desc(b"absent", "application/vnd.oci.image.manifest.v1+json")]}).encode()
+    inner = json.dumps({"schemaVersion": 2, "manifests": [desc(leaf, oci_index)] * 100_000}).encode()
+    root = tmp_path / "layout"
+    (root / "blobs" / "sha256").mkdir(parents=True)
+    for body in (leaf, inner):
+        (root / "blobs" / "sha256" / hashlib.sha256(body).hexdigest()).write_bytes(body)
+    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (root / "index.json").write_bytes(json.dumps({"schemaVersion": 2, "manifests": [desc(inner, oci_index)] * 100_000}).encode())
+    line, rss = _refused(tmp_path, str(root))
+    assert line == f"slimview: error: {root}: its indexes list more than 10,000 manifests; not an image layout"
+    assert rss < RSS_BOUND, rss

@@ -317,10 +317,12 @@ def case_entry_escaping_with_dotdot(tmp):
 
 
 def case_absolute_entry(tmp):
-    data = one_layer(member("/etc/cron.d/evil", b"* * * * * root sh\n"))
+    # An absolute name is read as the engine applies it (kaniko, buildpacks write them):
+    # rooted at the layer. One that climbs out of the root even so is refused.
+    data = one_layer(member("/../etc/cron.d/evil", b"* * * * * root sh\n"))
     return (
         _write(tmp / "t.tar", data),
-        rf"{{p}}: {LAYER}: entry '/etc/cron\.d/evil' has an absolute path \(layers hold relative paths; archive corrupt or crafted\)",
+        rf"{{p}}: {LAYER}: entry '/\.\./etc/cron\.d/evil' escapes the image root with '\.\.' \(archive corrupt or crafted\)",
         InputError,
     )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from slimview.index import IndexOptions, build_index
-from slimview.sample.builder import ImageSpec, Layer, _compress, config_json, oci_layout_files
+from slimview.sample.builder import ImageSpec, Layer, compress, config_json, oci_layout_files
 from slimview.sample.mini import sample_spec, write_sample
 from slimview.source.platform import host_platform, platform_text
 
@@ -274,7 +274,7 @@ class _BlobServer(_Server):
 def test_foreign_layers_are_reported_and_fetched_only_when_allowed(http_registry, tmp_path):
     spec = small_spec("amd")
     tars = [layer.tar() for layer in spec.layers]
-    blobs = [_compress(t, "gzip") for t in tars]
+    blobs = [compress(t, "gzip") for t in tars]
     config = config_json(spec, [sha(t) for t in tars])
     server = _BlobServer(blobs[1], "127.0.0.2")
     try:

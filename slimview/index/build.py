@@ -19,10 +19,10 @@ from slimview.index.merge import merge_layers
 from slimview.index.model import ImageIndex, LayerIndex
 from slimview.index.options import IndexOptions
 from slimview.index.waste import dive_efficiency
-from slimview.index.workers import index_cold
+from slimview.index.workers import index_cold, layer_label
 from slimview.source import open_image
 from slimview.source.compression import media_type_compression
-from slimview.source.model import ByteStream, Progress, SourceImage, no_progress
+from slimview.source.model import ByteStream, LayerRef, Progress, SourceImage, no_progress
 
 
 def build_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
@@ -31,18 +31,27 @@ def build_index(reference: str, options: IndexOptions | None = None, progress: P
     with gc_paused():
         cache = LayerCache(options.cache_dir) if options.use_cache else None
         streamed = StreamedLayers(reference, options, progress)
-        source = open_image(
-            reference,
-            sink=streamed.index,
-            tag=options.tag,
-            platform=options.platform,
-            progress=progress,
-            cached_config=cache.get_config if cache else (lambda d: None),
-            layer_cached=cache.has_layer if cache else (lambda d: False),
-            insecure=options.insecure,
-            foreign_layers=options.foreign_layers,
-        )
-        return index_source(source, options, progress, cache, streamed.results)
+        try:
+            source = open_image(
+                reference,
+                sink=streamed.index,
+                tag=options.tag,
+                platform=options.platform,
+                progress=progress,
+                cached_config=cache.get_config if cache else (lambda d: None),
+                layer_cached=cache.has_layer if cache else (lambda d: False),
+                insecure=options.insecure,
+                foreign_layers=options.foreign_layers,
+            )
+        except LimitExceeded:
+            raise
+        except InputError:
+            # A stream that breaks after a layer failed (a truncated save): the layer's
+            # error came first and says more.
+            if streamed.failed:
+                raise next(iter(streamed.failed.values())) from None
+            raise
+        return index_source(source, options, progress, cache, streamed)
 
 
 class StreamedLayers:
@@ -54,12 +63,22 @@ class StreamedLayers:
         self.options = options
         self.progress = progress
         self.results: dict[str, LayerFiles] = {}
+        self.failed: dict[str, InputError] = {}
         self._entries = 0
         self._lock = threading.Lock()
 
     def index(self, name: str, stream: ByteStream) -> None:
         tune_allocator()
-        files = index_layer_stream(stream, where=f"{self.reference}: {name}", verify=True, max_entries=self.options.max_entries)
+        try:
+            files = index_layer_stream(stream, where=self.where(name), verify=True, max_entries=self.options.max_entries)
+        except LimitExceeded:
+            raise
+        except InputError as exc:
+            # Kept, not raised: layers stream in the archive's order, not the image's, and
+            # the error must name the first offending layer in the image (see index_source).
+            with self._lock:
+                self.failed[name] = exc
+            return
         with self._lock:
             self.results[name] = files
             self._entries += entry_count(files)
@@ -67,21 +86,35 @@ class StreamedLayers:
             # Early, before more layers stream in: --max-entries bounds the whole image.
             check_total(self.reference, self._entries, self.options.max_entries)
 
+    def where(self, name: str) -> str:
+        return f"{self.reference}: {name}"
+
+    def failure(self, layer: LayerRef) -> InputError | None:
+        """The error reading ``layer``'s stream gave, naming it as every layer is named."""
+        exc = self.failed.get(layer.member)
+        if exc is None:
+            return None
+        text, streamed = str(exc), self.where(layer.member) + ": "
+        label = layer_label(self.reference, layer.index, layer.diff_id) + ": "
+        return type(exc)(label + text[len(streamed):] if text.startswith(streamed) else text)
+
 
 def index_source(
     source: SourceImage,
     options: IndexOptions,
     progress: Progress = no_progress,
     cache: LayerCache | None = None,
-    streamed: dict[str, LayerFiles] | None = None,
+    streamed: StreamedLayers | None = None,
 ) -> ImageIndex:
     """Index the layers of an opened image; ``streamed`` holds those its source streamed."""
-    streamed = streamed or {}
     total_layers = len(source.layers)
     files: list[LayerFiles | None] = [None] * total_layers
     cold: list[int] = []
     for layer in source.layers:
-        got = streamed.get(layer.member) if layer.blob is None else None
+        failure = streamed.failure(layer) if streamed is not None and layer.blob is None else None
+        if failure is not None:
+            raise failure
+        got = streamed.results.get(layer.member) if streamed is not None and layer.blob is None else None
         if layer.skipped:
             got = LayerFiles(notes=[layer.skipped])
         elif got is None and cache is not None and layer.blob is not None:

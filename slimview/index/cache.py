@@ -28,7 +28,7 @@ from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
 from slimview.source.model import BlobRef
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600
@@ -309,6 +309,7 @@ def encode_layer(files: LayerFiles) -> bytes:
             "whiteouts": len(files.whiteouts),
             "opaque_dirs": len(files.opaque_dirs),
             "notes": files.notes,
+            "estargz_extras": files.estargz_extras,
             "sections": [len(s) for s in sections],
         }
     ).encode()
@@ -361,6 +362,7 @@ def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
         files.tar_bytes = header["tar_bytes"]
         files.compression = header["compression"]
         files.notes = list(header["notes"])
+        files.estargz_extras = [(str(path), int(size)) for path, size in header["estargz_extras"]]
         if not (len(files.paths) == len(files.types) == len(files.sizes) == len(files.modes) == n and len(files.hashes) == 16 * n):
             return None
         return files

@@ -74,6 +74,9 @@ class LayerFiles:
     tar_digest: str = ""  # sha256 of the uncompressed tar (the layer's diff_id), "" if not digested
     source_key: str = ""  # what identifies this layer's bytes: tar_digest, else a blob fingerprint
     blob_fingerprint: str = ""  # identity of the stored blob, when it was read from a file
+    # estargz's own entries left out of the files (path, size): dive counts them as files,
+    # so its figures (waste.py) do too
+    estargz_extras: list[tuple[str, int]] = field(default_factory=list)
     tar_bytes: int = 0  # length of the uncompressed tar
     compression: str = "none"
     notes: list[str] = field(default_factory=list)
@@ -106,17 +109,23 @@ class LayerFiles:
 
 
 def normalise_path(name: str, where: str) -> str:
-    """A tar entry name as a clean relative path; '' for the root. Escapes are errors."""
+    """A tar entry name as a clean relative path; '' for the root. Escapes are errors.
+
+    Names are read the way the Docker engine applies a layer (moby's archive.UnpackLayer
+    cleans each name and roots it at the layer): a leading ``/`` or ``./`` makes no
+    difference, so kaniko's ``/`` root entry and the buildpacks lifecycle's
+    ``/workspace/…`` names are the root and ``workspace/…``. A name that still climbs
+    out of the root once cleaned (``../x``, ``a/../../x``, ``/../x``) is refused.
+    """
     if "\0" in name:
         raise InputError(f"{where}: entry name {name[:80]!r} contains a NUL byte")
     if len(name) > MAX_PATH_BYTES // 4 and len(name.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
         raise LimitExceeded(f"{where}: entry name is {len(name)} characters, over the {MAX_PATH_BYTES}-byte path limit")
     if not name.startswith((".", "/")) and "//" not in name and "/." not in name and not name.endswith("/") and name:
         return name  # already clean: the common case, decided without normpath
-    if name.startswith("/"):
-        raise InputError(f"{where}: entry {quoted_path(name)} has an absolute path (layers hold relative paths; archive corrupt or crafted)")
-    path = posixpath.normpath(name) if name else "."
-    if path == "." or path == "":
+    relative = name.lstrip("/")
+    path = posixpath.normpath(relative) if relative else "."
+    if path == ".":
         return ""
     if path == ".." or path.startswith("../"):
         raise InputError(f"{where}: entry {quoted_path(name)} escapes the image root with '..' (archive corrupt or crafted)")
@@ -281,6 +290,7 @@ def scan_entries(
         if not path:
             continue  # the root directory itself
         if path in skip:
+            files.estargz_extras.append((path, tar_entry.size if tar_entry.type == EntryType.FILE else 0))
             continue
         if len(paths) + extra >= max_entries:
             raise LimitExceeded(too_many_entries(where, max_entries))

@@ -20,6 +20,8 @@ slimview's own measure, hidden bytes (see merge.py), has none of these blind spo
 
 from __future__ import annotations
 
+import math
+
 from slimview.index.layer import WHITEOUT_PREFIX, LayerFiles
 from slimview.index.model import DiveEfficiency
 from slimview.source.tarstream import EntryType
@@ -97,6 +99,8 @@ def _layer_tree(files: LayerFiles) -> tuple[_Tree, dict[str, str]]:
     for opaque in files.opaque_dirs:
         if opaque:
             tree.add(opaque, None)  # the marker is never added, but its ancestors are
+    for path, size in files.estargz_extras:
+        tree.add(path, (False, size))  # dive knows nothing of estargz: its TOC is a file
     return tree, whiteouts
 
 
@@ -156,7 +160,7 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
     inefficient = [(p, cumulative[p], count[p]) for p in cumulative if count[p] >= 2]
     inefficient.sort(key=lambda t: t[1], reverse=True)
     wasted = sum(c for _p, c, _n in inefficient)
-    sizes = [f.file_bytes for f in layers]
+    sizes = [f.file_bytes + sum(size for _path, size in f.estargz_extras) for f in layers]
     user_size = sum(sizes[1:])
     return DiveEfficiency(
         score=score,
@@ -165,3 +169,14 @@ def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
         wasted_user_percent=(wasted / user_size) if user_size else 0.0,
         inefficient_paths=inefficient,
     )
+
+
+def dive_user_wasted_ratio(dive: DiveEfficiency) -> float:
+    """dive's userWastedPercent exactly as its CI rule compares it: wasted bytes over the bytes
+    of the layers above the first, a float64 division. So +Inf when those layers hold 0
+    bytes yet something is wasted (an image whose own layers only delete from the base:
+    dive fails the rule), NaN when nothing is wasted either (every comparison is false:
+    the rule passes). The report shows 0 for both (``wasted_user_percent``)."""
+    if dive.user_size:
+        return dive.wasted_bytes / dive.user_size
+    return math.inf if dive.wasted_bytes else math.nan

@@ -12,7 +12,9 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 
+from slimview.errors import SlimviewError
 from slimview.index.blob import BlobReader, fingerprint_from
 from slimview.index.layer import LayerFiles, index_layer_stream
 from slimview.index.memory import tune_allocator
@@ -67,7 +69,7 @@ def index_cold(
         assert blob is not None, "only layers stored on disk are indexed here"
         blobs[i] = blob
     big = sorted((i for i in cold if blobs[i].size >= PARALLEL_MIN_BYTES), key=lambda i: blobs[i].size, reverse=True)
-    small = sorted((i for i in cold if i not in big), key=lambda i: blobs[i].size, reverse=True)
+    small = [i for i in cold if i not in big]
     cut = [i for i in big if workers >= 2 and options.verify is not True and splittable(blobs[i])]
     parts = plan([(i, blobs[i].size) for i in cut], workers)
     jobs: list[Part | int] = [p for p in parts] + [i for i in big if i not in cut]
@@ -80,6 +82,10 @@ def index_cold(
     def whole(i: int) -> LayerFiles:
         return index_blob(blobs[i], where(i), options.verify, options.max_entries)
 
+    def joined(i: int, ordered: list[PartResult]) -> LayerFiles:
+        combined = combine(ordered, blobs[i], where(i), options.max_entries)
+        return combined if combined is not None else whole(i)
+
     def finished(i: int, layer_files: LayerFiles) -> None:
         nonlocal done
         files[i] = layer_files
@@ -87,9 +93,21 @@ def index_cold(
         progress("layers", done, total)
 
     if workers < 2 or len(jobs) < 2:
-        for i in big + small:
+        for i in sorted(cold):  # in order: the first layer that fails is the one named
             finished(i, whole(i))
         return
+
+    # Layers finish in any order here; a failure is kept until every layer below it is
+    # known to be sound, so the error names the first offending layer in image order.
+    failed: dict[int, SlimviewError] = {}
+
+    def attempt(i: int, work: Callable[[], LayerFiles]) -> None:
+        if failed and i > min(failed):
+            return  # a layer below already failed: its error is the one to report
+        try:
+            finished(i, work())
+        except SlimviewError as exc:
+            failed[i] = exc
 
     # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
     method = "fork" if threading.active_count() == 1 else "forkserver"
@@ -107,15 +125,15 @@ def index_cold(
                 part_results.append((job.layer, submit(index_part, blobs[job.layer], job, where(job.layer), share)))
             else:
                 whole_layers.append((job, submit(index_blob, blobs[job], where(job), options.verify, options.max_entries)))
-        for i in small:
-            finished(i, whole(i))
+        for i in sorted(small):
+            attempt(i, partial(whole, i))
         for i, future in whole_layers:
-            finished(i, future.result())
+            attempt(i, future.result)
         results: dict[int, list[PartResult]] = {i: [] for i in cut}
         for i, part_future in part_results:
-            results[i].append(part_future.result())
+            results[i].append(part_future.result())  # a part that fails says so in its result
             pending[i] -= 1
             if pending[i] == 0:
-                ordered = sorted(results[i], key=lambda r: r.part.lo)
-                joined = combine(ordered, blobs[i], where(i), options.max_entries)
-                finished(i, joined if joined is not None else whole(i))
+                attempt(i, partial(joined, i, sorted(results[i], key=lambda r: r.part.lo)))
+    if failed:
+        raise failed[min(failed)]

@@ -2,7 +2,9 @@
 
 Used for the bundled sample image and by the tests to make precise inputs in every
 format engines and skopeo write: docker-archive (legacy and Docker 25+ layouts), OCI
-layout directories and oci-archives, with plain, gzip or zstd layers.
+layout directories and oci-archives, with plain, gzip or zstd layers. The pieces
+(``Layer.tar`` in a chosen tar dialect, ``TarWriter``, ``compress``, ``digest``) are
+what tests/producers.py writes each image producer's own archive layout with.
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ class Layer:
     def opaque(self, directory: str) -> Layer:
         return self.file(os.path.join(directory, ".wh..wh..opq"), b"", mode=0o600)
 
-    def tar(self) -> bytes:
+    def tar(self, format: int = tarfile.PAX_FORMAT) -> bytes:
+        """The layer as a tar: PAX (what Go and Python write) or GNU_FORMAT (GNU tar)."""
         out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with tarfile.open(fileobj=out, mode="w", format=format) as tar:
             for info, data in self.members:
                 tar.addfile(info, io.BytesIO(data) if data is not None else None)
         return out.getvalue()
@@ -91,7 +94,8 @@ class ImageSpec:
     architecture: str = "amd64"
 
 
-def _compress(data: bytes, compression: str | None) -> bytes:
+def compress(data: bytes, compression: str | None) -> bytes:
+    """``data`` as a gzip or zstd blob (None: as it is)."""
     if compression == "gzip":
         return gzip.compress(data, mtime=0)
     if compression == "zstd":
@@ -99,7 +103,7 @@ def _compress(data: bytes, compression: str | None) -> bytes:
     return data
 
 
-def _sha(data: bytes) -> str:
+def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -140,22 +144,30 @@ def config_json(spec: ImageSpec, diff_ids: list[str]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-class _TarWriter:
-    def __init__(self, fileobj):
-        self.tar = tarfile.open(fileobj=fileobj, mode="w", format=tarfile.PAX_FORMAT)
+class TarWriter:
+    """An outer archive written member by member (every member with a fixed mtime unless told)."""
 
-    def add(self, name: str, data: bytes) -> None:
+    def __init__(self, fileobj, format: int = tarfile.PAX_FORMAT):
+        self.tar = tarfile.open(fileobj=fileobj, mode="w", format=format)
+
+    def _info(self, name: str, type_: bytes, mode: int, mtime: int) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
+        info.type = type_
+        info.mode = mode
+        info.mtime = mtime
+        return info
+
+    def add(self, name: str, data: bytes, mode: int = 0o644, mtime: int = EPOCH) -> None:
+        info = self._info(name, tarfile.REGTYPE, mode, mtime)
         info.size = len(data)
-        info.mtime = EPOCH
-        info.mode = 0o644
         self.tar.addfile(info, io.BytesIO(data))
 
-    def add_dir(self, name: str) -> None:
-        info = tarfile.TarInfo(name)
-        info.type = tarfile.DIRTYPE
-        info.mode = 0o755
-        info.mtime = EPOCH
+    def add_dir(self, name: str, mode: int = 0o755, mtime: int = EPOCH) -> None:
+        self.tar.addfile(self._info(name, tarfile.DIRTYPE, mode, mtime))
+
+    def add_symlink(self, name: str, target: str, mtime: int = EPOCH) -> None:
+        info = self._info(name, tarfile.SYMTYPE, 0o777, mtime)
+        info.linkname = target
         self.tar.addfile(info)
 
     def close(self) -> None:
@@ -174,18 +186,18 @@ def write_docker_archive(
 ) -> None:
     """A ``docker save`` tarball. layout: legacy (<id>/layer.tar), oci (Docker 25+), skopeo."""
     raw = io.BytesIO()
-    writer = _TarWriter(raw)
+    writer = TarWriter(raw)
     manifest = []
     written: set[str] = set()
     for image_spec, image_tags in [(spec, tags), *extra_images]:
         tars = [layer.tar() for layer in image_spec.layers]
-        diff_ids = [_sha(t) for t in tars]
+        diff_ids = [digest(t) for t in tars]
         config = config_json(image_spec, diff_ids)
         layer_names = []
         for tar_bytes, diff_id in zip(tars, diff_ids):
-            blob = _compress(tar_bytes, compression)
+            blob = compress(tar_bytes, compression)
             if layout == "oci":
-                name = "blobs/sha256/" + _sha(blob)[7:]
+                name = "blobs/sha256/" + digest(blob)[7:]
             elif layout == "skopeo":
                 name = diff_id[7:] + ".tar"
             else:
@@ -200,7 +212,7 @@ def write_docker_archive(
                 writer.add(name, blob)
                 written.add(name)
             layer_names.append(name)
-        config_name = ("blobs/sha256/" + _sha(config)[7:]) if layout == "oci" else _sha(config)[7:] + ".json"
+        config_name = ("blobs/sha256/" + digest(config)[7:]) if layout == "oci" else digest(config)[7:] + ".json"
         if config_name not in written:
             writer.add(config_name, config)
             written.add(config_name)
@@ -222,25 +234,25 @@ def write_docker_archive(
 def _oci_blobs(spec: ImageSpec, compression: str | None, ref_name: str, platform: dict | None = None):
     blobs: dict[str, bytes] = {}
     tars = [layer.tar() for layer in spec.layers]
-    diff_ids = [_sha(t) for t in tars]
+    diff_ids = [digest(t) for t in tars]
     config = config_json(spec, diff_ids)
-    blobs[_sha(config)] = config
+    blobs[digest(config)] = config
     media = {None: "tar", "gzip": "tar+gzip", "zstd": "tar+zstd"}[compression]
     layers = []
     for t in tars:
-        blob = _compress(t, compression)
-        blobs[_sha(blob)] = blob
-        layers.append({"mediaType": f"application/vnd.oci.image.layer.v1.{media}", "digest": _sha(blob), "size": len(blob)})
+        blob = compress(t, compression)
+        blobs[digest(blob)] = blob
+        layers.append({"mediaType": f"application/vnd.oci.image.layer.v1.{media}", "digest": digest(blob), "size": len(blob)})
     manifest = json.dumps(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _sha(config), "size": len(config)},
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": len(config)},
             "layers": layers,
         }
     ).encode()
-    blobs[_sha(manifest)] = manifest
-    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": _sha(manifest), "size": len(manifest)}
+    blobs[digest(manifest)] = manifest
+    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(manifest), "size": len(manifest)}
     if ref_name:
         desc["annotations"] = {"org.opencontainers.image.ref.name": ref_name}
     if platform:
@@ -273,7 +285,7 @@ def write_oci_layout(spec: ImageSpec, directory: str, ref: str = "latest", compr
 
 def write_oci_archive(spec: ImageSpec, path: str, ref: str = "latest", compression: str | None = "gzip") -> None:
     with open(path, "wb") as fh:
-        writer = _TarWriter(fh)
+        writer = TarWriter(fh)
         for name, data in oci_layout_files([(spec, ref, None)], compression).items():
             writer.add(name, data)
         writer.close()

@@ -2,7 +2,7 @@
 
 ``open_image`` accepts an engine reference (``name:tag``, an id), a path to a save
 tarball (optionally gzip/zstd compressed, optionally ``PATH:TAG`` to pick one image), an
-oci-archive, an OCI layout directory, or a registry reference (``registry://HOST/REPO:TAG``
+oci-archive, an OCI layout directory, skopeo's ``dir:`` layout, or a registry reference (``registry://HOST/REPO:TAG``
 or skopeo's ``docker://…``, see registry/).
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from slimview.errors import InputError
 from slimview.source.archive import open_archive_file, open_layout_dir
+from slimview.source.dirlayout import is_dir_layout, open_dir_layout
 from slimview.source.engine import open_engine_image
 from slimview.source.model import BlobRef, HistoryEntry, LayerRef, LayerSink, Progress, SourceImage, no_progress
 from slimview.source.registry.reference import is_registry_reference
@@ -79,10 +80,16 @@ def open_image(
             cached_config=cached_config, layer_cached=layer_cached,
         )
     target, path_tag, local = split_reference(os.path.expanduser(reference))
-    tag = tag or path_tag
     if not local:
-        return open_engine_image(target, sink, progress, cached_config=cached_config, layer_cached=layer_cached)
+        if tag:
+            raise InputError("--tag picks an image inside an archive or layout; name the tag in the engine reference (NAME:TAG)")
+        return open_engine_image(target, sink, progress, cached_config=cached_config, layer_cached=layer_cached, platform=platform)
+    if tag and path_tag and tag != path_tag:
+        raise InputError(f"{reference} names the image {path_tag!r} but --tag says {tag!r}; give one of them")
+    tag = tag or path_tag
     if os.path.isdir(target):
+        if not os.path.isfile(os.path.join(target, "index.json")) and is_dir_layout(target):
+            return open_dir_layout(target, reference, tag, platform)
         return open_layout_dir(target, reference, tag, platform)
     if not os.path.isfile(target):
         raise InputError(f"{target}: not a regular file or directory")

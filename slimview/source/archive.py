@@ -21,16 +21,26 @@ from typing import Any, Protocol
 from slimview.errors import InputError, LimitExceeded
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed, sniff
 from slimview.source.model import BlobRef, ByteStream, LayerRef, LayerSink, Progress, SourceImage, no_progress
-from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
+from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_mismatch, platform_text
 from slimview.source.tarstream import EntryType, RangeReader, TarError, TarReader, checksum_ok, located
 
 MAX_JSON_BYTES = 16 << 20
 MAX_INDEX_DEPTH = 4
+MAX_LISTED = 10_000  # manifests an OCI layout's indexes may list in all
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 INDEX_TYPES = {MT_OCI_INDEX, MT_DOCKER_LIST}
+CONFIG_TYPES = frozenset({"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"})
+# Non-distributable layers: registries serve them from elsewhere, and copies and saves
+# (containerd's export, skopeo, crane) leave their blobs out.
+FOREIGN_TYPES = frozenset({
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+})
 REF_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
 
 
@@ -280,9 +290,23 @@ def _looks_like_tar(head: bytes) -> bool:
 # Selecting the image: docker manifest.json or OCI index.json
 
 
+# manifest.json keys as Docker reads them: Go's JSON decoding matches field names without
+# regard to case, and Jib writes "config", "repoTags" and "layers".
+_MANIFEST_KEYS = {key.lower(): key for key in ("Config", "RepoTags", "Layers", "Parent", "LayerSources")}
+
+
+def _manifest_item(item: Any) -> Any:
+    """A manifest.json entry with its keys spelled as Docker spells them (the last of keys
+    differing only in case wins, as in Go)."""
+    if not isinstance(item, dict):
+        return item
+    return {_MANIFEST_KEYS.get(key.lower(), key) if isinstance(key, str) else key: value for key, value in item.items()}
+
+
 def _select_docker_manifest(manifest: Any, store: Store, tag: str | None) -> dict:
     if not isinstance(manifest, list) or not manifest:
         raise InputError(f"{store.label}: manifest.json is not a non-empty list of images")
+    manifest = [_manifest_item(item) for item in manifest]
     for item in manifest:
         if not isinstance(item, dict) or not isinstance(item.get("Config"), str) or not isinstance(item.get("Layers"), list):
             raise InputError(f"{store.label}: manifest.json entry lacks Config or Layers")
@@ -312,37 +336,81 @@ def _describe_entry(item: dict, i: int) -> str:
 
 
 def _config_id(name: str) -> str:
-    """The image id a manifest.json Config names (``blobs/sha256/<hex>`` or ``<hex>.json``)."""
+    """The image id a manifest.json Config names (``blobs/sha256/<hex>``, ``<hex>.json``, or
+    go-containerregistry's ``sha256:<hex>``)."""
     base = posixpath.basename(name)
+    if base.startswith("sha256:"):
+        return base
     return "sha256:" + (base[:-5] if base.endswith(".json") else base)
 
 
 def _normalise_tag(tag: str) -> str:
     name, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
-    for prefix in ("docker.io/library/", "docker.io/", "library/"):
+    # go-containerregistry names Docker Hub index.docker.io
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/", "library/"):
         if name.startswith(prefix):
             name = name[len(prefix) :]
     return f"{name}:{version or 'latest'}"
 
 
-def _oci_manifests(store: Store, index: Any, depth: int = 0) -> list[tuple[dict, dict]]:
-    """Flatten an OCI index into (descriptor of an image manifest, annotations of the top entry)."""
+@dataclass(frozen=True)
+class _Listed:
+    """An image manifest an OCI index lists, with the descriptors that lead to it from
+    index.json (outermost first; the last is the manifest's own)."""
+
+    path: tuple[dict, ...]
+
+    @property
+    def desc(self) -> dict:
+        return self.path[-1]
+
+    @property
+    def name(self) -> str:
+        """The outermost name on the way: the level users name images at."""
+        return next((n for n in (_ref_name(d.get("annotations") or {}) for d in self.path) if n), "")
+
+    @property
+    def label(self) -> str:
+        """As listed to the user: its name, else its manifest digest (which picks it)."""
+        return self.name or f"untagged ({str(self.desc.get('digest', ''))[:19]})"
+
+    @property
+    def platform(self) -> dict:
+        return self.desc.get("platform") or {}
+
+    def named(self, level: int, wanted: str) -> bool:
+        if level >= len(self.path):
+            return False
+        desc = self.path[level]
+        return _tag_matches(wanted, _ref_name(desc.get("annotations") or {})) or _digest_matches(wanted, desc)
+
+
+def _oci_manifests(
+    store: Store, index: Any, depth: int = 0, above: tuple[dict, ...] = (), out: list[_Listed] | None = None,
+    parsed: dict[str, Any] | None = None,
+) -> list[_Listed]:
+    """Every manifest an OCI index lists, through nested indexes present in the store
+    (each read once, however often it is listed)."""
     if depth > MAX_INDEX_DEPTH:
         raise InputError(f"{store.label}: image indexes nest deeper than {MAX_INDEX_DEPTH}")
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise InputError(f"{store.label}: index.json lacks a manifests list")
-    out = []
+    out = [] if out is None else out
+    parsed = {} if parsed is None else parsed
     for desc in index["manifests"]:
         check_descriptor(desc, store.label, "index.json")
         if desc.get("mediaType") in INDEX_TYPES:
             path = _digest_path(desc["digest"])
-            if not store.exists(path):
-                continue
-            nested = load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
-            for inner, _ann in _oci_manifests(store, nested, depth + 1):
-                out.append((inner, desc.get("annotations") or {}))
+            if path not in parsed:
+                if not store.exists(path):
+                    continue
+                parsed[path] = load_json(store.read(path, "image index"), f"{store.label}: image index {desc['digest']}")
+            _oci_manifests(store, parsed[path], depth + 1, (*above, desc), out, parsed)
         else:
-            out.append((desc, desc.get("annotations") or {}))
+            out.append(_Listed((*above, desc)))
+        # nested indexes may list each other many times over: bound what they add up to
+        if len(out) > MAX_LISTED:
+            raise LimitExceeded(f"{store.label}: its indexes list more than {MAX_LISTED:,} manifests; not an image layout")
     return out
 
 
@@ -370,51 +438,108 @@ def _ref_name(annotations: dict) -> str:
     return ""
 
 
+def artifact_kind(manifest: Any) -> str:
+    """What a manifest holds when it is not an image (an SBOM, a signature, a Helm chart…),
+    as the manifest says it; "" for an image. OCI artifacts carry an artifactType, or a
+    config whose media type is not an image config's (often the empty descriptor)."""
+    if not isinstance(manifest, dict):
+        return ""
+    config = manifest.get("config")
+    config_type = config.get("mediaType") if isinstance(config, dict) else None
+    artifact_type = manifest.get("artifactType")
+    if isinstance(artifact_type, str) and artifact_type and artifact_type not in CONFIG_TYPES:
+        return artifact_type
+    if isinstance(config_type, str) and config_type and config_type not in CONFIG_TYPES:
+        return config_type
+    return ""
+
+
+def _listed_kind(store: Store, listed: _Listed) -> str:
+    """artifact_kind of a listed manifest ("" when it is an image, or is not in the store)."""
+    declared = listed.desc.get("artifactType")
+    if isinstance(declared, str) and declared and declared not in CONFIG_TYPES:
+        return declared
+    if listed.desc.get("platform"):
+        return ""  # an index's platform entries are images (attestations were set aside)
+    path = _digest_path(listed.desc["digest"])
+    if not store.exists(path):
+        return ""
+    return artifact_kind(load_json(store.read(path, "image manifest"), f"{store.label}: image manifest"))
+
+
+def _is_attestation(listed: _Listed) -> bool:
+    """BuildKit's provenance and SBOM attestations: listed beside the images, not images."""
+    desc = listed.desc
+    return (desc.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest" or (
+        listed.platform.get("os") == "unknown"
+    )
+
+
 def _select_oci(store: Store, tag: str | None, platform: str | None) -> tuple[dict, str, str]:
     index = load_json(store.read("index.json", "index.json"), f"{store.label}: index.json")
-    candidates = _oci_manifests(store, index)
-    # Attestation manifests (BuildKit provenance) are not images.
-    candidates = [
-        (d, a)
-        for d, a in candidates
-        if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
-        and (d.get("platform") or {}).get("os") != "unknown"
-    ]
-    if not candidates:
+    listed = [c for c in _oci_manifests(store, index) if not _is_attestation(c)]
+    if not listed:
         raise InputError(f"{store.label}: index.json lists no image manifests")
+    kinds: dict[str, str] = {}
+    for c in listed:
+        if c.desc["digest"] not in kinds:
+            kinds[c.desc["digest"]] = _listed_kind(store, c)
+    images = [c for c in listed if not kinds[c.desc["digest"]]]
+    ref = ""
     if tag is not None:
-        tagged = [(d, a) for d, a in candidates if _tag_matches(tag, _oci_name(d, a)) or _digest_matches(tag, d)]
+        # A name counts at the level it was given at: a ref on a nested index names every
+        # image under it, whatever the manifests inside call themselves.
+        tagged: list[_Listed] = []
+        depth = max(len(c.path) for c in listed)
+        for level in range(depth):
+            tagged = [c for c in listed if c.named(level, tag)]
+            if tagged:
+                ref = next((n for n in (_ref_name(c.path[level].get("annotations") or {}) for c in tagged) if n), "")
+                break
         if not tagged:
-            names = sorted({_oci_label(d, a) for d, a in candidates})
-            raise InputError(f"{store.label} has no image tagged {tag!r} (it holds: {', '.join(names)})")
-        candidates = tagged
-    present = [(d, a) for d, a in candidates if store.exists(_digest_path(d["digest"]))]
+            holds = ", ".join(sorted({c.label for c in images})) or "no images, only artifacts"
+            raise InputError(f"{store.label} has no image tagged {tag!r} (it holds: {holds})")
+        if all(kinds[c.desc["digest"]] for c in tagged):
+            found = ", ".join(sorted({kinds[c.desc["digest"]] for c in tagged}))
+            raise InputError(f"{store.label}: {tag!r} is not an image but an artifact ({found})")
+        candidates = [c for c in tagged if not kinds[c.desc["digest"]]]
+    else:
+        if not images:
+            found = ", ".join(sorted(set(kinds.values())))
+            raise InputError(f"{store.label} holds no image, only artifacts ({found})")
+        candidates = images
+    present = [c for c in candidates if store.exists(_digest_path(c.desc["digest"]))]
+    wanted = parse_platform(platform) if platform else None
+    if wanted is not None:
+        listed_for = [c for c in candidates if c.platform and platform_matches(c.platform, wanted)]
+        present_for = [c for c in present if not c.platform or platform_matches(c.platform, wanted)]
+        if listed_for and not any(c.platform for c in present_for):
+            raise InputError(
+                f"{store.label} lists an image for {platform_text(wanted)} but not its manifest (a copy or save "
+                "without that platform)"
+            )
+        if not present_for and any(c.platform for c in candidates):
+            have = ", ".join(sorted({platform_text(c.platform) for c in candidates if c.platform}))
+            raise InputError(f"{store.label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
+        present = present_for
     if not present:
         raise InputError(f"{store.label}: none of the listed image manifests is present in the layout")
-    platformed = [(d, a) for d, a in present if d.get("platform")]
+    platformed = [c for c in present if c.platform]
     if len(present) > 1 and platformed:
-        wanted = parse_platform(platform) if platform else host_platform()
-        matching = [(d, a) for d, a in platformed if platform_matches(d["platform"], wanted)]
+        target = wanted or host_platform()
+        matching = [c for c in platformed if platform_matches(c.platform, target)]
         if not matching:
-            have = ", ".join(sorted({platform_text(d["platform"]) for d, _ in platformed}))
-            raise InputError(f"{store.label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
-        present = matching
-    distinct = {_oci_name(d, a) for d, a in present}
+            have = ", ".join(sorted({platform_text(c.platform) for c in platformed}))
+            raise InputError(f"{store.label} has no image for platform {platform_text(target)} (it has: {have}); use --platform")
+        exact = [c for c in matching if (c.platform.get("variant") or "") == (target.get("variant") or "")]
+        present = exact or matching
+    distinct = {c.name for c in present}
     # Several left is fine when they are one image's platform variants; else the user chooses.
-    if len(present) > 1 and tag is None and (len(distinct) > 1 or not all(d.get("platform") for d, _ in present)):
-        labels = ", ".join(sorted({_oci_label(d, a) for d, a in present}))
+    if len(present) > 1 and tag is None and (len(distinct) > 1 or not all(c.platform for c in present)):
+        labels = ", ".join(sorted({c.label for c in present}))
         raise InputError(f"{store.label} holds {len(present)} images; pick one with ARCHIVE:TAG or --tag ({labels})")
-    desc, ann = present[0]
-    return desc, _ref_name(desc.get("annotations") or {}) or _ref_name(ann), platform_text(desc.get("platform") or {})
-
-
-def _oci_name(desc: dict, annotations: dict) -> str:
-    return _ref_name(desc.get("annotations") or {}) or _ref_name(annotations)
-
-
-def _oci_label(desc: dict, annotations: dict) -> str:
-    """An index entry as listed to the user: its name, else its manifest digest (which picks it)."""
-    return _oci_name(desc, annotations) or f"untagged ({str(desc.get('digest', ''))[:19]})"
+    chosen = present[0]
+    return chosen.desc, ref or chosen.name, platform_text(chosen.platform)
 
 
 def _digest_matches(wanted: str, desc: dict) -> bool:
@@ -435,9 +560,12 @@ def _tag_matches(wanted: str, ref: str) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str]]:
+def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str, list[tuple[str, str, str, int]], list[str], dict]:
     manifest = load_json(store.read("manifest.json", "manifest.json"), f"{store.label}: manifest.json")
     item = _select_docker_manifest(manifest, store, tag)
+    # LayerSources: the descriptors of foreign layers, by diff_id (Docker and crane write them).
+    sources = item.get("LayerSources")
+    foreign = {k: v.get("mediaType", "") for k, v in sources.items() if isinstance(v, dict)} if isinstance(sources, dict) else {}
     config_name = item["Config"]
     config_bytes = store.read(config_name, "image config")
     layers = []
@@ -447,16 +575,20 @@ def _config_and_layers_docker(store: Store, tag: str | None) -> tuple[bytes, str
         _check_member_path(name, store.label)
         digest = ""
         base = posixpath.basename(name)
-        if name.startswith("blobs/sha256/"):
+        if name.startswith("blobs/sha256/") and re.fullmatch(r"[0-9a-f]{64}", base):
             digest = "sha256:" + base
-        elif re.fullmatch(r"[0-9a-f]{64}\.tar", base):
-            digest = "sha256:" + base[:-4]  # skopeo names layers by their diff_id
+        elif re.fullmatch(r"(sha256:)?[0-9a-f]{64}\.tar", base):
+            digest = "sha256:" + base[-68:-4]  # skopeo and imgutil name layers by their diff_id
+        elif re.fullmatch(r"[0-9a-f]{64}\.tar\.gz", base):
+            digest = "sha256:" + base[:64]  # go-containerregistry, Jib and rules_oci by their blob's
         layers.append((name, digest, "", -1))
-    return config_bytes, config_name, layers, list(item.get("RepoTags") or [])
+    return config_bytes, config_name, layers, list(item.get("RepoTags") or []), foreign
 
 
 def _check_member_path(name: str, label: str) -> None:
-    if name.startswith("/") or ".." in name.split("/"):
+    # A leading "/" names the archive's root, as docker load reads it (buildpacks' imgutil
+    # writes "/sha256:<hex>.tar"); climbing out of the archive is refused.
+    if ".." in name.split("/"):
         raise InputError(f"{label}: manifest names a layer outside the archive: {name!r}")
 
 
@@ -480,18 +612,25 @@ def _config_and_layers_oci(store: Store, tag: str | None, platform: str | None):
 def build_source(store: Store, reference: str, kind: str, tag: str | None, platform: str | None) -> SourceImage:
     """Pick the image in ``store`` and describe its config and ordered layers."""
     plat = ""
+    foreign: dict[str, str] = {}
     if store.exists("manifest.json"):
-        config_bytes, config_name, layer_specs, tags = _config_and_layers_docker(store, tag)
+        config_bytes, config_name, layer_specs, tags, foreign = _config_and_layers_docker(store, tag)
+        config = parse_config(config_bytes, store.label)
         if kind == "docker-archive" and store.exists("index.json"):
             kind = "docker-archive-oci"
+            if platform and platform_mismatch(config, platform):
+                # manifest.json names one platform's image (a save from containerd's image
+                # store); the index beside it lists every platform the save holds.
+                config_bytes, config_name, layer_specs, tags, plat = _config_and_layers_oci(store, tag, platform)
+                config = parse_config(config_bytes, store.label)
     elif store.exists("index.json"):
         config_bytes, config_name, layer_specs, tags, plat = _config_and_layers_oci(store, tag, platform)
+        config = parse_config(config_bytes, store.label)
     else:
         raise InputError(f"{store.label}: no manifest.json or index.json: not a docker save or OCI image")
-    config = load_json(config_bytes, f"{store.label}: image config")
-    if not isinstance(config, dict):
-        raise InputError(f"{store.label}: image config is not a JSON object")
-    check_config(config, store.label)
+    why = platform_mismatch(config, platform) if platform and not plat else ""
+    if why:
+        raise InputError(f"{store.label} {why}")
     config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
     named = config_name.replace("blobs/sha256/", "sha256:")
     if DIGEST_RE.match(named) and named != config_digest:
@@ -508,6 +647,11 @@ def build_source(store: Store, reference: str, kind: str, tag: str | None, platf
         )
     layers = []
     for i, ((name, digest, media_type, size), diff_id) in enumerate(zip(layer_specs, diff_ids)):
+        if (media_type or foreign.get(diff_id)) in FOREIGN_TYPES and not store.exists(name):
+            raise InputError(
+                f"{store.label}: layer {i} is a foreign (non-distributable) layer that was left out of the archive "
+                f"({digest or diff_id}); its files cannot be counted"
+            )
         blob = store.blob_ref(name)
         if blob is None:
             # Streamed past: the index keyed what it read by this (link-resolved) member name.
@@ -561,6 +705,15 @@ def _check_fields(doc: dict, fields: dict, where: str, label: str) -> None:
             expected = {str: "a string", dict: "an object", bool: "true or false", int: "an integer"}[kind[0]]
         if not ok:
             raise InputError(f"{label}: image config field {where}{key} is not {expected}")
+
+
+def parse_config(config_bytes: bytes, label: str) -> dict:
+    """An image config's JSON, its fields of the types slimview reads."""
+    config = load_json(config_bytes, f"{label}: image config")
+    if not isinstance(config, dict):
+        raise InputError(f"{label}: image config is not a JSON object")
+    check_config(config, label)
+    return config
 
 
 def check_config(config: dict, label: str) -> None:

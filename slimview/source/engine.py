@@ -16,6 +16,7 @@ from slimview.errors import EngineError, ImageNotFound, InputError
 from slimview.source.archive import build_source, check_config, config_platform, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage, no_progress
+from slimview.source.platform import platform_mismatch
 
 SAVE_CHUNK = 1 << 20
 
@@ -138,14 +139,20 @@ def open_engine_image(
     cached_config: Callable[[str], bytes | None] = lambda digest: None,
     layer_cached: Callable[[str], bool] = lambda diff_id: False,
     client=None,
+    platform: str | None = None,
 ) -> SourceImage:
-    """Describe ``reference`` from the engine, saving (streamed) only what the cache lacks."""
+    """Describe ``reference`` from the engine, saving (streamed) only what the cache lacks.
+    ``platform``, when given, must be the image's: an engine image is of one platform."""
     import docker
     import requests
     import urllib3
 
     client = client or connect()
     image = inspect_image(client, reference)
+    attrs = image.attrs
+    why = platform_mismatch({"os": attrs.get("Os"), "architecture": attrs.get("Architecture"), "variant": attrs.get("Variant")}, platform) if platform else ""
+    if why:
+        raise InputError(f"engine image {reference} {why}")
     image_id = image.id
     diff_ids = (image.attrs.get("RootFS") or {}).get("Layers") or []
     tags = list(image.tags or [])

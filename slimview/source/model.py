@@ -65,7 +65,7 @@ class SourceImage:
     """An image ready for indexing: parsed config, history and its layers in order."""
 
     reference: str  # what the user asked for
-    kind: str  # docker-archive, docker-archive-oci, oci-layout, oci-archive, engine, registry
+    kind: str  # docker-archive, docker-archive-oci, oci-layout, oci-archive, dir, engine, registry
     name: str  # a repo tag, or the short config digest
     repo_tags: list[str]
     config: dict

@@ -47,3 +47,13 @@ def platform_text(p: dict) -> str:
     if p.get("variant"):
         parts.append(p["variant"])
     return "/".join(parts) if any(parts) else ""
+
+
+def platform_mismatch(config: dict, wanted_text: str) -> str:
+    """Why the image whose config is ``config`` is not one for ``wanted_text`` (os/arch[/variant]);
+    "" when it is, or when its config names no platform."""
+    wanted = parse_platform(wanted_text)
+    have = {k: str(config.get(k) or "") for k in ("os", "architecture", "variant")}
+    if have["os"] and have["architecture"] and not platform_matches(have, wanted):
+        return f"is an image for {platform_text(have)} only, not {platform_text(wanted)}"
+    return ""

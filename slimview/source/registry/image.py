@@ -15,7 +15,9 @@ from collections.abc import Callable
 from slimview.display import printable
 from slimview.errors import InputError, RegistryError
 from slimview.source.archive import (
+    CONFIG_TYPES,
     DIGEST_RE,
+    FOREIGN_TYPES,
     INDEX_TYPES,
     MAX_INDEX_DEPTH,
     MAX_JSON_BYTES,
@@ -27,7 +29,7 @@ from slimview.source.archive import (
     load_json,
 )
 from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage
-from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_text
+from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_mismatch, platform_text
 from slimview.source.registry.blobs import PARALLEL_BLOBS, BlobJob, fetch_blobs
 from slimview.source.registry.reference import RegistryReference, parse_reference
 from slimview.source.registry.transport import RegistryTransport
@@ -44,13 +46,6 @@ SCHEMA1_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 )
 GENERIC_TYPES = ("", "application/json", "application/octet-stream", "text/plain")
-CONFIG_TYPES = ("application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json")
-FOREIGN_TYPES = frozenset({
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-})
 LAYER_TYPES = FOREIGN_TYPES | {
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.diff.tar",
@@ -87,8 +82,9 @@ def open_registry_image(
         if not isinstance(config, dict):
             raise InputError(f"{label}: image config is not a JSON object")
         check_config(config, label)
-        if platform and not chosen_platform:
-            _check_single_platform(config, platform, label)
+        why = platform_mismatch(config, platform) if platform and not chosen_platform else ""
+        if why:
+            raise RegistryError(f"{label} {why}")
         diff_ids = _diff_ids(config, len(layer_descs), label)
         layers, jobs = _plan_layers(ref, layer_descs, diff_ids, layer_cached, foreign_layers)
         fetch_blobs(transport, jobs, sink, progress, label)
@@ -198,13 +194,6 @@ def _choose_platform(index: dict, platform: str | None, label: str) -> dict:
         raise RegistryError(f"{label} has no image for platform {platform_text(wanted)} (it has: {have}); use --platform")
     exact = [d for d in matching if (d["platform"].get("variant") or "") == (wanted.get("variant") or "")]
     return (exact or matching)[0]
-
-
-def _check_single_platform(config: dict, platform: str, label: str) -> None:
-    wanted = parse_platform(platform)
-    have = {k: str(config.get(k) or "") for k in ("os", "architecture", "variant")}
-    if have["os"] and have["architecture"] and not platform_matches(have, wanted):
-        raise RegistryError(f"{label} is an image for {platform_text(have)} only, not {platform_text(wanted)}")
 
 
 def _check_digest(desc: dict, label: str) -> None:
