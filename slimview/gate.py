@@ -390,7 +390,7 @@ def _user_wasted(analysis: Analysis, limit: float, _settings: Settings) -> RuleR
     ratio = dive_user_wasted_ratio(dive)
     if math.isinf(ratio):  # dive divides by the 0 bytes above the base and fails the rule
         return RuleResult("highestUserWastedPercent", FAIL, "+Inf", f"≤ {limit}",
-                          f"{_exact_bytes(dive.wasted_bytes)} wasted while the layers above the base hold 0 bytes "
+                          f"{exact_bytes(dive.wasted_bytes)} wasted while the layers above the base hold 0 bytes "
                           "(dive reports +Inf)")
     if math.isnan(ratio):  # 0 / 0: dive's comparison is false, the rule passes
         return RuleResult("highestUserWastedPercent", PASS, "NaN (nothing above the base, nothing wasted)", f"≤ {limit}")
