@@ -54,15 +54,17 @@ def rewrite(
     context: str | None = None,
     base: str | None = None,
     names: tuple[str, str] = (DOCKERFILE_NAME, DOCKERIGNORE_NAME),
+    deep: bool = False,
 ) -> Rewritten:
     """Stage 4: the rewrite of the analysed image; the local engine, when one answers,
-    identifies its base (and gives the runtime base's size for the estimate)."""
+    identifies its base (and gives the runtime base's size for the estimate). Raises
+    NoRewrite when the rewrite would not build or would change what the image runs."""
     source = analysis.index.source
     images = engine_images(source)
     base_image = find_base(source, images)
     rewritten = rewrite_image(
         analysis.index, base_image, analysis.findings, dockerfile=dockerfile, context=context, base=base,
-        local_images=images or (), names=names, packages=analysis.packages,
+        local_images=images or (), names=names, packages=analysis.packages, deep=deep,
     )
     return Rewritten(base_image, rewritten)
 

@@ -39,20 +39,22 @@ def test_rewrite_from_a_file_without_an_engine(tmp_path: Path, mini: str):
     assert (out / "Dockerfile.small").read_text() == expected.dockerfile
     assert (out / ".dockerignore.slim").read_text() == expected.dockerignore
     assert "# A non-root user (uid 10001) runs the program (fixes config: runs as root); a numeric USER suits runAsNonRoot.\n" in expected.dockerfile
-    assert result.stdout.splitlines()[:12] == [
+    # Without an engine python:3.11-slim's size is unknown: the estimate leaves it out and says
+    # so (it used to count the original base's 7.2 MB in its place and give a share).
+    assert result.stdout.splitlines()[:11] == [
         f"Wrote {out}/Dockerfile.small and {out}/.dockerignore.slim.",
         "Original base: unknown (no local image shares these layers and no label names one).",
         "",
         "Estimated size (`slimview verify` builds the rewrite and measures it):",
-        "                       before     after",
-        "  base image           7.2 MB    7.2 MB",
-        "  OS packages         13.8 MB  259.1 kB",
-        "  Python packages      6.5 MB    4.9 MB",
-        "  application files  533.5 kB    4.2 kB",
-        "  total               28.0 MB   12.4 MB",
-        "  the rewrite would be 44 % of the original",
+        "                       before          after",
+        "  base image           7.2 MB      not known",
+        "  OS packages         13.8 MB       259.1 kB",
+        "  Python packages      6.5 MB         4.9 MB",
+        "  application files  533.5 kB         4.2 kB",
+        "  total               28.0 MB  5.2 MB + base",
         "",
     ]
+    assert result.stdout.endswith("Note: the runtime base python:3.11-slim is not in the local engine: the estimate leaves its size out.\n")
 
 
 def test_an_existing_file_is_never_overwritten_without_force(tmp_path: Path, mini: str):

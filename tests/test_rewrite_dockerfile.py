@@ -12,17 +12,18 @@ from slimview.findings import analyze
 from slimview.index import IndexOptions, build_index
 from slimview.rewrite import rewrite_image
 from slimview.rewrite.base import find_base
-from slimview.rewrite.dockerfile import Facts, write
+from slimview.rewrite.layers import CopiedEntry
 from slimview.rewrite.model import SizeRow
-from slimview.rewrite.stack import CopiedEntry
+from slimview.rewrite.stacks import stack_for
 from slimview.rewrite.target import from_dockerfile
+from slimview.rewrite.writer import Facts, Savings, Stored, write
 from slimview.sample.mini import write_sample
 
 from rewrite_util import hadolint_issues
 
 MINI_REWRITE = """\
 # Dockerfile.slim: written by slimview from the history of python-inference-mini:latest.
-# Estimated size 28.0 MB -> 12.4 MB (44 % of the original); `slimview verify` builds it and measures.
+# Estimated size 28.0 MB -> 5.2 MB plus python:3.11-slim (not in the local engine, so its size is left out); `slimview verify` builds it and measures.
 # Build it with .dockerignore.slim as the build context's .dockerignore (BuildKit also reads it
 # as Dockerfile.slim.dockerignore next to this file).
 
@@ -31,25 +32,25 @@ FROM python:3.11-slim AS builder
 # Build-only packages stay in this stage (fixes build-tools: 1.3 MB).
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends build-essential python3-dev git \\
+ && apt-get clean \\
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Dependency manifests first: editing the source no longer re-runs pip.
 COPY requirements.txt /app/
 # A virtualenv without pip: the runtime stage copies /opt/venv and nothing else from here.
-# --no-cache-dir: pip's download cache never reaches a layer (fixes package-cache: 1.6 MB).
+# --no-cache-dir: pip's download cache never reaches a layer (fixes hidden-bytes: 1.6 MB).
 RUN python3 -m venv --without-pip /opt/venv \\
  && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.txt
 
 # Runtime stage: python:3.11-slim matches the Python 3.11 the image runs.
-# Alternative: gcr.io/distroless/python3-debian12 is smaller still, but it has no shell and no
-# apt (RUN lines, curl health checks and `docker exec sh` stop working), and its Python is
-# Debian's 3.11 at /usr/bin/python3: build the virtualenv on debian:bookworm to match it.
+# Not gcr.io/distroless/python3-debian12: curl would need apt, which it lacks.
 FROM python:3.11-slim
-# Runtime packages only, with --no-install-recommends; the package lists go in the same layer (fixes hidden-bytes: 2.1 MB).
+# Runtime packages only, with --no-install-recommends; apt's lists and caches are removed in the same layer (fixes hidden-bytes: 2.1 MB, package-cache: 1.5 MB).
 # python3-pip, python3-venv: python:3.11-slim provides these.
 # A non-root user (uid 10001) runs the program; a numeric USER suits runAsNonRoot.
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends curl \\
+ && apt-get clean \\
  && rm -rf /var/lib/apt/lists/* \\
  && groupadd --system --gid 10001 app \\
  && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app
@@ -123,18 +124,19 @@ def test_mini_sample_from_the_index_alone(mini):
     assert rewrite.dockerfile == MINI_REWRITE
     assert rewrite.dockerignore == MINI_DOCKERIGNORE
     assert rewrite.sizes == [
-        SizeRow("base image", 7_195_585, 7_195_585),
+        SizeRow("base image", 7_195_585, None),  # python:3.11-slim's size is not known without an engine
         SizeRow("OS packages", 13_771_632, 259_072),  # curl's Installed-Size, 253 KiB
         SizeRow("Python packages", 6_461_156, 4_911_156),  # the pip layer without its 1,550,000-byte cache
         SizeRow("application files", 533_526, 4_200),  # inference_engine/ only
     ]
-    assert (rewrite.size_before, rewrite.size_after) == (27_961_899, 12_370_013)
+    assert (rewrite.size_before, rewrite.size_after) == (27_961_899, 5_174_428)
+    assert rewrite.base_excluded == "python:3.11-slim"
     assert rewrite.copied_sources == ["requirements.txt", "inference_engine"]
     assert rewrite.smoke == [
         "python3", "-c",
         "import importlib; getattr(importlib.import_module('inference_engine.app'), 'app'); print('import ok: inference_engine.app:app')",
     ]
-    assert rewrite.notes == ["the runtime base is not in the local engine: its size is taken to be the original base's"]
+    assert rewrite.notes == ["the runtime base python:3.11-slim is not in the local engine: the estimate leaves its size out"]
     assert hadolint_issues(rewrite.dockerfile) == []
 
 
@@ -190,6 +192,7 @@ ENV PYTHONUNBUFFERED=1
 # Build-only packages stay in this stage.
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends gcc libpq-dev \\
+ && apt-get clean \\
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /srv
 # Dependency manifests first: editing the source no longer re-runs pip.
@@ -201,14 +204,13 @@ RUN python3 -m venv --without-pip /opt/venv \\
 
 # The service
 # Runtime stage: python:3.12-slim matches the Python 3.12 the image runs.
-# Alternative: gcr.io/distroless/python3-debian12 is smaller still, but it has no shell and no
-# apt (RUN lines, curl health checks and `docker exec sh` stop working), and its Python is
-# Debian's 3.11, not the 3.12 this image runs.
+# Not gcr.io/distroless/python3-debian12: libpq5 would need apt, which it lacks; it has Python 3.11, the image runs 3.12.
 FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1
-# Runtime packages only, with --no-install-recommends; the package lists go in the same layer.
+# Runtime packages only, with --no-install-recommends; apt's lists and caches are removed in the same layer.
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends libpq5 \\
+ && apt-get clean \\
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /srv
 # The virtualenv the builder made; its bin/ first on PATH, so python, pip-installed
@@ -249,8 +251,13 @@ def _facts(python="3.12", base="python:3.12-slim", entries=CONTEXT, **extra) -> 
     )
 
 
+def _write(text: str, facts: Facts):
+    source = from_dockerfile(text, "Dockerfile")
+    return write(source, facts, stack_for(source, facts.python))
+
+
 def test_user_dockerfile_keeps_comments_stages_and_intent():
-    written = write(from_dockerfile(USER_DOCKERFILE, "Dockerfile"), _facts())
+    written = _write(USER_DOCKERFILE, _facts())
     assert written.text == USER_REWRITE
     assert (written.build_packages, written.runtime_packages) == (["gcc", "libpq-dev"], ["libpq5"])
     assert written.copied == [("requirements/prod.txt", False), ("manage.py", False), ("requirements", True), ("service", True)]
@@ -276,12 +283,14 @@ def test_textbook_failures_do_not_happen():
     interpreter named by absolute path gets PYTHONPATH; a base without Python gets one."""
     entries = [CopiedEntry("app.py", False, 10), CopiedEntry("util.py", False, 10)]
     facts = _facts(python="3.11", base="debian:bookworm-slim", entries=entries, base_reason="debian:bookworm-slim, chosen with --base.")
-    written = write(from_dockerfile(TEXTBOOK, "Dockerfile"), facts)
+    written = _write(TEXTBOOK, facts)
     runtime = written.text.split("\nFROM debian:bookworm-slim\n", 1)[1]
     assert "COPY --chown=10001:10001 inference_engine/ /build/inference_engine/" in runtime
     assert 'ENV PATH="/opt/venv/bin:$PATH" PYTHONPATH=/opt/venv/lib/python3.11/site-packages' in runtime
     assert "apt-get install -y --no-install-recommends python3 \\" in runtime
-    assert "apt-get install -y --no-install-recommends gcc python3 python3-venv \\" in written.text
+    # The builder runs `python3 -m pip`: a base without Python needs pip there too (it used to
+    # get python3 and python3-venv only, and the rewrite did not build).
+    assert "apt-get install -y --no-install-recommends gcc python3 python3-pip python3-venv \\" in written.text
     assert "COPY requirements.txt /build/\n" in written.text
     assert " && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.txt\n" in written.text
     assert "COPY --chown=10001:10001 requirements.txt" not in runtime  # manifests stay in the builder
@@ -304,10 +313,11 @@ CMD nginx -g 'daemon off;'
 GENERIC_REWRITE = """\
 # Runtime stage: debian:bookworm-slim, the original base.
 FROM debian:bookworm-slim
-# Runtime packages only, with --no-install-recommends; the package lists go in the same layer (fixes hidden-bytes: 19.9 MB).
+# Runtime packages only, with --no-install-recommends; apt's lists and caches are removed in the same layer (fixes hidden-bytes: 19.9 MB).
 # A non-root user (uid 10001) runs the program; a numeric USER suits runAsNonRoot.
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends nginx-light \\
+ && apt-get clean \\
  && rm -rf /var/lib/apt/lists/* \\
  && groupadd --system --gid 10001 app \\
  && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app
@@ -321,8 +331,8 @@ CMD ["/bin/sh", "-c", "nginx -g 'daemon off;'"]
 
 def test_a_stack_without_pip_gets_a_single_cleaned_stage():
     facts = _facts(python=None, base="debian:bookworm-slim", base_reason="debian:bookworm-slim, the original base.",
-                   savings={"hidden-bytes": 19_867_257})
-    written = write(from_dockerfile(GENERIC, "Dockerfile"), facts)
+                   savings=Savings(package_lists=Stored(hidden=19_867_257)))
+    written = _write(GENERIC, facts)
     assert written.text == GENERIC_REWRITE
     assert written.venv is None
     assert hadolint_issues(written.text) == []
@@ -340,7 +350,7 @@ CMD ["python", "main.py"]
 
 def test_alpine_keeps_apk_and_busybox_user_tools():
     entries = [CopiedEntry("main.py", False, 300), CopiedEntry("requirements.txt", False, 20)]
-    written = write(from_dockerfile(ALPINE, "Dockerfile"), _facts(base="python:3.12-alpine", family="alpine", entries=entries))
+    written = _write(ALPINE, _facts(base="python:3.12-alpine", family="alpine", entries=entries))
     assert "RUN apk add --no-cache gcc musl-dev libffi-dev\n" in written.text
     assert "RUN apk add --no-cache libffi \\\n && addgroup -S -g 10001 app \\\n && adduser -S -D -u 10001 -G app -h /home/app app\n" in written.text
     assert "COPY --chown=10001:10001 main.py /app/\n" in written.text
@@ -369,7 +379,7 @@ CMD ["python", "-c", "import psycopg2"]
 def test_a_dev_package_leaves_its_shared_library_in_the_runtime():
     """psycopg2 compiled against libpq-dev's headers needs libpq5 at run time."""
     facts = _facts(python="3.11", base="python:3.11-slim", shared_libraries={"libpq-dev": ["libpq5"]})
-    written = write(from_dockerfile(PSYCOPG, "Dockerfile"), facts)
+    written = _write(PSYCOPG, facts)
     assert (written.build_packages, written.runtime_packages) == (["gcc", "libpq-dev"], ["libpq5"])
     assert (
         "# Run-time libraries of the build's -dev packages: libpq5 (libpq-dev).\n"
@@ -415,7 +425,7 @@ def test_shared_libraries_from_the_dpkg_database():
 )
 def test_copy_destinations_and_guessed_sources(args, workdir, sources, dest):
     from slimview.dockerfile.instruction import Instruction
-    from slimview.rewrite.dockerfile import parse_copy
+    from slimview.rewrite.copies import parse_copy
 
     step = parse_copy(Instruction("COPY", args), workdir)
     assert (step.sources, step.dest) == (sources, dest)
@@ -437,7 +447,7 @@ CMD ["python", "-m", "app"]
 def test_run_flags_stay_with_the_commands_they_were_written_for():
     """A RUN's flags are no part of its script: pip is still found, its secret mount goes with
     it to the builder, and a kept RUN's --network is not merged into another RUN."""
-    written = write(from_dockerfile(MOUNTS, "Dockerfile"), _facts(entries=[CopiedEntry("app", True, 100)]))
+    written = _write(MOUNTS, _facts(entries=[CopiedEntry("app", True, 100)]))
     assert written.venv == "/opt/venv"
     assert (
         "RUN --mount=type=secret,id=pipconf,target=/etc/pip.conf python3 -m venv --without-pip /opt/venv \\\n"

@@ -24,20 +24,29 @@ from slimview.packages.closure import build_roles, closure_bytes, closure_names,
 from slimview.packages.database import read_database
 from slimview.packages.model import PackageDatabase
 from slimview.packages.osrelease import distribution_family, os_release
+from slimview.rewrite import deep as deep_trims
+from slimview.rewrite import distroless
 from slimview.rewrite import dockerignore as di
 from slimview.rewrite.base import BaseImage, LocalImage
-from slimview.rewrite.dockerfile import CopyStep, Facts, installs_python_packages, requested_packages, write
-from slimview.rewrite.estimate import estimate
-from slimview.rewrite.model import Rewrite
-from slimview.rewrite.smoke import smoke_command
-from slimview.rewrite.stack import CopiedEntry, copied_entries, python_version, stored_under
+from slimview.rewrite.checks import check
+from slimview.rewrite.copies import CopyStep
+from slimview.rewrite.estimate import estimate, pip_layers
+from slimview.rewrite.layers import CopiedEntry, copied_entries, stored_under
+from slimview.rewrite.model import NoRewrite, Rewrite
+from slimview.rewrite.original import requested_packages
+from slimview.rewrite.stacks import Stack, stack_for
+from slimview.rewrite.stacks.python import has_python, python_version
+from slimview.rewrite.summary import estimate_phrase
 from slimview.rewrite.target import RewriteSource, from_dockerfile, from_image
+from slimview.rewrite.user import UserTools
+from slimview.rewrite.writer import Facts, OriginalCommand, Savings, Stored, write
 
-__all__ = ["Rewrite", "rewrite_image"]
+__all__ = ["NoRewrite", "Rewrite", "rewrite_image"]
 
 DOCKERFILE_NAME = "Dockerfile.slim"
 DOCKERIGNORE_NAME = ".dockerignore.slim"
 PACKAGE_LISTS = ("var/lib/apt/lists/", "var/cache/apk/")
+APT_ARCHIVES = ("var/cache/apt/",)
 PIP_CACHES = ("root/.cache/pip/",)
 
 
@@ -52,11 +61,14 @@ def rewrite_image(
     local_images: Sequence[LocalImage] = (),
     names: tuple[str, str] = (DOCKERFILE_NAME, DOCKERIGNORE_NAME),
     packages: PackageDatabase | None = None,
+    deep: bool = False,
 ) -> Rewrite:
     """Rewrite the image's Dockerfile (reconstructed, or the user's at ``dockerfile``).
 
     ``names``: what the Dockerfile and the .dockerignore will be called (for their headers);
-    ``packages``: the image's package database, when the caller has read it already.
+    ``packages``: the image's package database, when the caller has read it already;
+    ``deep``: also trim what the program does not load (slimview/rewrite/deep.py).
+    Raises NoRewrite when the rewrite would not build or would change what the image runs.
     """
     # The history says what each layer of the image holds, whichever Dockerfile is rewritten.
     history = from_image(index, base_image)
@@ -77,16 +89,18 @@ def rewrite_image(
     family = distribution_family(os_release(index))
     db = packages if packages is not None else read_database(index)
     build = _build_packages(db)
-    python_stack = version is not None and installs_python_packages(source)
-    runtime_base, reason = _runtime_base(base, python_stack, version, family, source, base_image)
+    stack = stack_for(source, version)
+    original_base = source.base or base_image.name
+    runtime_base, reason = _runtime_base(base, stack, version, family, original_base)
+    same_base = bool(original_base) and runtime_base == original_base
 
-    ignore = _ignore_file(findings, user_ignore, python_stack)
+    ignore = _ignore_file(findings, user_ignore, stack)
     facts = Facts(
         python=version,
         family=family,
         runtime_base=runtime_base,
         base_reason=reason,
-        base_has_python=_has_python(runtime_base) and python_stack,
+        base_has_python=(has_python(runtime_base) or distroless.is_distroless_python(runtime_base)) and stack.name == "python",
         build_packages=build,
         junk=lambda name: di.is_ignored(name, ignore.patterns),
         entries=lambda step, layer: _entries(index, step, layer, context, user_ignore),
@@ -96,20 +110,29 @@ def rewrite_image(
         shared_libraries=_shared_libraries(db, build, history, source),
         runs_as_root_finding=any(isinstance(f.details, RootUserDetails) for f in findings),
         no_healthcheck_finding=any(isinstance(f.details, NoHealthcheckDetails) for f in findings),
+        user_tools=_user_tools(index, runtime_base, same_base),
+        inherited=None if same_base else _command(index),
+        original_base=original_base,
+        runtime_entrypoint=list(distroless.PYTHON_ENTRYPOINT) if distroless.is_distroless_python(runtime_base) else [],
+        deep=deep_trims.measure(index, pip_layers(history)) if deep and stack.name == "python" else None,
     )
-    written = write(source, facts)
+    written = write(source, facts, stack)
+    check(written, facts, db)
     dropped = _keep_copied(ignore, written.copied, context)
 
     sizes = {tag: img.size for img in local_images for tag in img.tags}
-    rows, notes = estimate(index, history, source, written, sizes.get(runtime_base), db)
+    base_size = sizes.get(runtime_base)
+    rows, notes = estimate(index, history, source, written, base_size, db, same_base=same_base, runtime_base=runtime_base, trims=facts.deep)
+    excluded = runtime_base if any(r.after is None for r in rows) else ""
     if dropped:
         notes.append("kept in the context because the rewrite copies them: " + ", ".join(dropped))
-    before, after = sum(r.before for r in rows), sum(r.after for r in rows)
+    if deep and facts.deep is None:
+        notes.append(f"--deep has nothing more to trim in a {stack.name} image")
+    before, after = sum(r.before for r in rows), sum(r.after for r in rows if r.after is not None)
     dockerfile_name, dockerignore_name = names
     header = [
-        f"{dockerfile_name}: written by slimview from {source.origin}.",
-        f"Estimated size {human_bytes(before)} -> {human_bytes(after)} ({_percent(after, before)} of the original);"
-        " `slimview verify` builds it and measures.",
+        f"{dockerfile_name}: written by slimview from {source.origin}{' with --deep' if deep else ''}.",
+        f"Estimated size {estimate_phrase(before, after, excluded)}; `slimview verify` builds it and measures.",
         f"Build it with {dockerignore_name} as the build context's .dockerignore (BuildKit also reads it",
         f"as {dockerfile_name}.dockerignore next to this file).",
     ]
@@ -124,35 +147,42 @@ def rewrite_image(
         fixes=written.fixes,
         sizes=rows,
         copied_sources=[path for path, _is_dir in written.copied],
-        smoke=smoke_command(written.exec_command, written.venv is not None),
+        smoke=stack.smoke(written.exec_command),
         notes=notes,
+        runtime_base=runtime_base,
+        base_excluded=excluded,
     )
 
 
-def _percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f} %" if whole else "-"
-
-
-def _has_python(image: str) -> bool:
-    name = image.rsplit("/", 1)[-1]
-    return name.startswith("python:") or name.startswith("python@")
-
-
-def _runtime_base(
-    chosen: str | None, python_stack: bool, version: str | None, family: str, source: RewriteSource, base_image: BaseImage
-) -> tuple[str, str]:
+def _runtime_base(chosen: str | None, stack: Stack, version: str | None, family: str, original: str) -> tuple[str, str]:
     if chosen:
         return chosen, f"{chosen}, chosen with --base."
-    if python_stack and version:
-        flavour = "alpine" if family == "alpine" else "slim"
-        image = f"python:{version}-{flavour}"
-        was = source.base or base_image.name
-        change = " (unchanged)" if was == image else f" (it was {was})" if was else ""
-        return image, f"{image}{change} matches the Python {version} the image runs."
-    original = source.base or base_image.name
+    preferred = stack.runtime_base(version, family, original)
+    if preferred is not None:
+        return preferred
     if original:
         return original, f"{original}, the original base."
     return "debian:bookworm-slim", "debian:bookworm-slim, since the original base is unknown."
+
+
+def _user_tools(index: ImageIndex, runtime_base: str, same_base: bool) -> UserTools | None:
+    """How the runtime base makes users: none on distroless; the original's own tools when
+    the base is the original's; else by the distribution (None)."""
+    if distroless.is_distroless(runtime_base):
+        return UserTools.NONE
+    if not same_base:
+        return None
+    final = index.final
+    if "usr/sbin/useradd" in final or "sbin/useradd" in final:
+        return UserTools.SHADOW
+    if any(path in final for path in ("bin/adduser", "usr/sbin/adduser", "sbin/adduser", "usr/bin/adduser")):
+        return UserTools.BUSYBOX
+    return UserTools.NONE
+
+
+def _command(index: ImageIndex) -> OriginalCommand:
+    config = index.source.image_config
+    return OriginalCommand(list(config.get("Entrypoint") or []), list(config.get("Cmd") or []))
 
 
 def _user_dockerignore(context: str | None) -> list[str]:
@@ -168,7 +198,7 @@ def _user_dockerignore(context: str | None) -> list[str]:
         return []
 
 
-def _ignore_file(findings: Sequence[Finding], user: list[str], python: bool) -> di.IgnoreFile:
+def _ignore_file(findings: Sequence[Finding], user: list[str], stack: Stack) -> di.IgnoreFile:
     ignore = di.IgnoreFile()
     ignore.add("Kept from the context's own .dockerignore.", user)
     root = _context_root(findings)
@@ -178,8 +208,8 @@ def _ignore_file(findings: Sequence[Finding], user: list[str], python: bool) -> 
         if isinstance(finding.details, JunkDetails):
             ignore.add(f"context-junk finding: {human_bytes(finding.bytes)} the image copied and never uses.", finding.details.dockerignore)
     ignore.add("Version control, editor and build files.", di.COMMON)
-    if python:
-        ignore.add("Python caches, virtualenvs and tool output.", di.PYTHON)
+    for comment, patterns in stack.ignore_patterns():
+        ignore.add(comment, patterns)
     ignore.add("Tests, notebooks and docs: not needed to run the program.", di.NOT_RUNTIME)
     return ignore
 
@@ -222,24 +252,23 @@ def _shared_libraries(
 
 def _savings(
     index: ImageIndex, source: RewriteSource, findings: Sequence[Finding], db: PackageDatabase | None, build: set[str]
-) -> dict[str, int]:
+) -> Savings:
     """Bytes each kind of fix saves: build tools (from the findings, else the packages'
-    installed sizes), package lists and pip's cache (what the image's own layers stored)."""
+    installed sizes); package lists, apt's archives and pip's cache as the image's own layers
+    stored them, visible (a package-cache finding) or hidden by a later layer (hidden bytes)."""
     first = source.base_layers
-    lists_visible, lists_hidden = stored_under(index, PACKAGE_LISTS, first)
-    pip_visible, pip_hidden = stored_under(index, PIP_CACHES, first)
     build_tools = sum(f.bytes for f in findings if f.kind == FindingKind.BUILD_TOOLS)
     if not build_tools and db is not None:
         requested = requested_packages(source)
         runtime = [p for p in requested if not is_build_only(p, build, db.manager)]
         keep = set(db.listed_at(first - 1)) | closure_names(runtime, db.packages)
         build_tools = closure_bytes([p for p in requested if is_build_only(p, build, db.manager)], db.packages, keep)
-    return {
-        "build-tools": build_tools,
-        "hidden-bytes": lists_hidden,
-        "package-cache": lists_visible,
-        "pip-cache": pip_visible + pip_hidden,
-    }
+    return Savings(
+        build_tools=build_tools,
+        package_lists=Stored(*stored_under(index, PACKAGE_LISTS, first)),
+        apt_archives=Stored(*stored_under(index, APT_ARCHIVES, first)),
+        pip_cache=Stored(*stored_under(index, PIP_CACHES, first)),
+    )
 
 
 def _entries(

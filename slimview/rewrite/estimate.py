@@ -1,8 +1,10 @@
 """Estimated size before and after the rewrite, part by part.
 
 Before: what each of the original's layers stores, grouped by what made it. After: the
-runtime base, the closure of the runtime OS packages that base lacks, the virtualenv (the
-pip layers' files without caches), the application files the rewrite copies, and the
+runtime base (the original's when the rewrite keeps it, else its size in the local engine;
+a base the engine lacks is left out of the estimate, and the rewrite says so), the closure
+of the runtime OS packages that base lacks, the virtualenv (the pip layers' files without
+caches, and without what --deep trims), the application files the rewrite copies, and the
 layers of the steps it keeps. ``slimview verify`` measures the real figures.
 """
 
@@ -15,10 +17,11 @@ from slimview.index.model import ImageIndex
 from slimview.packages.classify import is_python_tooling
 from slimview.packages.closure import closure_bytes
 from slimview.packages.model import PackageDatabase
-from slimview.rewrite.dockerfile import Written
+from slimview.rewrite.deep import REMOVED, DeepFacts
+from slimview.rewrite.layers import added_bytes
 from slimview.rewrite.model import SizeRow
-from slimview.rewrite.stack import added_bytes
 from slimview.rewrite.target import RewriteSource
+from slimview.rewrite.writer import Written
 
 BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER = (
     "base image", "OS packages", "Python packages", "application files", "other steps"
@@ -39,6 +42,14 @@ def _layer_kind(source: RewriteSource, n: int) -> str:
     return OTHER
 
 
+def pip_layers(history: RewriteSource) -> list[int]:
+    """The layers the image's pip steps made."""
+    return [
+        ins.layer for n, ins in enumerate(history.instructions)
+        if ins.layer is not None and ins.layer >= history.base_layers and _layer_kind(history, n) == PYTHON_PACKAGES
+    ]
+
+
 def estimate(
     index: ImageIndex,
     history: RewriteSource,
@@ -46,18 +57,24 @@ def estimate(
     written: Written,
     runtime_base_size: int | None,
     db: PackageDatabase | None,
+    *,
+    same_base: bool = False,
+    runtime_base: str = "",
+    trims: DeepFacts | None = None,
 ) -> tuple[list[SizeRow], list[str]]:
     """Rows (before, after) and notes on what was assumed. ``history`` is the image's
     reconstruction (it says which layer each step made); ``rewritten`` what was rewritten;
-    ``db`` the image's package database (the installed sizes of the runtime packages)."""
+    ``db`` the image's package database (the installed sizes of the runtime packages);
+    ``same_base``: the runtime base is the original's; ``runtime_base_size``: its size in
+    the local engine, if there; ``trims``: what --deep removes from the virtualenv."""
     notes: list[str] = []
     layers = index.layers
     source = history
     base_layers = history.base_layers
     before = {BASE: sum(layer.stats.size for layer in layers[:base_layers])}
-    after = {BASE: runtime_base_size if runtime_base_size is not None else before[BASE]}
-    if runtime_base_size is None:
-        notes.append("the runtime base is not in the local engine: its size is taken to be the original base's")
+    after: dict[str, int | None] = {BASE: before[BASE] if same_base else runtime_base_size}
+    if after[BASE] is None:
+        notes.append(f"the runtime base {runtime_base} is not in the local engine: the estimate leaves its size out")
     kinds: dict[int, str] = {}
     for n, ins in enumerate(source.instructions):
         if ins.layer is not None and ins.layer >= base_layers:
@@ -72,8 +89,9 @@ def estimate(
     after[OS_PACKAGES] = closure_bytes(written.runtime_packages, installed, already)
     if written.runtime_packages and not installed:
         notes.append("no package database in the image: the runtime OS packages are not counted")
-    pip_layers = [layer for layer, kind in kinds.items() if kind == PYTHON_PACKAGES]
-    after[PYTHON_PACKAGES] = sum(added_bytes(index, layer, CACHES) for layer in pip_layers)
+    pip_made = [layer for layer, kind in kinds.items() if kind == PYTHON_PACKAGES]
+    trimmed = sum(trims.of(rule) for rule in REMOVED) if trims is not None else 0
+    after[PYTHON_PACKAGES] = sum(added_bytes(index, layer, CACHES) for layer in pip_made) - trimmed
     copy_layers = [layer for layer, kind in kinds.items() if kind == APP_FILES]
     after[APP_FILES] = written.app_bytes if written.app_bytes else sum(layers[n].stats.size for n in copy_layers)
     if rewritten is history:
@@ -83,4 +101,4 @@ def estimate(
         notes.append("RUN steps kept from the Dockerfile are not counted in the estimate")
     order: Sequence[str] = (BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER)
     rows = [SizeRow(label, before.get(label, 0), after.get(label, 0)) for label in order]
-    return [r for r in rows if r.before or r.after], notes
+    return [r for r in rows if r.before or r.after != 0], notes

@@ -24,6 +24,7 @@ from textual.worker import Worker
 
 from slimview.display import human_bytes
 from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
+from slimview.rewrite.summary import UNKNOWN
 
 if TYPE_CHECKING:
     from slimview.rewrite.model import Rewrite
@@ -51,12 +52,15 @@ def estimate_text(rewrite: Rewrite) -> Text:
     text = Text()
     text.append("Estimated size  ", "bold")
     text.append(f"{human_bytes(before)} → {human_bytes(after)}", "bold green" if after < before else "bold")
-    if before:
+    if rewrite.base_excluded:
+        text.append(f" + {rewrite.base_excluded}  (not in the local engine: its size is left out)")
+    elif before:
         text.append(f"  ({100 * (before - after) / before:.0f} % smaller)")
     text.append("\n")
     width = max((len(r.label) for r in rows), default=0)
     for r in rows:
-        text.append(f"  {r.label:<{width}}  {human_bytes(r.before):>9} → {human_bytes(r.after):>9}\n", "dim")
+        after_cell = UNKNOWN if r.after is None else human_bytes(r.after)
+        text.append(f"  {r.label:<{width}}  {human_bytes(r.before):>9} → {after_cell:>9}\n", "dim")
     return text
 
 

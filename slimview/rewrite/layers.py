@@ -1,39 +1,14 @@
-"""What the image runs and holds, read from the index: the Python version and what each
-layer brought in (its OS packages are slimview/packages' to read).
+"""What the image's layers hold, read from the index: what each layer added, what a COPY
+brought in, what layers stored under a directory (its OS packages are slimview/packages' to
+read; what a stack's files say, the stack's module).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from slimview.index.model import Change, ImageIndex, entry_ref
 from slimview.source.tarstream import EntryType
-
-_PYTHON_LIB = re.compile(r"^usr/(?:local/)?lib/python(3\.\d+)/")
-_PYTHON_BIN = re.compile(r"^usr/(?:local/)?bin/python(3\.\d+)$")
-
-
-def python_version(index: ImageIndex) -> str | None:
-    """The X.Y of the Python the image runs: the version whose library directory holds the
-    most bytes, among versions with an interpreter in ``usr/bin`` or ``usr/local/bin``."""
-    interpreters: set[str] = set()
-    library_bytes: dict[str, int] = {}
-    for path, entry, _layer in index.final_files():
-        m = _PYTHON_BIN.match(path)
-        if m:
-            interpreters.add(m.group(1))
-            continue
-        m = _PYTHON_LIB.match(path)
-        if m and entry.type == EntryType.FILE:
-            library_bytes[m.group(1)] = library_bytes.get(m.group(1), 0) + entry.size
-    found = [v for v in interpreters if v in library_bytes] or sorted(interpreters)
-    if not found:
-        return None
-    return max(found, key=lambda v: (library_bytes.get(v, 0), tuple(int(p) for p in v.split("."))))
-
-
-# -- layers ------------------------------------------------------------------------------------
 
 
 def added_bytes(index: ImageIndex, layer_no: int, exclude: tuple[str, ...] = ()) -> int:
