@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 import click
 
@@ -31,6 +32,7 @@ from slimview.report.jsondoc import render_json_bytes
 from slimview.report.markdown import render_markdown
 from slimview.report.sarif import render_sarif
 from slimview.report.text import render_text
+from slimview.rewrite.model import NoRewrite
 from slimview.rewrite.summary import render_summary
 from slimview.sample import bundled_sample_path
 from slimview.source.model import Progress, no_progress
@@ -303,6 +305,10 @@ def ci(image, options, config_file, baseline, dockerfile, sarif_file, markdown_f
 
 
 def rewrite_options(f):
+    f = click.option(
+        "--deep", is_flag=True,
+        help="Also trim what the program never loads: test suites, docs and pip in the virtualenv, debug symbols of shared libraries.",
+    )(f)
     f = click.option("--base", help="Runtime base image (default: matched to what the image runs, e.g. python:3.11-slim).")(f)
     f = click.option("--context", type=click.Path(file_okay=False), help="The build context of --dockerfile (default: its directory).")(f)
     f = click.option(
@@ -310,6 +316,12 @@ def rewrite_options(f):
         help="Rewrite this Dockerfile, keeping its comments, instead of the one reconstructed from the image.",
     )(f)
     return f
+
+
+def _no_rewrite(exc: NoRewrite) -> NoReturn:
+    """A rewrite that would not build or would change what the image runs: one line, exit 1."""
+    sys.stderr.write(f"slimview: no rewrite: {printable(str(exc))}\n")
+    sys.exit(EXIT_FAILED)
 
 
 @cli.command()
@@ -321,8 +333,12 @@ def rewrite_options(f):
 @click.option("--dockerignore-name", default=".dockerignore.slim", show_default=True, help="Name of its .dockerignore.")
 @click.option("--reconstruct", "reconstruct_only", is_flag=True, help="Print the Dockerfile reconstructed from the image's history, write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def rewrite(image, options, base, context, dockerfile, output_dir, dockerfile_name, dockerignore_name, reconstruct_only, force):
-    """Write a smaller Dockerfile (multi-stage, slim base) and its .dockerignore for IMAGE."""
+def rewrite(image, options, deep, base, context, dockerfile, output_dir, dockerfile_name, dockerignore_name, reconstruct_only, force):
+    """Write a smaller Dockerfile (multi-stage, slim base) and its .dockerignore for IMAGE.
+
+    Exit status 1, and nothing written, when the rewrite would not build or would change
+    what the image runs (the reason is one line on stderr).
+    """
     if reconstruct_only:
         emit(session.reconstruct(session.open_index(image, options, _stderr_progress())), None, False)
         return
@@ -333,7 +349,10 @@ def rewrite(image, options, base, context, dockerfile, output_dir, dockerfile_na
     if not os.path.isdir(output_dir):
         raise SlimviewError(f"output directory {output_dir} does not exist")
     names = (dockerfile_name, dockerignore_name)
-    done = session.rewrite(load(image, options), dockerfile=dockerfile, context=context, base=base, names=names)
+    try:
+        done = session.rewrite(load(image, options), dockerfile=dockerfile, context=context, base=base, names=names, deep=deep)
+    except NoRewrite as exc:
+        _no_rewrite(exc)
     write_atomic(targets[0], done.rewrite.dockerfile, force=force)
     write_atomic(targets[1], done.rewrite.dockerignore, force=force)
     sys.stdout.write(f"Wrote {targets[0]} and {targets[1]}.\nOriginal base: {done.base.describe()}\n\n")
@@ -347,31 +366,70 @@ def rewrite(image, options, base, context, dockerfile, output_dir, dockerfile_na
 @click.option("--smoke", "smoke_cmd", help="Command to run in the rewritten image (default: one proving the program's imports work).")
 @click.option("--build-tag", help="Tag for the rewritten image (default: IMAGE's repository, tag 'slimview').")
 @click.option("--legacy-builder", is_flag=True, help="Build with the classic builder instead of BuildKit.")
-def verify(image, options, base, context, dockerfile, smoke_cmd, build_tag, legacy_builder):
+@click.option(
+    "--reference", type=click.Path(dir_okay=False, exists=True),
+    help="A hand-written Dockerfile for the same context: built too, and the rewrite must be no larger.",
+)
+def verify(image, options, deep, base, context, dockerfile, smoke_cmd, build_tag, legacy_builder, reference):
     """Build the rewrite over --context, smoke-test it, and compare it with IMAGE.
 
-    Exit status 1 when the build or the smoke command fails.
+    Exit status 1 when the build or the smoke command fails, when slimview's report on the
+    rewrite finds what the rewrite claims to fix (or anything the original did not have),
+    or when the rewrite is larger than the --reference. With --deep, the trimmed rewrite is
+    built too, smoke-tested again, and each trim measured.
     """
     if context is None:
         raise click.UsageError("verify needs --context DIR (the build context the rewrite copies from)")
     if not os.path.isdir(context):
         raise SlimviewError(f"build context {context} is not a directory")
     analysis = load(image, options)
-    rewritten = session.rewrite(analysis, dockerfile=dockerfile, context=context, base=base).rewrite
+    try:
+        rewritten = session.rewrite(analysis, dockerfile=dockerfile, context=context, base=base).rewrite
+        trimmed = session.rewrite(analysis, dockerfile=dockerfile, context=context, base=base, deep=True).rewrite if deep else None
+    except NoRewrite as exc:
+        _no_rewrite(exc)
     out_tag = build_tag or default_tag(analysis.index)
     command = shlex.split(smoke_cmd) if smoke_cmd else None
-    result = run_verify(analysis, rewritten, context, out_tag, command, buildkit=not legacy_builder, options=options)
-    if not result.build.ok:
-        sys.stderr.write("slimview: the rewrite did not build:\n" + "".join(f"  {line}\n" for line in result.build.relevant_lines()))
+    result = run_verify(
+        analysis, rewritten, context, out_tag, command, buildkit=not legacy_builder, options=options, deep_rewrite=trimmed, reference=reference,
+    )
+    for built in (*result.built, result.reference):
+        if built is not None and not built.build.ok:
+            what = "the reference" if built is result.reference else "the --deep rewrite" if built is result.deep else "the rewrite"
+            sys.stderr.write(f"slimview: {what} did not build:\n" + "".join(f"  {line}\n" for line in built.build.relevant_lines()))
+            sys.exit(EXIT_FAILED)
+    measured = [b.measured for b in (*result.built, result.reference) if b is not None and b.measured is not None]
+    sys.stdout.write(render_table(result.before, *measured))
+    failed = False
+    for built in result.built:
+        assert built.smoke is not None and built.measured is not None, "a built image is smoke-tested and measured"
+        if not built.smoke.ok:
+            shown = shown_command(built.smoke.command) if built.smoke.command else "(none)"
+            which = " on the --deep rewrite" if built is result.deep else ""
+            sys.stderr.write(
+                f"slimview: smoke test failed{which}: {shown}\n"
+                + "".join(f"  {line}\n" for line in built.smoke.output.splitlines()[-20:])
+            )
+            failed = True
+    if result.trims:
+        sys.stdout.write("\n--deep, each trim measured on the two built images:\n")
+        rows = [(t.label, human_bytes(t.before), human_bytes(t.after), human_bytes(t.before - t.after)) for t in result.trims]
+        widths = [max(len(r[i]) for r in [("", "rewrite", "--deep", "saved"), *rows]) for i in range(4)]
+        for row in [("", "rewrite", "--deep", "saved"), *rows]:
+            sys.stdout.write("  " + "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)).rstrip() + "\n")
+    for note in result.notes:
+        sys.stdout.write(f"Note: {note}.\n")
+    for problem in result.problems:
+        sys.stderr.write(f"slimview: {problem}\n")
+    if failed or result.problems:
         sys.exit(EXIT_FAILED)
-    assert result.smoke is not None and result.after is not None, "a built image is smoke-tested and measured"
-    shown = shown_command(result.smoke.command) if result.smoke.command else "(none)"
-    if not result.smoke.ok:
-        sys.stdout.write(render_table(result.before, result.after))
-        sys.stderr.write(f"slimview: smoke test failed: {shown}\n" + "".join(f"  {line}\n" for line in result.smoke.output.splitlines()[-20:]))
-        sys.exit(EXIT_FAILED)
-    sys.stdout.write(render_table(result.before, result.after))
-    sys.stdout.write(f"\nBuilt {out_tag}; smoke test passed: {shown}\n")
+    sys.stdout.write("\n")
+    if result.reference is not None and result.reference.measured is not None:
+        sys.stdout.write(f"No larger than the reference {result.reference.measured.name} ({human_bytes(result.reference.measured.size)}).\n")
+    sys.stdout.write("slimview's report on the rewrite finds nothing it claims to fix and nothing the original did not have.\n")
+    for built in result.built:
+        assert built.smoke is not None and built.measured is not None, "a built image is smoke-tested and measured"
+        sys.stdout.write(f"Built {built.measured.name}; smoke test passed: {shown_command(built.smoke.command)}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,16 @@
 image, and measure both images the way ``docker image inspect`` does, with their findings.
 
 A command-level workflow over the stages (rewrite, then source → index → findings again
-on the built image through ``slimview.session``), not a rewrite step.
+on the built image through ``slimview.session``), not a rewrite step. It fails when:
+
+- the rewrite does not build, or its smoke command fails;
+- slimview's own report on the built rewrite is not a fixed point: it leaves a finding of
+  a kind the rewrite claims to fix, or has one the original did not have (findings stored
+  in the runtime base's own layers are the base's, and only noted);
+- with ``--reference DOCKERFILE``, the rewrite is larger than that hand-written Dockerfile
+  built over the same context;
+- with ``--deep``, the trimmed twin fails any of the above; each trim's bytes are measured
+  as the difference between the two built images.
 
 The build runs on a temporary copy of the build context (hard links where possible) that
 has the rewrite's .dockerignore in place, so the user's own .dockerignore is never touched.
@@ -19,18 +28,23 @@ import tempfile
 from dataclasses import dataclass, field
 
 from slimview import session
-from slimview.compare import Comparison, ImageSummary, compare
-from slimview.display import human_bytes
+from slimview.display import human_bytes, printable
 from slimview.errors import EngineError, InputError
-from slimview.findings import Analysis
+from slimview.findings import Analysis, Finding, FindingKind
+from slimview.findings.details import CacheDetails, NoHealthcheckDetails, RootUserDetails
 from slimview.index import IndexOptions
-from slimview.rewrite import dockerignore
-from slimview.rewrite.model import Rewrite
+from slimview.rewrite import deep, dockerignore
+from slimview.rewrite.model import Fix, Rewrite
 from slimview.source.engine import connect, engine_host, inspect_image
 
 BUILD_TIMEOUT_S = 1800
 SMOKE_TIMEOUT_S = 300
 LOG_LINES = 25
+# The kinds of avoidable bytes a rewrite removes by construction: finding one in the built
+# rewrite means the rewrite missed it (or made it), unless the original had it too and the
+# rewrite does not claim that kind (a step it keeps as written).
+AVOIDABLE = frozenset({FindingKind.PACKAGE_CACHE, FindingKind.BUILD_TOOLS, FindingKind.HIDDEN_BYTES, FindingKind.CONTEXT_JUNK})
+
 
 def docker_cli() -> str:
     """The docker CLI to build with: one that has the classic builder and BuildKit."""
@@ -145,6 +159,14 @@ def inspect(client, reference: str) -> tuple[int, int]:
     return int(attrs.get("Size") or 0), len((attrs.get("RootFS") or {}).get("Layers") or [])
 
 
+def findings_by_kind(findings: list[Finding]) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for finding in findings:
+        count, size = out.get(finding.kind, (0, 0))
+        out[finding.kind] = (count + 1, size + finding.bytes)
+    return out
+
+
 def _findings_cell(found: tuple[int, int] | None) -> str:
     if found is None:
         return "gone"
@@ -152,21 +174,23 @@ def _findings_cell(found: tuple[int, int] | None) -> str:
     return f"{count} ({human_bytes(size)})" if size else str(count)
 
 
-def render_table(before: Measured, after: Measured) -> str:
+def render_table(before: Measured, *afters: Measured) -> str:
     """The before/after table: size and layers as ``docker image inspect`` reports them, and
-    the findings of each kind (count, bytes) in both images."""
-    ratio = f"{100 * after.size / before.size:.1f} % of before" if before.size else ""
-    rows = [
-        ("", before.name, after.name, ""),
-        ("size", f"{human_bytes(before.size)} ({before.size:,} B)", f"{human_bytes(after.size)} ({after.size:,} B)", ratio),
-        ("layers", str(before.layers), str(after.layers), ""),
-        ("findings", "", "", ""),
-    ]
-    kinds = sorted(set(before.findings) | set(after.findings), key=lambda k: (-before.findings.get(k, (0, 0))[1], k))
+    the findings of each kind (count, bytes) in every image; one column per image."""
+    ratios = [f"{100 * a.size / before.size:.1f} % of before" if before.size else "" for a in afters]
+    size = [f"{human_bytes(m.size)} ({m.size:,} B)" for m in (before, *afters)]
+    if len(afters) == 1:  # one rewrite: the share in a column of its own
+        rows = [("", before.name, afters[0].name, ""), ("size", *size, ratios[0]), ("layers", str(before.layers), str(afters[0].layers), "")]
+    else:
+        rows = [("", before.name, *(a.name for a in afters)), ("size", *size), ("", "", *ratios), ("layers", *(str(m.layers) for m in (before, *afters)))]
+    width = len(rows[0])
+    rows.append(("findings", *[""] * (width - 1)))
+    kinds = sorted(set(before.findings).union(*(a.findings for a in afters)), key=lambda k: (-before.findings.get(k, (0, 0))[1], k))
     for kind in kinds:
-        rows.append((f"  {kind}", _findings_cell(before.findings.get(kind)) if kind in before.findings else "-",
-                     _findings_cell(after.findings.get(kind)), ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        cells = [_findings_cell(before.findings.get(kind)) if kind in before.findings else "-"]
+        cells += [_findings_cell(a.findings.get(kind)) for a in afters]
+        rows.append((f"  {kind}", *cells, *[""] * (width - 1 - len(cells))))
+    widths = [max(len(row[i]) for row in rows) for i in range(width)]
     return "".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n" for row in rows)
 
 
@@ -180,19 +204,90 @@ def shown_command(command: list[str]) -> str:
     return " ".join(quote(a) for a in command)
 
 
+# -- is the rewrite a fixed point? ------------------------------------------------------------
+
+
+def _key(finding: Finding) -> tuple[str, str]:
+    """What makes two findings the same for the comparison: the kind, and for caches and
+    config checks which one."""
+    details = finding.details
+    if isinstance(details, CacheDetails):
+        return finding.kind, details.cache
+    if isinstance(details, (RootUserDetails, NoHealthcheckDetails)):
+        return finding.kind, details.check
+    return finding.kind, ""
+
+
+def _claimed(finding: Finding, fixes: list[Fix]) -> bool:
+    """Whether the rewrite claims to fix ``finding``'s kind (for config: running as root)."""
+    if finding.kind == FindingKind.CONFIG:
+        return isinstance(finding.details, RootUserDetails) and any(fix.kind == FindingKind.CONFIG for fix in fixes)
+    return any(fix.kind == finding.kind for fix in fixes)
+
+
+def _in_base(finding: Finding, base_layers: int) -> bool:
+    return finding.layer is not None and finding.layer < base_layers and all(p.layer < base_layers for p in finding.paths)
+
+
+def judge(original: list[Finding], rebuilt: list[Finding], fixes: list[Fix], base_layers: int) -> tuple[list[str], list[str]]:
+    """(problems, notes): the findings on the built rewrite it should not have, and those
+    its runtime base brought (``base_layers``: the bottom layers that are the base's)."""
+    had = {_key(f) for f in original}
+    problems: list[str] = []
+    notes: list[str] = []
+    for finding in rebuilt:
+        what = f"{finding.kind}{f' {human_bytes(finding.bytes)}' if finding.bytes else ''}: {printable(finding.title)}"
+        if _in_base(finding, base_layers):
+            notes.append(f"the runtime base brings {what}")
+        elif _claimed(finding, fixes):
+            problems.append(f"it leaves a finding it claims to fix: {what}")
+        elif _key(finding) not in had:
+            problems.append(f"it has a finding the original did not have: {what}")
+    return problems, notes
+
+
+# -- building and measuring -----------------------------------------------------------------------
+
+
 @dataclass
-class Verification:
-    """What `slimview verify` found: the build, the smoke run and both images' figures."""
+class Built:
+    """One image verify built: how the build went, its smoke run, its figures and findings."""
 
     build: BuildResult
-    smoke: SmokeResult | None
+    smoke: SmokeResult | None = None
+    measured: Measured | None = None
+    analysis: Analysis | None = None
+    base_layers: int = 0
+
+
+@dataclass
+class TrimMeasure:
+    """What one --deep trim removed, measured on the two built images."""
+
+    label: str
+    before: int  # bytes under the trim's rule in the rewrite
+    after: int  # and in its --deep twin
+
+
+@dataclass
+class Verification:
+    """What `slimview verify` found: the builds, the smoke runs and every image's figures."""
+
     before: Measured
-    after: Measured | None
-    comparison: Comparison | None = None  # the original against the built rewrite
+    rewrite: Built
+    deep: Built | None = None
+    reference: Built | None = None
+    problems: list[str] = field(default_factory=list)  # why the rewrite is not good enough, one line each
+    notes: list[str] = field(default_factory=list)
+    trims: list[TrimMeasure] = field(default_factory=list)
+
+    @property
+    def built(self) -> list[Built]:
+        return [b for b in (self.rewrite, self.deep) if b is not None]
 
     @property
     def ok(self) -> bool:
-        return self.build.ok and self.smoke is not None and self.smoke.ok
+        return all(b.build.ok and b.smoke is not None and b.smoke.ok for b in self.built) and not self.problems
 
 
 def default_tag(index) -> str:
@@ -203,37 +298,109 @@ def default_tag(index) -> str:
     return f"{repo or 'slimview-verify'}:slimview"
 
 
-def _by_kind(summary: ImageSummary) -> dict[str, tuple[int, int]]:
-    return {kind.value: found for kind, found in summary.findings_by_kind().items()}
+def sibling_tag(tag: str, suffix: str) -> str:
+    """``python-inference:slimview`` → ``python-inference:slimview-deep``."""
+    if ":" in tag.rsplit("/", 1)[-1]:
+        return f"{tag}-{suffix}"
+    return f"{tag}:{suffix}"
 
 
-def measure_original(analysis: Analysis, client, summary: ImageSummary) -> Measured:
-    """The original as the engine reports it; an image read from a file is measured by its
-    layers. Its findings are those of ``summary``, what the comparison with the rewrite uses."""
+def measure_original(analysis: Analysis, client) -> Measured:
+    """The original as the engine reports it; an image read from a file is measured by its layers."""
     index = analysis.index
-    by_kind = _by_kind(summary)
+    by_kind = findings_by_kind(analysis.findings)
     if index.source.kind == "engine":
         size, layers = inspect(client, index.source.config_digest)
         return Measured(index.source.name, size, layers, by_kind)
     return Measured(index.source.name, index.size, len(index.layers), by_kind)
 
 
-def verify(
-    analysis: Analysis, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, *,
-    buildkit: bool = True, options: IndexOptions | None = None,
-) -> Verification:
-    """Build ``rewrite`` over ``context``, smoke-test it and measure both images."""
-    client = connect()
-    original = session.summary(analysis)
-    before = measure_original(analysis, client, original)
-    skip = {name for name in os.listdir(context) if dockerignore.is_ignored(name, dockerignore.read_patterns(rewrite.dockerignore))}
-    built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=skip, buildkit=buildkit)
+def _skip(context: str, ignore: str) -> set[str]:
+    patterns = dockerignore.read_patterns(ignore)
+    return {name for name in os.listdir(context) if dockerignore.is_ignored(name, patterns)}
+
+
+def _build_and_measure(
+    client, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, buildkit: bool, options: IndexOptions | None,
+) -> Built:
+    built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=_skip(context, rewrite.dockerignore), buildkit=buildkit)
     if not built.ok:
-        return Verification(built, None, before, None)
+        return Built(built)
     command = smoke_cmd or rewrite.smoke
     result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
     size, layers = inspect(client, built.image_id)
     # By id: the engine names a save after the image's first tag, which need not be ours.
-    comparison = compare(original, session.summary(session.load(built.image_id, options)))
-    after = Measured(tag, size, layers, _by_kind(comparison.after))
-    return Verification(built, result, before, after, comparison)
+    analysis = session.load(built.image_id, options)
+    measured = Measured(tag, size, layers, findings_by_kind(analysis.findings))
+    return Built(built, result, measured, analysis, session.base_of(analysis.index).layers)
+
+
+def reference_dockerignore(reference: str, context: str) -> str:
+    """What BuildKit would read as the reference's .dockerignore: ``DOCKERFILE.dockerignore``
+    beside it, else the context's own."""
+    for path in (reference + ".dockerignore", os.path.join(context, ".dockerignore")):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {path}: {exc}") from None
+    return ""
+
+
+def _build_reference(client, reference: str, context: str, tag: str) -> Built:
+    try:
+        with open(reference, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the reference Dockerfile {reference}: {exc}") from None
+    ignore = reference_dockerignore(reference, context)
+    built = build(text, context, ignore, tag, skip=_skip(context, ignore), buildkit=True)  # references may use BuildKit's mounts
+    if not built.ok:
+        return Built(built)
+    size, layers = inspect(client, built.image_id)
+    return Built(built, measured=Measured(tag, size, layers))
+
+
+def _measure_trims(rewrite: Built, twin: Built) -> list[TrimMeasure]:
+    assert rewrite.analysis is not None and twin.analysis is not None, "both images were built and analysed"
+    before, after = deep.visible_bytes(rewrite.analysis.index), deep.visible_bytes(twin.analysis.index)
+    return [TrimMeasure(rule.label, before.get(rule.key, 0), after.get(rule.key, 0)) for rule in deep.RULES]
+
+
+def verify(
+    analysis: Analysis, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, *,
+    buildkit: bool = True, options: IndexOptions | None = None, deep_rewrite: Rewrite | None = None, reference: str | None = None,
+) -> Verification:
+    """Build ``rewrite`` over ``context`` (and its --deep twin, and the ``reference``
+    Dockerfile, when given), smoke-test what was built and measure every image."""
+    client = connect()
+    result = Verification(measure_original(analysis, client), _build_and_measure(client, rewrite, context, tag, smoke_cmd, buildkit, options))
+    if not result.rewrite.build.ok:
+        return result
+    pairs = [(rewrite, result.rewrite)]
+    if deep_rewrite is not None:
+        result.deep = _build_and_measure(client, deep_rewrite, context, sibling_tag(tag, "deep"), smoke_cmd, buildkit, options)
+        if not result.deep.build.ok:
+            return result
+        pairs.append((deep_rewrite, result.deep))
+        result.trims = _measure_trims(result.rewrite, result.deep)
+    for made, built in pairs:
+        assert built.analysis is not None, "a built image is analysed"
+        problems, notes = judge(analysis.findings, built.analysis.findings, made.fixes, built.base_layers)
+        name = built.measured.name if built.measured is not None else ""
+        result.problems += [f"{name}: {p}" for p in problems]
+        result.notes += [f"{name}: {n}" for n in notes]
+    if reference is not None:
+        result.reference = _build_reference(client, reference, context, sibling_tag(tag, "reference"))
+        ref = result.reference.measured
+        if ref is not None:
+            for built in result.built:
+                assert built.measured is not None, "a built image is measured"
+                if built.measured.size > ref.size:
+                    result.problems.append(
+                        f"{built.measured.name}: {human_bytes(built.measured.size)} ({built.measured.size:,} B) is larger than "
+                        f"the reference {os.path.basename(reference)}: {human_bytes(ref.size)} ({ref.size:,} B)"
+                    )
+    return result

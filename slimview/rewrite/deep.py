@@ -95,6 +95,18 @@ def measure(index: ImageIndex, layers: list[int]) -> DeepFacts:
     return DeepFacts(sizes, counts)
 
 
+def visible_bytes(index: ImageIndex) -> dict[str, int]:
+    """Bytes under each trim rule in the final filesystem of ``index`` (a built rewrite):
+    ``slimview verify --deep`` takes the difference between the rewrite and its --deep twin."""
+    out: dict[str, int] = {}
+    for path, entry, _layer in index.final_files():
+        if entry.type == EntryType.FILE:
+            rule = rule_of(path)
+            if rule is not None:
+                out[rule.key] = out.get(rule.key, 0) + entry.size
+    return out
+
+
 def python_trims(w: StageWriter, venv: str) -> list[Instruction]:
     """The builder's RUN removing what the program does not load, each trim commented with its bytes."""
     deep = w.facts.deep
