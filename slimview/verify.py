@@ -349,7 +349,7 @@ def reference_dockerignore(reference: str, context: str) -> str:
     return ""
 
 
-def _build_reference(client, reference: str, context: str, tag: str) -> Built:
+def _build_reference(client, reference: str, context: str, tag: str, options: IndexOptions | None) -> Built:
     try:
         with open(reference, encoding="utf-8") as fh:
             text = fh.read()
@@ -360,13 +360,15 @@ def _build_reference(client, reference: str, context: str, tag: str) -> Built:
     if not built.ok:
         return Built(built)
     size, layers = inspect(client, built.image_id)
-    return Built(built, measured=Measured(tag, size, layers))
+    analysis = session.load(built.image_id, options)
+    return Built(built, measured=Measured(tag, size, layers, findings_by_kind(analysis.findings)), analysis=analysis)
 
 
-def _measure_trims(rewrite: Built, twin: Built) -> list[TrimMeasure]:
+def _measure_trims(rewrite: Built, twin: Built, under: str) -> list[TrimMeasure]:
+    """What each --deep trim removed from the directory ``under`` (the virtualenv)."""
     assert rewrite.analysis is not None and twin.analysis is not None, "both images were built and analysed"
-    before, after = deep.visible_bytes(rewrite.analysis.index), deep.visible_bytes(twin.analysis.index)
-    return [TrimMeasure(rule.label, before.get(rule.key, 0), after.get(rule.key, 0)) for rule in deep.RULES]
+    before, after = deep.visible_bytes(rewrite.analysis.index, under), deep.visible_bytes(twin.analysis.index, under)
+    return [TrimMeasure(rule.label, before.get(rule.key, 0), after.get(rule.key, 0)) for rule in deep.MEASURED]
 
 
 def verify(
@@ -385,7 +387,8 @@ def verify(
         if not result.deep.build.ok:
             return result
         pairs.append((deep_rewrite, result.deep))
-        result.trims = _measure_trims(result.rewrite, result.deep)
+        if deep_rewrite.copied_from_builder:
+            result.trims = _measure_trims(result.rewrite, result.deep, deep_rewrite.copied_from_builder)
     for made, built in pairs:
         assert built.analysis is not None, "a built image is analysed"
         problems, notes = judge(analysis.findings, built.analysis.findings, made.fixes, built.base_layers)
@@ -393,7 +396,7 @@ def verify(
         result.problems += [f"{name}: {p}" for p in problems]
         result.notes += [f"{name}: {n}" for n in notes]
     if reference is not None:
-        result.reference = _build_reference(client, reference, context, sibling_tag(tag, "reference"))
+        result.reference = _build_reference(client, reference, context, sibling_tag(tag, "reference"), options)
         ref = result.reference.measured
         if ref is not None:
             for built in result.built:

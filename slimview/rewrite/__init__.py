@@ -151,6 +151,7 @@ def rewrite_image(
         notes=notes,
         runtime_base=runtime_base,
         base_excluded=excluded,
+        copied_from_builder=written.venv or "",
     )
 
 

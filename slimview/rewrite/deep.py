@@ -10,7 +10,9 @@ less:
 - pip, setuptools and wheel, when a requirement installed them and no installed
   distribution requires them;
 - the symbol tables and debug sections of shared libraries (``strip --strip-unneeded``,
-  which keeps what the dynamic loader needs).
+  which keeps what the dynamic loader needs), except the libraries auditwheel vendored
+  into ``*.libs/`` directories: patchelf rewrote those, and strip leaves them unloadable
+  ("ELF load command address/offset not page-aligned", numpy's OpenBLAS).
 
 Each trim's bytes are measured on the original image's pip layers (the same packages the
 virtualenv gets); what ``strip`` saves needs the file bodies, so ``slimview verify
@@ -55,11 +57,15 @@ TOOLING = TrimRule(
     "tooling", "pip, setuptools and wheel",
     re.compile(_SITE + r"(?:pip|setuptools|wheel|pkg_resources|_distutils_hack)(?:/|-[^/]*\.dist-info/)"),
 )
-SHARED_LIBRARIES = TrimRule("strip", "debug symbols of shared libraries (strip --strip-unneeded)", re.compile(_SITE + r".*\.so(?:\.[\d.]+)?$"))
+SHARED_LIBRARIES = TrimRule(
+    "strip", "debug symbols of shared libraries (strip --strip-unneeded)",
+    re.compile(_SITE + r"(?:(?![^/]+\.libs/)[^/]+/)*[^/]+\.so(?:\.[\d.]+)?$"),
+)
 BYTECODE = TrimRule("bytecode", "bytecode (__pycache__)", re.compile(_SITE + r"(?:[^/]+/)*__pycache__/"))
 RULES = (TESTS, DOCS, TOOLING, SHARED_LIBRARIES, BYTECODE)
-# What the trims remove from a virtualenv (the keys verify measures on the built images).
+# What the trims remove from a virtualenv; with strip, what verify measures on the built images.
 REMOVED = (TESTS, DOCS, TOOLING)
+MEASURED = (*REMOVED, SHARED_LIBRARIES)
 
 
 @dataclass(frozen=True)
@@ -95,12 +101,14 @@ def measure(index: ImageIndex, layers: list[int]) -> DeepFacts:
     return DeepFacts(sizes, counts)
 
 
-def visible_bytes(index: ImageIndex) -> dict[str, int]:
-    """Bytes under each trim rule in the final filesystem of ``index`` (a built rewrite):
-    ``slimview verify --deep`` takes the difference between the rewrite and its --deep twin."""
+def visible_bytes(index: ImageIndex, under: str) -> dict[str, int]:
+    """Bytes under each trim rule in the final filesystem of ``index`` (a built rewrite),
+    below the directory ``under`` (its virtualenv): ``slimview verify --deep`` takes the
+    difference between the rewrite and its --deep twin."""
+    prefix = under.strip("/") + "/"
     out: dict[str, int] = {}
     for path, entry, _layer in index.final_files():
-        if entry.type == EntryType.FILE:
+        if entry.type == EntryType.FILE and path.startswith(prefix):
             rule = rule_of(path)
             if rule is not None:
                 out[rule.key] = out.get(rule.key, 0) + entry.size
@@ -131,10 +139,11 @@ def python_trims(w: StageWriter, venv: str) -> list[Instruction]:
     else:
         comments.append(f"  {TOOLING.label}: none (the virtualenv is made without pip and no requirement installs them);")
     libraries = deep.of(SHARED_LIBRARIES)
-    commands.append(f"find {venv} -type f -name '*.so*' -exec strip --strip-unneeded {{}} +")
+    commands.append(f"find {venv} -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {{}} +")
     comments.append(
         f"  {SHARED_LIBRARIES.label}: {deep.files.get(SHARED_LIBRARIES.key, 0)} libraries of {human_bytes(libraries)}"
-        " (`slimview verify --deep` measures what strip saves)."
+        " (`slimview verify --deep` measures what strip saves); not those in *.libs/, which patchelf rewrote"
+        " and strip would break."
     )
     w.ledger.fixes.append(Fix(Change.DEEP, SHARED_LIBRARIES.label))
     return [Instruction("RUN", " \\\n && ".join(commands), comments)]

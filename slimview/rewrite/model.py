@@ -68,6 +68,7 @@ class Rewrite:
     notes: list[str] = field(default_factory=list)
     runtime_base: str = ""  # the FROM of the final stage
     base_excluded: str = ""  # the runtime base, when its size is unknown and the estimate leaves it out
+    copied_from_builder: str = ""  # the directory the runtime copies from the builder stage (a virtualenv)
 
     @property
     def size_before(self) -> int:
