@@ -43,7 +43,7 @@ RUN python3 -m venv --without-pip /opt/venv \\
  && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.txt
 
 # Runtime stage: python:3.11-slim matches the Python 3.11 the image runs.
-# Not gcr.io/distroless/python3-debian12: curl would need apt, which it lacks.
+# Not gcr.io/distroless/python3-debian12:nonroot: curl would need apt, which it lacks.
 FROM python:3.11-slim
 # Runtime packages only, with --no-install-recommends; apt's lists and caches are removed in the same layer (fixes hidden-bytes: 2.1 MB, package-cache: 1.5 MB).
 # python3-pip, python3-venv: python:3.11-slim provides these.
@@ -204,7 +204,7 @@ RUN python3 -m venv --without-pip /opt/venv \\
 
 # The service
 # Runtime stage: python:3.12-slim matches the Python 3.12 the image runs.
-# Not gcr.io/distroless/python3-debian12: libpq5 would need apt, which it lacks; it has Python 3.11, the image runs 3.12.
+# Not gcr.io/distroless/python3-debian12:nonroot: libpq5 would need apt, which it lacks; it has Python 3.11, the image runs 3.12.
 FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1
 # Runtime packages only, with --no-install-recommends; apt's lists and caches are removed in the same layer.

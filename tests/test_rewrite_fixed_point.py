@@ -379,15 +379,15 @@ CMD ["python3", "app.py"]
 def test_distroless_is_suggested_when_every_check_passes():
     written = _write(PURE_PYTHON, _facts("3.11", "python:3.11-slim"))
     assert (
-        "# Alternative: gcr.io/distroless/python3-debian12 fits this program (needs no shell, no OS packages, glibc, "
+        "# Alternative: gcr.io/distroless/python3-debian12:nonroot fits this program (needs no shell, no OS packages, glibc, "
         "Python 3.11, CA certificates, a numeric non-root user):\n"
-        "# `slimview verify --base gcr.io/distroless/python3-debian12` writes it, builds it and proves it runs.\n"
+        "# `slimview verify --base gcr.io/distroless/python3-debian12:nonroot` writes it, builds it and proves it runs.\n"
         "FROM python:3.11-slim\n"
     ) in written.text
     shell = _write(PURE_PYTHON.replace('CMD ["python3", "app.py"]', 'CMD python3 app.py | tee /tmp/log'), _facts("3.11", "python:3.11-slim"))
-    assert "# Not gcr.io/distroless/python3-debian12: its command runs a shell.\n" in shell.text
+    assert "# Not gcr.io/distroless/python3-debian12:nonroot: its command runs a shell.\n" in shell.text
     older = _write(PURE_PYTHON, _facts("3.12", "python:3.12-slim"))
-    assert "# Not gcr.io/distroless/python3-debian12: it has Python 3.11, the image runs 3.12.\n" in older.text
+    assert "# Not gcr.io/distroless/python3-debian12:nonroot: it has Python 3.11, the image runs 3.12.\n" in older.text
 
 
 DISTROLESS_REWRITE = """\
@@ -406,9 +406,9 @@ COPY requirements.txt /app/
 RUN python3 -m venv --without-pip /opt/venv \\
  && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.txt
 
-# Runtime stage: gcr.io/distroless/python3-debian12.
-FROM gcr.io/distroless/python3-debian12
-# A non-root user (uid 10001) runs the program: numeric, so it needs no passwd entry (gcr.io/distroless/python3-debian12 has no useradd).
+# Runtime stage: gcr.io/distroless/python3-debian12:nonroot.
+FROM gcr.io/distroless/python3-debian12:nonroot
+# A non-root user (uid 10001) runs the program: numeric, so it needs no passwd entry (gcr.io/distroless/python3-debian12:nonroot has no useradd).
 WORKDIR /app
 # The virtualenv the builder made; its bin/ first on PATH, so python, pip-installed
 # scripts and the program's imports resolve to it exactly as the original's did.
@@ -416,7 +416,7 @@ COPY --from=builder /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:$PATH"
 COPY --chown=10001:10001 requirements.txt app.py /app/
 USER 10001:10001
-# gcr.io/distroless/python3-debian12 starts ["/usr/bin/python3.11"] itself; the original's command runs as it did.
+# gcr.io/distroless/python3-debian12:nonroot starts ["/usr/bin/python3.11"] itself; the original's command runs as it did.
 ENTRYPOINT []
 CMD ["python3", "app.py"]
 """
@@ -426,7 +426,7 @@ def test_a_distroless_runtime_builds_on_debians_python_and_needs_no_shell():
     from slimview.rewrite.user import UserTools
 
     facts = _facts(
-        "3.11", "gcr.io/distroless/python3-debian12", user_tools=UserTools.NONE,
+        "3.11", "gcr.io/distroless/python3-debian12:nonroot", user_tools=UserTools.NONE,
         inherited=OriginalCommand([], ["python3", "app.py"]), runtime_entrypoint=["/usr/bin/python3.11"],
         entries=lambda step, layer: None,
     )

@@ -112,6 +112,7 @@ def rewrite_image(
         no_healthcheck_finding=any(isinstance(f.details, NoHealthcheckDetails) for f in findings),
         user_tools=_user_tools(index, runtime_base, same_base),
         inherited=None if same_base else _command(index),
+        original_command=_command(index),
         original_base=original_base,
         runtime_entrypoint=list(distroless.PYTHON_ENTRYPOINT) if distroless.is_distroless_python(runtime_base) else [],
         deep=deep_trims.measure(index, pip_layers(history)) if deep and stack.name == "python" else None,

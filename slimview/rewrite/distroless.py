@@ -2,9 +2,10 @@
 
 gcr.io/distroless/python3-debian12 is Debian 12's Python 3.11 (``/usr/bin/python3.11``,
 its ENTRYPOINT) with glibc, libstdc++, CA certificates and tzdata, and nothing else: no
-shell, no package manager, a passwd file with root, nobody and nonroot only. A rewrite
+shell, no package manager, a passwd file with root, nobody and nonroot only (the
+``:nonroot`` tag, since the program runs as a non-root user). A rewrite
 suggests it only when every check below passes; ``slimview rewrite --base
-gcr.io/distroless/python3-debian12`` writes it (the builder then runs on
+gcr.io/distroless/python3-debian12:nonroot`` writes it (the builder then runs on
 debian:bookworm-slim, whose Python is the one distroless ships, so the virtualenv's
 interpreter link resolves there) and ``slimview verify`` proves it runs.
 """
@@ -19,7 +20,7 @@ from slimview.rewrite.original import ROOT_USERS
 if TYPE_CHECKING:
     from slimview.rewrite.writer import StageWriter
 
-PYTHON_IMAGE = "gcr.io/distroless/python3-debian12"
+PYTHON_IMAGE = "gcr.io/distroless/python3-debian12:nonroot"
 PYTHON_VERSION = "3.11"
 PYTHON_ENTRYPOINT = ["/usr/bin/python3.11"]
 # The builder for a distroless Python runtime: Debian's Python 3.11 at /usr/bin, as there.

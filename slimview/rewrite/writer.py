@@ -99,6 +99,7 @@ class Facts:
     # The original's command (its config), when the runtime base is not the original's: a
     # CMD the original inherited from its base is then written out.
     inherited: OriginalCommand | None = None
+    original_command: OriginalCommand | None = None  # what the original runs (its config), whatever the base
     original_base: str = ""  # for the comment above an inherited command
     runtime_entrypoint: list[str] = field(default_factory=list)  # the runtime base's ENTRYPOINT, when known
     deep: DeepFacts | None = None  # --deep: the trims, measured on the original
@@ -315,8 +316,9 @@ class StageWriter:
                     entrypoint, command = items, []
                 else:
                     command = items
-        if not self.sets_command() and self.facts.inherited is not None:
-            return list(self.facts.inherited.cmd)
+        if not self.sets_command():  # the runtime base's: the original's, or written out when the base changed
+            ran = self.facts.inherited or self.facts.original_command
+            return ran.entrypoint + ran.cmd if ran is not None else []
         return entrypoint + command
 
 
