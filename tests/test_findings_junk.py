@@ -117,3 +117,14 @@ def test_buildkit_history_of_a_stage_copy_is_not_context_junk(tmp_path):
     relative.file("opt/venv/pyvenv.cfg", b"home = /usr/bin\n").file("opt/venv/lib/y.py", noise("y", 40_000))
     found = of_kind(findings_of(tmp_path, [base(), staged, relative]), "context-junk")
     assert [(f.layer, f.bytes) for f in found] == [(2, 40_000 + len(b"home = /usr/bin\n"))]
+
+
+def test_the_classic_builders_history_of_a_stage_copy_of_a_virtualenv_is_not_context_junk(tmp_path):
+    """The classic builder writes `COPY --from=builder /opt/venv /opt/venv` as `COPY dir:<hash> in
+    /opt/venv`, like a context copy: a virtualenv at the destination's top says what it is
+    (its tests/ and __pycache__/ are no junk of a build context)."""
+    staged = Layer("/bin/sh -c #(nop) COPY dir:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9 in /opt/venv ")
+    staged.file("opt/venv/pyvenv.cfg", b"home = /usr/bin\n")
+    staged.file("opt/venv/lib/python3.11/site-packages/numpy/tests/test_x.py", noise("t", 20_000))
+    staged.file("opt/venv/lib/python3.11/site-packages/numpy/__pycache__/x.cpython-311.pyc", noise("c", 9_000))
+    assert of_kind(findings_of(tmp_path, [base(), staged]), "context-junk") == []

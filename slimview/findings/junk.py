@@ -148,6 +148,10 @@ def detect(view: ImageView) -> list[Finding]:
         if not copies_context(view.instruction(layer.index)):
             continue
         root = _context_root(view, layer.index, workdirs.get(layer.index, "/"))
+        if root and layer.find(f"{root}/pyvenv.cfg") is not None:
+            # A virtualenv copied whole from a build stage: the classic builder records
+            # `COPY --from=builder /opt/venv /opt/venv` as `COPY dir:<hash> in /opt/venv`.
+            continue
         candidates = _candidates(view, layer.index, root)
         if not candidates:
             continue
