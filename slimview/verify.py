@@ -188,7 +188,7 @@ def render_table(before: Measured, *afters: Measured) -> str:
     kinds = sorted(set(before.findings).union(*(a.findings for a in afters)), key=lambda k: (-before.findings.get(k, (0, 0))[1], k))
     for kind in kinds:
         cells = [_findings_cell(before.findings.get(kind)) if kind in before.findings else "-"]
-        cells += [_findings_cell(a.findings.get(kind)) for a in afters]
+        cells += [_findings_cell(a.findings.get(kind)) if kind in before.findings or kind in a.findings else "-" for a in afters]
         rows.append((f"  {kind}", *cells, *[""] * (width - 1 - len(cells))))
     widths = [max(len(row[i]) for row in rows) for i in range(width)]
     return "".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n" for row in rows)

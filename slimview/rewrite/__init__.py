@@ -5,6 +5,13 @@ layer holds, the image's package database, read and classified by slimview/packa
 way findings do); findings, when given, name context junk and secrets more precisely and
 put their byte counts on each change. With the user's own Dockerfile and build context,
 that Dockerfile is rewritten instead, keeping its comments.
+
+How it is organised: ``original.py`` reads what the stage does; ``writer.py`` writes the
+stages, with the parts every stack shares (``ospackages.py``, ``user.py``, ``copies.py``)
+and what one stack adds from ``stacks/`` (python, plain); ``deep.py`` and
+``distroless.py`` are the opt-in trims and runtime; ``checks.py`` refuses (``NoRewrite``)
+a rewrite that would not build or would change what the image runs; ``estimate.py``,
+``dockerignore.py`` and ``smoke.py`` complete it.
 """
 
 from __future__ import annotations
