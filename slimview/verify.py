@@ -40,10 +40,6 @@ from slimview.source.engine import connect, engine_host, inspect_image
 BUILD_TIMEOUT_S = 1800
 SMOKE_TIMEOUT_S = 300
 LOG_LINES = 25
-# The kinds of avoidable bytes a rewrite removes by construction: finding one in the built
-# rewrite means the rewrite missed it (or made it), unless the original had it too and the
-# rewrite does not claim that kind (a step it keeps as written).
-AVOIDABLE = frozenset({FindingKind.PACKAGE_CACHE, FindingKind.BUILD_TOOLS, FindingKind.HIDDEN_BYTES, FindingKind.CONTEXT_JUNK})
 
 
 def docker_cli() -> str:
@@ -231,7 +227,11 @@ def _in_base(finding: Finding, base_layers: int) -> bool:
 
 def judge(original: list[Finding], rebuilt: list[Finding], fixes: list[Fix], base_layers: int) -> tuple[list[str], list[str]]:
     """(problems, notes): the findings on the built rewrite it should not have, and those
-    its runtime base brought (``base_layers``: the bottom layers that are the base's)."""
+    its runtime base brought (``base_layers``: the bottom layers that are the base's).
+
+    A finding of a kind the rewrite claims to fix is a problem, and so is one the original
+    did not have; one the original had and the rewrite does not claim to fix (a step it
+    keeps as written) is not."""
     had = {_key(f) for f in original}
     problems: list[str] = []
     notes: list[str] = []

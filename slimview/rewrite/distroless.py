@@ -50,7 +50,7 @@ def python_checks(w: StageWriter) -> list[Check]:
     """Whether the program, as the rewrite runs it, fits distroless's Python image."""
     command = w.exec_command()
     program = command[0].rsplit("/", 1)[-1] if command else ""
-    shell_runs = [n for n in w.ledger.kept_runs]
+    shell_runs = bool(w.ledger.kept_runs)
     packages = [p for p in w.packages.runtime if p != "python3"]
     user = w.original.user
     return [
