@@ -69,11 +69,6 @@ def rewrite(
     return Rewritten(base_image, rewritten)
 
 
-def base_of(index: ImageIndex) -> BaseImage:
-    """The base image ``index`` was built on, as far as the local engine and labels tell."""
-    return find_base(index.source, engine_images(index.source))
-
-
 def reconstruct(index: ImageIndex) -> str:
     """The Dockerfile the image's history records, from its base image on."""
     return reconstruct_dockerfile(index.source, base(index))

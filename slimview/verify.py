@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from slimview import session
+from slimview.compare import Comparison, ImageSummary, compare, finding_key
 from slimview.display import human_bytes, printable
 from slimview.errors import EngineError, InputError
 from slimview.findings import Analysis, Finding, FindingKind
@@ -155,14 +156,6 @@ def inspect(client, reference: str) -> tuple[int, int]:
     return int(attrs.get("Size") or 0), len((attrs.get("RootFS") or {}).get("Layers") or [])
 
 
-def findings_by_kind(findings: list[Finding]) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for finding in findings:
-        count, size = out.get(finding.kind, (0, 0))
-        out[finding.kind] = (count + 1, size + finding.bytes)
-    return out
-
-
 def _findings_cell(found: tuple[int, int] | None) -> str:
     if found is None:
         return "gone"
@@ -203,15 +196,13 @@ def shown_command(command: list[str]) -> str:
 # -- is the rewrite a fixed point? ------------------------------------------------------------
 
 
-def _key(finding: Finding) -> tuple[str, str]:
-    """What makes two findings the same for the comparison: the kind, and for caches and
-    config checks which one."""
-    details = finding.details
-    if isinstance(details, CacheDetails):
-        return finding.kind, details.cache
-    if isinstance(details, (RootUserDetails, NoHealthcheckDetails)):
-        return finding.kind, details.check
-    return finding.kind, ""
+def _key(finding: Finding) -> str:
+    """What makes a finding of the rewrite one the original had: the comparison's key
+    (which cache, which config check), coarsened to the kind where that key names a file or
+    what the bytes were (a rewrite moves files: pip's /usr/local/lib/... is /opt/venv/...)."""
+    if isinstance(finding.details, (CacheDetails, RootUserDetails, NoHealthcheckDetails)):
+        return finding_key(finding)
+    return finding.kind.value
 
 
 def _claimed(finding: Finding, fixes: list[Fix]) -> bool:
@@ -257,7 +248,7 @@ class Built:
     smoke: SmokeResult | None = None
     measured: Measured | None = None
     analysis: Analysis | None = None
-    base_layers: int = 0
+    comparison: Comparison | None = None  # the original against this image
 
 
 @dataclass
@@ -305,10 +296,15 @@ def sibling_tag(tag: str, suffix: str) -> str:
     return f"{tag}:{suffix}"
 
 
-def measure_original(analysis: Analysis, client) -> Measured:
-    """The original as the engine reports it; an image read from a file is measured by its layers."""
+def _by_kind(summary: ImageSummary) -> dict[str, tuple[int, int]]:
+    return {kind.value: found for kind, found in summary.findings_by_kind().items()}
+
+
+def measure_original(analysis: Analysis, client, summary: ImageSummary) -> Measured:
+    """The original as the engine reports it; an image read from a file is measured by its
+    layers. Its findings are those of ``summary``, what the comparisons with the builds use."""
     index = analysis.index
-    by_kind = findings_by_kind(analysis.findings)
+    by_kind = _by_kind(summary)
     if index.source.kind == "engine":
         size, layers = inspect(client, index.source.config_digest)
         return Measured(index.source.name, size, layers, by_kind)
@@ -320,19 +316,26 @@ def _skip(context: str, ignore: str) -> set[str]:
     return {name for name in os.listdir(context) if dockerignore.is_ignored(name, patterns)}
 
 
+def _analysed(client, built: BuildResult, tag: str, original: ImageSummary, options: IndexOptions | None) -> tuple[Measured, Analysis, Comparison]:
+    """A built image measured, analysed and compared with the original."""
+    size, layers = inspect(client, built.image_id)
+    # By id: the engine names a save after the image's first tag, which need not be ours.
+    analysis = session.load(built.image_id, options)
+    comparison = compare(original, session.summary(analysis))
+    return Measured(tag, size, layers, _by_kind(comparison.after)), analysis, comparison
+
+
 def _build_and_measure(
-    client, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, buildkit: bool, options: IndexOptions | None,
+    client, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, buildkit: bool,
+    options: IndexOptions | None, original: ImageSummary,
 ) -> Built:
     built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=_skip(context, rewrite.dockerignore), buildkit=buildkit)
     if not built.ok:
         return Built(built)
     command = smoke_cmd or rewrite.smoke
     result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
-    size, layers = inspect(client, built.image_id)
-    # By id: the engine names a save after the image's first tag, which need not be ours.
-    analysis = session.load(built.image_id, options)
-    measured = Measured(tag, size, layers, findings_by_kind(analysis.findings))
-    return Built(built, result, measured, analysis, session.base_of(analysis.index).layers)
+    measured, analysis, comparison = _analysed(client, built, tag, original, options)
+    return Built(built, result, measured, analysis, comparison)
 
 
 def reference_dockerignore(reference: str, context: str) -> str:
@@ -349,7 +352,7 @@ def reference_dockerignore(reference: str, context: str) -> str:
     return ""
 
 
-def _build_reference(client, reference: str, context: str, tag: str, options: IndexOptions | None) -> Built:
+def _build_reference(client, reference: str, context: str, tag: str, options: IndexOptions | None, original: ImageSummary) -> Built:
     try:
         with open(reference, encoding="utf-8") as fh:
             text = fh.read()
@@ -359,9 +362,8 @@ def _build_reference(client, reference: str, context: str, tag: str, options: In
     built = build(text, context, ignore, tag, skip=_skip(context, ignore), buildkit=True)  # references may use BuildKit's mounts
     if not built.ok:
         return Built(built)
-    size, layers = inspect(client, built.image_id)
-    analysis = session.load(built.image_id, options)
-    return Built(built, measured=Measured(tag, size, layers, findings_by_kind(analysis.findings)), analysis=analysis)
+    measured, analysis, comparison = _analysed(client, built, tag, original, options)
+    return Built(built, measured=measured, analysis=analysis, comparison=comparison)
 
 
 def _measure_trims(rewrite: Built, twin: Built, under: str) -> list[TrimMeasure]:
@@ -378,25 +380,28 @@ def verify(
     """Build ``rewrite`` over ``context`` (and its --deep twin, and the ``reference``
     Dockerfile, when given), smoke-test what was built and measure every image."""
     client = connect()
-    result = Verification(measure_original(analysis, client), _build_and_measure(client, rewrite, context, tag, smoke_cmd, buildkit, options))
+    original = session.summary(analysis)
+    result = Verification(
+        measure_original(analysis, client, original), _build_and_measure(client, rewrite, context, tag, smoke_cmd, buildkit, options, original),
+    )
     if not result.rewrite.build.ok:
         return result
     pairs = [(rewrite, result.rewrite)]
     if deep_rewrite is not None:
-        result.deep = _build_and_measure(client, deep_rewrite, context, sibling_tag(tag, "deep"), smoke_cmd, buildkit, options)
+        result.deep = _build_and_measure(client, deep_rewrite, context, sibling_tag(tag, "deep"), smoke_cmd, buildkit, options, original)
         if not result.deep.build.ok:
             return result
         pairs.append((deep_rewrite, result.deep))
         if deep_rewrite.copied_from_builder:
             result.trims = _measure_trims(result.rewrite, result.deep, deep_rewrite.copied_from_builder)
     for made, built in pairs:
-        assert built.analysis is not None, "a built image is analysed"
-        problems, notes = judge(analysis.findings, built.analysis.findings, made.fixes, built.base_layers)
+        assert built.analysis is not None and built.comparison is not None, "a built image is analysed and compared"
+        problems, notes = judge(analysis.findings, built.analysis.findings, made.fixes, built.comparison.after.base.layers)
         name = built.measured.name if built.measured is not None else ""
         result.problems += [f"{name}: {p}" for p in problems]
         result.notes += [f"{name}: {n}" for n in notes]
     if reference is not None:
-        result.reference = _build_reference(client, reference, context, sibling_tag(tag, "reference"), options)
+        result.reference = _build_reference(client, reference, context, sibling_tag(tag, "reference"), options, original)
         ref = result.reference.measured
         if ref is not None:
             for built in result.built:
