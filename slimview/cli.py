@@ -10,8 +10,9 @@ import functools
 import os
 import shlex
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO, NoReturn
 
 import click
 
@@ -21,14 +22,14 @@ from slimview.display import human_bytes, printable
 from slimview.dockerfile.locate import locate_file
 from slimview.errors import SlimviewError
 from slimview.findings import Analysis
-from slimview.fsutil import write_atomic
+from slimview.fsutil import atomic_file, write_atomic
 from slimview.gate import RULES, default_config_files, load_settings, render_gate, run_gate
 from slimview.index import IndexOptions
 from slimview.index.layer import DEFAULT_MAX_ENTRIES
 from slimview.report.ci import render_ci_json, render_ci_markdown, render_codequality, render_junit
 from slimview.report.diff import TOP, render_diff_markdown, render_diff_text
 from slimview.report.diffjson import render_diff_json
-from slimview.report.jsondoc import render_json_bytes
+from slimview.report.jsondoc import write_json
 from slimview.report.markdown import render_markdown
 from slimview.report.sarif import render_sarif
 from slimview.report.text import render_text
@@ -111,6 +112,20 @@ def load(image: str, options: IndexOptions) -> Analysis:
         _progress_done(progress)
 
 
+@contextmanager
+def output_stream(output: str | None, force: bool) -> Iterator[BinaryIO]:
+    """Where binary output goes: stdout's bytes, or FILE written atomically."""
+    if output is None or output == "-":
+        if sys.stdout is None:
+            raise SlimviewError("standard output is closed (pass -o FILE to write the output to a file)")
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with atomic_file(output, force=force) as fh:
+        yield fh
+
+
 def emit(text: str | bytes, output: str | None, force: bool) -> None:
     if output is None or output == "-":
         if sys.stdout is None:
@@ -176,10 +191,12 @@ def report(image, options, as_json, fmt, output, force, no_files):
     if image is None:
         image = bundled_sample_path()
     analysis = load(image, options)
-    text: str | bytes
-    if fmt == "json":
-        text = render_json_bytes(analysis, include_files=not no_files)
-    elif fmt == "markdown":
+    if fmt == "json":  # streamed: a large image's document is hundreds of MB
+        with output_stream(output, force) as out:
+            write_json(analysis, out, include_files=not no_files)
+        return
+    text: str
+    if fmt == "markdown":
         text = render_markdown(analysis)
     elif fmt == "sarif":
         text = render_sarif(analysis)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 from slimview.errors import SlimviewError
 
@@ -24,8 +27,14 @@ def write_atomic(path: str, data: bytes | str, *, force: bool = False, mode: int
     An interrupted write leaves the previous file intact; an existing file is replaced
     only with ``force``.
     """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
+    with atomic_file(path, force=force, mode=mode) as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextmanager
+def atomic_file(path: str, *, force: bool = False, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A file to write ``path``'s new content into, renamed into place when the block ends
+    (for output too large to hold in memory first). Same guarantees as ``write_atomic``."""
     if os.path.lexists(path) and not force:
         raise RefusedOverwrite(f"{path} exists; pass --force to overwrite it")
     if os.path.isdir(path):
@@ -39,7 +48,7 @@ def write_atomic(path: str, data: bytes | str, *, force: bool = False, mode: int
         raise SlimviewError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

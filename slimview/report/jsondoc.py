@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import uuid
 from collections.abc import Iterable
+from typing import BinaryIO
 
 import orjson
 
@@ -210,17 +213,42 @@ def report_json(analysis: Analysis, *, include_files: bool = True) -> dict:
 # orjson writes the same document as json.dumps(indent=2, ensure_ascii=False) + "\n", about
 # ten times faster: a million-entry image is a few hundred MB of JSON.
 _ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+# Where a layer's "files" list sits in the document: items at 8 spaces, the key at 6.
+_FILES_INDENT = b"\n" + b" " * 6
 
 
-def _orjson_document(analysis: Analysis, include_files: bool) -> bytes | None:
-    """The document as UTF-8, or None when orjson refuses a string in it (lone surrogates).
+def write_json(analysis: Analysis, out: BinaryIO, *, include_files: bool = True) -> None:
+    """Write the JSON document to ``out`` (UTF-8), one layer's file list at a time.
 
-    The dicts are built inside the call so they are freed before the caller copies the bytes.
+    The file lists are most of a large image's document: building them all first held
+    the whole document in memory twice (the dicts, then the bytes). Here the rest of the
+    document is encoded with a marker where each layer's list goes, and each list is
+    built, encoded (indented to its place) and written in turn. The bytes are exactly
+    those of one ``orjson.dumps`` of the whole document.
     """
+    doc = report_json(analysis, include_files=False)
+    markers: list[bytes] = []
+    if include_files:
+        token = uuid.uuid4().hex
+        for layer in doc["layers"]:
+            placeholder = f"slimview-files-{token}-{layer['index']}"
+            layer["files"] = placeholder
+            markers.append(orjson.dumps(placeholder))
     try:
-        return orjson.dumps(report_json(analysis, include_files=include_files), option=_ORJSON_OPTIONS)
+        skeleton = orjson.dumps(doc, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
-        return None
+        # orjson refuses lone surrogates (in notes, titles…); json writes them as escapes (``\udcff``).
+        out.write(_json_document(analysis, include_files).encode("utf-8", "backslashreplace"))
+        return
+    rest: bytes = skeleton
+    for layer_no, marker in enumerate(markers):
+        head, found, rest = rest.partition(marker)
+        assert found, "every layer's marker is in the document"
+        out.write(head)
+        # Paths and link targets in file lists are made valid UTF-8 (see _layer_files): orjson takes them.
+        files = orjson.dumps(_layer_files(analysis.index, layer_no), option=orjson.OPT_INDENT_2)
+        out.write(files.replace(b"\n", _FILES_INDENT))
+    out.write(rest)
 
 
 def _json_document(analysis: Analysis, include_files: bool) -> str:
@@ -228,19 +256,16 @@ def _json_document(analysis: Analysis, include_files: bool) -> str:
 
 
 def render_json(analysis: Analysis, *, include_files: bool = True) -> str:
-    data = _orjson_document(analysis, include_files)
-    if data is None:
+    """The document as text; a lone surrogate orjson cannot encode stays one (see render_json_bytes)."""
+    try:
+        return orjson.dumps(report_json(analysis, include_files=include_files), option=_ORJSON_OPTIONS).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
         return _json_document(analysis, include_files)
-    return data.decode("utf-8")
 
 
 def render_json_bytes(analysis: Analysis, *, include_files: bool = True) -> bytes:
-    """``render_json``'s document as UTF-8 bytes, without the copy into a str.
-
-    A lone surrogate (a string orjson refuses) is written as its JSON escape (``\\udcff``),
-    so the bytes parse to the same document.
-    """
-    data = _orjson_document(analysis, include_files)
-    if data is None:
-        return _json_document(analysis, include_files).encode("utf-8", "backslashreplace")
-    return data
+    """The document as UTF-8 bytes (``write_json`` into memory); a lone surrogate is written
+    as its JSON escape (``\\udcff``), so the bytes parse to the same document."""
+    out = io.BytesIO()
+    write_json(analysis, out, include_files=include_files)
+    return out.getvalue()

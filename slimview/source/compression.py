@@ -14,6 +14,7 @@ import zlib
 from typing import IO, cast
 
 import zstandard
+from isal import igzip, isal_zlib
 
 from slimview.errors import InputError
 from slimview.source.model import ByteStream
@@ -24,9 +25,10 @@ BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
 # Errors the decompressors raise on corrupt or truncated input.
-DECOMPRESSION_ERRORS = (
+DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (  # type: ignore[assignment]  # isal's stub types error as an instance
     gzip.BadGzipFile,
     zlib.error,
+    isal_zlib.error,
     EOFError,
     zstandard.ZstdError,
     lzma.LZMAError,
@@ -184,7 +186,8 @@ def open_decompressed(raw: ByteStream) -> tuple[ByteStream, str]:
     # The decompressors want a file object; they only ever call its read().
     fileobj = cast(IO[bytes], peekable)
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=fileobj, mode="rb"), kind
+        # ISA-L's inflate: 2.5 times the throughput of zlib's on layer data (bench/README).
+        return igzip.GzipFile(fileobj=fileobj, mode="rb"), kind
     if kind == "zstd":
         framed = cast(IO[bytes], ZstdFraming(peekable))
         return zstandard.ZstdDecompressor().stream_reader(framed, read_across_frames=True), kind
