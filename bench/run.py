@@ -225,12 +225,70 @@ def startup_floor(n: int) -> float:
     return statistics.median(walls)
 
 
+def oci_copy(source: str, compression: str) -> str:
+    """``source`` (a docker save) as an oci-archive with ``compression`` layers (skopeo)."""
+    path = os.path.join(WORK, f"{os.path.basename(source).removesuffix('.tar')}-{compression}.oci.tar")
+    if not os.path.exists(path):
+        partial = path + ".partial"
+        cmd = ["skopeo", "copy", "-q", f"docker-archive:{source}", f"oci-archive:{partial}"]
+        if compression == "zstd":
+            cmd[3:3] = ["--dest-compress-format", "zstd"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        os.replace(partial, path)
+    return path
+
+
+def engine_row(tag: str, n: int) -> tuple[float, float, float, float, float]:
+    """(docker save alone, dive, slimview cold, slimview reopen, slimview peak MB) on an engine image."""
+    env = engine_env()
+    saves = [timed(["/usr/bin/docker", "save", "-o", "/dev/stdout", tag], env) for _ in range(n)]
+    out = os.path.join(WORK, "dive-engine.json")
+    dives = [timed([exe("dive"), "--source", "docker", tag, "--json", out], env) for _ in range(n)]
+    cold, reopen, peak = [], [], []
+    for _ in range(n):
+        cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
+        cmd = [exe("slimview"), "report", tag, "--json"]
+        cold.append(timed(cmd, dict(env, XDG_CACHE_HOME=cache)))
+        reopen.append(timed(cmd, dict(env, XDG_CACHE_HOME=cache)))
+        shutil.rmtree(cache)
+        cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
+        peak.append(sampled(cmd, dict(env, XDG_CACHE_HOME=cache)))
+        shutil.rmtree(cache)
+    return statistics.median(saves), statistics.median(dives), statistics.median(cold), statistics.median(reopen), max(peak)
+
+
+FORMATS = ("text", "json", "markdown", "sarif")
+
+
+def formats_row(path: str, n: int) -> list[tuple[str, float, float]]:
+    """(format, wall, peak MB) of a cold `report --no-cache --format F` for every format."""
+    out = []
+    for fmt in FORMATS:
+        wall, mem = repeat(n, [exe("slimview"), "report", path, "--no-cache", "--format", fmt])
+        out.append((fmt, wall, mem))
+        print(f"    {fmt}: {wall:.2f}s {mem:.0f}MB", flush=True)
+    return out
+
+
+def large_image(gigabytes: int, small_files: int) -> str:
+    path = os.path.join(WORK, f"large-{gigabytes}g.tar")
+    if not os.path.exists(path):
+        sys.path.insert(0, HERE)
+        from synth import write_large_save
+
+        big = gigabytes * 1_000_000_000 // 3
+        write_large_save(path + ".partial", [big, big, big - 1_234_567], small_files)
+        os.replace(path + ".partial", path)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-engine", action="store_true", help="skip the real images")
     parser.add_argument("--scale", default="10000,100000,1000000")
     parser.add_argument("--dive-scale-max", type=int, default=20000, help="run dive on synthetic images up to this many entries")
+    parser.add_argument("--large", type=int, default=10, metavar="GB", help="size of the large synthetic image (0: skip)")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
     parser.add_argument("--baseline", metavar="REV", help="also time the cold report of this git revision of slimview")
     args = parser.parse_args()
@@ -252,6 +310,13 @@ def main() -> None:
         compare("python-inference, BuildKit", buildkit, args.repeat, rows, baseline)
         legacy = saved_image("python-inference:legacy", True, os.path.join(WORK, "python-inference-legacy.tar"))
         compare("python-inference, legacy builder", legacy, args.repeat, rows, baseline)
+        compare("python-inference, gzip layers (OCI archive)", oci_copy(buildkit, "gzip"), args.repeat, rows, baseline)
+        for sample in ("node-service", "go-service"):
+            if have_image(f"{sample}:latest"):
+                path = os.path.join(WORK, f"{sample}.tar")
+                if not os.path.exists(path):
+                    subprocess.run(["/usr/bin/docker", "save", "-o", path, f"{sample}:latest"], env=engine_env(), check=True)
+                compare(f"{sample}", path, args.repeat, rows, baseline)
         floor = startup_floor(args.repeat)
         lines += [
             "## slimview vs dive on the same tarball",
@@ -266,33 +331,67 @@ def main() -> None:
                 f"{cw / dw:.2f}× | {cm / dm:.2f}× | {rw:.3f} s | {rw / dw:.2f}× | {rm:.0f} MB |"
                 + (f" {base:.2f} s | {100 * (cw / base - 1):+.1f} % |" if base is not None else "")
             )
-        lines += ["", f"Python interpreter start-up alone (`python3 -c pass`) on this machine: {floor:.3f} s.", ""]
+        zstd = oci_copy(buildkit, "zstd")
+        warm(zstd)
+        zstd_wall, zstd_mem = repeat(args.repeat, [exe("slimview"), "report", zstd, "--json", "--no-cache"])
+        lines += ["", f"zstd layers (OCI archive, {os.path.getsize(zstd) / 1e6:.0f} MB; dive reads no zstd): slimview cold "
+                  f"{zstd_wall:.2f} s, {zstd_mem:.0f} MB.", "",
+                  f"Python interpreter start-up alone (`python3 -c pass`) on this machine: {floor:.3f} s.", ""]
+        print("engine path:", flush=True)
+        save, dive_engine, cold, reopen, peak = engine_row("python-inference:latest", args.repeat)
+        lines += [
+            "## From the engine (`python-inference:latest`, streamed `docker save`)",
+            "",
+            "| `docker save` alone | dive `--source docker` | slimview cold | ratio to dive | ratio to the save | slimview peak | reopen |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {save:.2f} s | {dive_engine:.2f} s | {cold:.2f} s | {cold / dive_engine:.2f}× | {cold / save:.2f}× | {peak:.0f} MB | {reopen:.2f} s |",
+            "",
+        ]
+        print(f"  save {save:.2f}s dive {dive_engine:.2f}s slimview {cold:.2f}s/{peak:.0f}MB reopen {reopen:.2f}s", flush=True)
     print("scale (slimview cold index, --no-cache):", flush=True)
     lines += [
         "## Scale: synthetic images (4 layers, overwrites, file and directory deletions, chmod)",
         "",
-        f"slimview `report --no-cache` (text); on the images of at most {args.dive_scale_max:,} entries "
-        "`report --no-cache --json` side by side with dive `--json` "
-        "(its whiteout handling re-stacks every lower layer for each deleted path: on the "
-        "96,575-entry image it needed 397 s once).",
+        f"slimview `report --no-cache` in each format; on the images of at most {args.dive_scale_max:,} entries "
+        "dive `--json` beside `--json` (its whiteout handling re-stacks every lower layer for each "
+        "deleted path: on the 96,575-entry image it needed 397 s once).",
         "",
-        "| entries | tarball | wall | peak memory (PSS) | µs per entry | dive wall | dive peak | ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| entries | tarball | format | wall | peak memory (PSS) | µs per entry | dive wall | dive peak | ratio |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for n in [int(x) for x in args.scale.split(",") if x]:
         path = synth_image(n)
         warm(path)
-        compared = n <= args.dive_scale_max  # then both write every file as JSON
-        wall, mem = repeat(args.repeat, [exe("slimview"), "report", path, "--no-cache"] + (["--json"] if compared else []))
         entries = entry_count(path)
-        dive = "| — | — | — |"
-        if compared:
-            out = os.path.join(WORK, "dive-scale.json")
-            dive_wall, dive_mem = repeat(args.repeat, [exe("dive"), "--source", "docker-archive", path, "--json", out])
-            os.unlink(out)
-            dive = f"| {dive_wall:.2f} s | {dive_mem:.0f} MB | {wall / dive_wall:.2f}× |"
-        lines.append(f"| {entries:,} | {os.path.getsize(path) / 1e6:.0f} MB | {wall:.2f} s | {mem:.0f} MB | {wall / entries * 1e6:.1f} {dive}")
-        print(f"  {n:,}: {wall:.2f}s {mem:.0f}MB {dive}", flush=True)
+        print(f"  {n:,}:", flush=True)
+        dive_cells = "| — | — | — |"
+        for fmt, wall, mem in formats_row(path, args.repeat):
+            if fmt == "json" and n <= args.dive_scale_max:
+                out = os.path.join(WORK, "dive-scale.json")
+                dive_wall, dive_mem = repeat(args.repeat, [exe("dive"), "--source", "docker-archive", path, "--json", out])
+                os.unlink(out)
+                dive_cells = f"| {dive_wall:.2f} s | {dive_mem:.0f} MB | {wall / dive_wall:.2f}× |"
+            cells = dive_cells if fmt == "json" else "| — | — | — |"
+            lines.append(f"| {entries:,} | {os.path.getsize(path) / 1e6:.0f} MB | {fmt} | {wall:.2f} s | {mem:.0f} MB | {wall / entries * 1e6:.1f} {cells}")
+    if args.large:
+        print(f"large image ({args.large} GB):", flush=True)
+        path = large_image(args.large, 500_000)
+        size = os.path.getsize(path)
+        cat_walls, walls = [], []
+        for _ in range(args.repeat):
+            cat_walls.append(timed(["cat", path]))
+            walls.append(timed([exe("slimview"), "report", path, "--no-cache"]))
+        mem = sampled([exe("slimview"), "report", path, "--no-cache"])
+        cat_wall, wall = statistics.median(cat_walls), statistics.median(walls)
+        lines += [
+            "",
+            f"## A large image ({size / 1e9:.1f} GB: three files of about {args.large / 3:.1f} GB, 500,000 small ones, one big file deleted)",
+            "",
+            "| `cat FILE` (read its bytes once) | slimview `report --no-cache` | ratio | peak memory (PSS) |",
+            "|---:|---:|---:|---:|",
+            f"| {cat_wall:.2f} s | {wall:.2f} s | {wall / cat_wall:.2f}× | {mem:.0f} MB |",
+        ]
+        print(f"  cat {cat_wall:.2f}s slimview {wall:.2f}s {mem:.0f}MB", flush=True)
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as fh:
         fh.write(text)

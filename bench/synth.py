@@ -143,3 +143,95 @@ if __name__ == "__main__":
     n = int(sys.argv[1])
     count = write_save(n, sys.argv[2])
     print(f"{sys.argv[2]}: {count} layer entries")
+
+
+# -- a large image, written as a stream ------------------------------------------------------
+
+_PATTERN_BYTES = 16 << 20
+
+
+def _pattern() -> bytes:
+    """16 MiB of deterministic, incompressible-looking bytes (repeated to make big files)."""
+    out = bytearray()
+    seed = b"slimview-large-image"
+    while len(out) < _PATTERN_BYTES:
+        seed = hashlib.sha512(seed).digest()
+        out += seed * 64
+    return bytes(out[:_PATTERN_BYTES])
+
+
+def _padded(size: int) -> int:
+    return size + (-size % BLOCK)
+
+
+def write_large_save(path: str, big_files: list[int], small_files: int) -> int:
+    """A legacy docker save of a large image, streamed to ``path`` (nothing large is held in
+    memory): a base layer of ``small_files`` small files, a layer of big files (``big_files``
+    their sizes in bytes) and a layer deleting the first big file. Returns the entry count."""
+    pattern = _pattern()
+
+    def small_layer():
+        yield _header("small/", 0, 0o755, b"5")
+        for d in range(-(-small_files // 1000)):
+            yield _header(f"small/d{d:04d}/", 0, 0o755, b"5")
+            for f in range(min(1000, small_files - d * 1000)):
+                body = _content(d * 1000 + f, 0)
+                yield _header(f"small/d{d:04d}/f{f:04d}", len(body), 0o644, b"0")
+                if body:
+                    yield body + bytes(-len(body) % BLOCK)
+        yield bytes(2 * BLOCK)
+
+    def big_layer():
+        yield _header("big/", 0, 0o755, b"5")
+        for n, size in enumerate(big_files):
+            yield _header(f"big/blob{n}.bin", size, 0o644, b"0")
+            left = size
+            while left:
+                piece = pattern[: min(left, len(pattern))]
+                # Each 16 MiB differs from the last (a counter in its first bytes).
+                yield b"%016d" % (left // len(pattern)) + piece[16:] if len(piece) > 16 else piece
+                left -= len(piece)
+            yield bytes(-size % BLOCK)
+        yield bytes(2 * BLOCK)
+
+    def delete_layer():
+        yield _header("big/", 0, 0o755, b"5")
+        yield _header("big/.wh.blob0.bin", 0, 0o644, b"0")
+        yield bytes(2 * BLOCK)
+
+    def layer_size(layer) -> int:
+        return sum(len(chunk) for chunk in layer())
+
+    layers = [("/bin/sh -c #(nop) ADD file:large-base in / ", small_layer), ("/bin/sh -c fetch big files", big_layer),
+              ("/bin/sh -c rm /big/blob0.bin", delete_layer)]
+    diff_ids, names, history, count = [], [], [], 0
+    with open(path, "wb") as fh:
+        for created_by, layer in layers:
+            size = layer_size(layer) if layer is not big_layer else (
+                BLOCK + sum(BLOCK + _padded(s) for s in big_files) + 2 * BLOCK
+            )
+            sha = hashlib.sha256()
+            name = f"layer{len(names)}/layer.tar"
+            fh.write(_header(f"layer{len(names)}/", 0, 0o755, b"5"))
+            fh.write(_header(name, size, 0o644, b"0"))
+            written = 0
+            for chunk in layer():
+                sha.update(chunk)
+                fh.write(chunk)
+                written += len(chunk)
+                if chunk[257:263] == b"ustar\x00" and len(chunk) == BLOCK:
+                    count += 1
+            assert written == size, (name, written, size)
+            fh.write(bytes(-size % BLOCK))
+            diff_ids.append("sha256:" + sha.hexdigest())
+            names.append(name)
+            history.append({"created_by": created_by})
+        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                             "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}).encode()
+        config_name = hashlib.sha256(config).hexdigest() + ".json"
+        manifest = json.dumps([{"Config": config_name, "RepoTags": ["synth:large"], "Layers": names}]).encode()
+        tail = LayerWriter()
+        tail.file(config_name, config)
+        tail.file("manifest.json", manifest)
+        fh.write(tail.tar())
+    return count
