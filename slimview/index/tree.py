@@ -11,6 +11,7 @@ Sizes follow the one rule of model.py's ``bodies``, as the final filesystem's to
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from slimview.index.layer import Entry
@@ -185,6 +186,15 @@ class TreeView:
         return out
 
 
+def _add_child(kids: dict[str, list[str]], path: str) -> None:
+    parent = path.rpartition("/")[0]
+    siblings = kids.get(parent)
+    if siblings is None:
+        kids[parent] = [path]
+    else:
+        siblings.append(path)
+
+
 def build_view(index: ImageIndex, mode: str, layer_no: int, should_stop: Callable[[], bool] = _never) -> TreeView:
     """One layer's changes (LAYER) or the files after it (AGGREGATE), as a tree."""
     layer = index.layers[layer_no]
@@ -196,38 +206,18 @@ def build_view(index: ImageIndex, mode: str, layer_no: int, should_stop: Callabl
     deleted = {path: ref for path, ref in layer.deleted_paths if ref_layer(ref) < layer_no and path not in refs}
 
     kids: dict[str, list[str]] = {}
-    n = 0
-    for path in refs:
-        n += 1
+    for n, path in enumerate(chain(refs, deleted), 1):
         if not n % CHECK_EVERY and should_stop():
             raise Cancelled
-        parent = path.rpartition("/")[0]
-        siblings = kids.get(parent)
-        if siblings is None:
-            kids[parent] = [path]
-        else:
-            siblings.append(path)
-    for path in deleted:
-        parent = path.rpartition("/")[0]
-        siblings = kids.get(parent)
-        if siblings is None:
-            kids[parent] = [path]
-        else:
-            siblings.append(path)
-
+        _add_child(kids, path)
     # Directories no entry names (a layer may hold "usr/bin/x" without "usr/bin").
     implied: set[str] = set()
     for directory in list(kids):
         d = directory
         while d and d not in refs and d not in deleted and d not in implied:
             implied.add(d)
-            parent = d.rpartition("/")[0]
-            siblings = kids.get(parent)
-            if siblings is None:
-                kids[parent] = [d]
-            else:
-                siblings.append(d)
-            d = parent
+            _add_child(kids, d)
+            d = d.rpartition("/")[0]
 
     hidden = [entry_ref(h.stored_in, h.entry) for h in index.hidden if h.entry >= 0] if refs is index.final else []
     dir_bytes = directory_sizes(bodies(index, refs, hidden), kids)
