@@ -27,6 +27,9 @@ _COMPILER_DIRS = ("usr/lib/gcc/", "usr/libexec/gcc/", "usr/local/libexec/gcc/", 
 _TOOLCHAIN_DIRS = ("usr/local/go/", "usr/lib/go-", "usr/local/rustup/", "usr/local/cargo/bin/", "root/.rustup/", "root/.cargo/bin/", "opt/rh/")
 _PACKAGED_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
 PATH_RULE_MIN_BYTES = 1_000_000
+# The commands that install with each package manager.
+_INSTALLERS = {Manager.DPKG: ("apt-get", "apt", "aptitude"), Manager.APK: ("apk",), Manager.RPM: ("dnf", "yum", "microdnf", "tdnf")}
+_RPM_TOOLS = _INSTALLERS[Manager.RPM]
 
 
 def path_role(path: str) -> BuildRole | None:
@@ -65,6 +68,7 @@ def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[L
         instruction = view.instruction(layer.index)
         removed = package_arguments(instruction, ("apt-get", "apt", "aptitude"), ("purge", "remove"))
         removed += package_arguments(instruction, ("apk",), ("del",))
+        removed += package_arguments(instruction, _RPM_TOOLS, ("remove", "erase", "autoremove"))
         if not removed or has_flag(instruction, "--auto-remove", "--autoremove", "autoremove"):
             continue
         for name in removed:
@@ -76,10 +80,10 @@ def _removals(view: ImageView, db: PackageDatabase, flagged: set[str]) -> list[L
     return out
 
 
-def _fix(view: ImageView, layer_no: int, manager: str, requested: list[str], names: list[str]) -> str:
+def _fix(view: ImageView, layer_no: int, manager: Manager, requested: list[str], names: list[str]) -> str:
     instruction = view.instruction(layer_no)
     shown = " ".join((requested or names)[:8])
-    purge = f"apk del {shown}" if manager == Manager.APK else f"apt-get purge -y --auto-remove {shown}"
+    purge = {Manager.APK: f"apk del {shown}", Manager.RPM: f"dnf remove -y {shown}"}.get(manager, f"apt-get purge -y --auto-remove {shown}")
     if instruction.keyword != "RUN":
         return (
             "The base image ships these build tools: switch to a runtime variant of it (a -slim or "
@@ -112,7 +116,7 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
         direct = [p for p in pkgs if roles[p.name] != BuildRole.DEPENDENCY]
         pulled = [p for p in pkgs if roles[p.name] == BuildRole.DEPENDENCY]
         instruction = view.instruction(layer_no)
-        tools = ("apk",) if db.manager == Manager.APK else ("apt-get", "apt", "aptitude")
+        tools = _INSTALLERS[db.manager]
         requested = [n for n in package_arguments(instruction, tools, ("install", "add")) if is_build_only(n, flagged, db.manager)]
         left = [r for r in removals if any(n in r.still_installed for n in (p.name for p in pkgs))]
         evidence = (

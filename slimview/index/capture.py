@@ -1,21 +1,52 @@
 """Which file bodies the index keeps while it streams a layer past.
 
-Findings need a few file contents (the package database, candidate secrets) and streams
-(an engine save, a gzipped tarball) cannot be re-read cheaply, so the index keeps those
-bodies as it passes them. The check runs once per file in the hot loop: keep it to set
+Findings need a few file contents and streams (an engine save, a gzipped tarball) cannot
+be re-read cheaply, so the index keeps those bodies as it passes them: package databases
+(dpkg, apk, rpm), a Node project's package.json and lockfiles (which packages are
+devDependencies), and programs the image's owner built (ELF executables outside the
+system's trees: are they stripped, static, Go?). Candidate secret and config files are
+read, scanned and dropped. The check runs once per file in the hot loop: keep it to set
 and suffix lookups on the path.
 """
 
 from __future__ import annotations
 
 import re
+from enum import IntFlag
 
-from slimview.packages.paths import DATABASE_DIRS, DATABASE_FILES, DPKG_INFO, DPKG_LIST_SUFFIX, DPKG_STATUS_D
+from slimview.packages.paths import (
+    DATABASE_DIRS,
+    DATABASE_FILES,
+    DPKG_INFO,
+    DPKG_LIST_SUFFIX,
+    DPKG_STATUS_D,
+    NODE_LOCKFILES,
+    NODE_MANIFEST,
+    NODE_MODULES,
+    NPM_HIDDEN_LOCKFILE,
+    RPM_DATABASES,
+)
 
 # Bump when the lists below change: cached layer indexes kept bodies by the old policy.
-POLICY_VERSION = 5
+POLICY_VERSION = 6
 # Package databases (slimview/packages/paths.py), kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
+# rpm's databases hold every package header (file lists, changelogs): larger.
+RPMDB_MAX = 64 << 20
+# Programs: ELF executables from this size up (smaller ones have little to strip, and
+# every file up to it is already read for secrets), kept whole up to the maximum.
+PROGRAM_MIN = 256 << 10
+PROGRAM_MAX = 64 << 20
+ELF_MAGIC = b"\x7fELF"
+# Trees package managers, language runtimes and toolchains fill: their programs are not the
+# image owner's build (a base image's or a package's, stripped or not by its maker).
+SYSTEM_TREES = (
+    "usr/bin/", "usr/sbin/", "bin/", "sbin/", "usr/lib/", "usr/lib32/", "usr/lib64/", "usr/libexec/", "lib/",
+    "lib32/", "lib64/", "usr/share/", "usr/include/", "usr/src/", "etc/", "var/", "boot/", "proc/", "sys/",
+    "dev/", "usr/local/lib/", "usr/local/libexec/", "usr/local/share/", "usr/local/include/", "usr/local/go/",
+    "go/pkg/", "opt/conda/",
+)
+_VENDORED = ("/node_modules/", "/site-packages/", "/dist-packages/", "/.")  # "/." : hidden directories (caches, .git)
 # Candidate secret and config files, kept up to this size.
 SMALL_FILE_MAX = 256 << 10
 # Files up to this size are also searched for a private key block, whatever their name
@@ -84,21 +115,60 @@ QUIET_PREFIXES = ("usr/share/", "usr/lib/python3", "usr/local/lib/python3", "usr
 QUIET_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
 
 
-def keeps_body(path: str) -> bool:
-    """Is a captured body kept (package databases), or only scanned for secrets and dropped?"""
-    return path in DATABASE_FILES or path.startswith(DATABASE_DIRS)
+class BodyUse(IntFlag):
+    """What the index does with a body it read (see :func:`body_use`)."""
+
+    DROP = 0
+    SCAN = 1  # search it for secrets (keep only the redacted matches)
+    KEEP = 2  # keep it (unless scanning found a secret in it)
+
+
+# Where distributions and global installs keep Node packages (Debian's /usr/share/nodejs, npm's
+# own /usr/local/lib/node_modules): never a project's.
+_NODE_NAMES = frozenset({NODE_MANIFEST, NPM_HIDDEN_LOCKFILE, *NODE_LOCKFILES})
+_NODE_SYSTEM = ("usr/share/", "usr/lib/", "usr/local/lib/", "usr/include/", "opt/yarn")
+
+
+def is_node_project_file(path: str, base: str) -> bool:
+    """A Node project's package.json or lockfile (not a dependency's), or npm's hidden
+    lockfile at the top of a project's node_modules."""
+    if path.startswith(_NODE_SYSTEM):
+        return False
+    if base == NPM_HIDDEN_LOCKFILE:
+        return path.endswith(f"{NODE_MODULES}/{NPM_HIDDEN_LOCKFILE}") and path.count(NODE_MODULES + "/") == 1
+    return (base == NODE_MANIFEST or base in NODE_LOCKFILES) and NODE_MODULES + "/" not in path
+
+
+def is_program_candidate(path: str, base: str) -> bool:
+    """A large file that may be a program the image's owner built: no file extension, not in
+    a system, toolchain or vendored tree, not in a hidden directory (caches, .git)."""
+    return "." not in base and not path.startswith(SYSTEM_TREES) and not any(v in "/" + path for v in _VENDORED)
+
+
+def body_use(path: str, body: bytes) -> BodyUse:
+    """What to do with a body :func:`capture_limit` asked for."""
+    if path in DATABASE_FILES or path.startswith(DATABASE_DIRS):
+        return BodyUse.KEEP
+    base = path.rpartition("/")[2]
+    if is_node_project_file(path, base):
+        return BodyUse.SCAN | BodyUse.KEEP
+    if len(body) > SMALL_FILE_MAX:  # read as a program candidate only
+        return BodyUse.KEEP if body.startswith(ELF_MAGIC) else BodyUse.DROP
+    return BodyUse.SCAN
 
 
 def capture_limit(path: str, base: str, size: int) -> int:
-    """Bytes of this file's body to keep (0: none); ``base`` is the path's last component.
+    """Bytes of this file's body to read (0: none); ``base`` is the path's last component.
 
     Called for every regular file of every layer."""
     if path in DATABASE_FILES or path.startswith(DPKG_STATUS_D):
-        return PACKAGE_DB_MAX
+        return RPMDB_MAX if path in RPM_DATABASES else PACKAGE_DB_MAX
     if path.startswith(DPKG_INFO):
         return PACKAGE_DB_MAX if path.endswith(DPKG_LIST_SUFFIX) else 0
+    if base in _NODE_NAMES and is_node_project_file(path, base):
+        return PACKAGE_DB_MAX
     if size > SMALL_FILE_MAX:
-        return 0
+        return PROGRAM_MAX if size >= PROGRAM_MIN and is_program_candidate(path, base) else 0
     if base in SECRET_NAMES or base.startswith(".env") or base.endswith(SECRET_SUFFIXES):
         return SMALL_FILE_MAX
     if base.endswith(CONFIG_SUFFIXES) and not path.startswith(QUIET_PREFIXES) and not any(p in path for p in QUIET_PARTS):

@@ -20,7 +20,7 @@ import xxhash
 
 from slimview.display import quoted_path
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, capture_limit, holds_private_key, keeps_body, not_a_key_file
+from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, BodyUse, body_use, capture_limit, holds_private_key, not_a_key_file
 from slimview.index.secretscan import scan
 from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
 from slimview.source.model import ByteStream
@@ -213,10 +213,12 @@ class _Counter:
         self.n += len(data)
 
 
-def _scan_for_secrets(files: LayerFiles, i: int, path: str, body: bytes) -> None:
+def _scan_for_secrets(files: LayerFiles, i: int, path: str, body: bytes) -> bool:
+    """Record the secrets in ``body``; whether there were any."""
     matches = scan(path, body)
     if matches:
         files.secrets[i] = [(m.kind, m.name, m.fingerprint, m.line) for m in matches]
+    return bool(matches)
 
 
 class Scan:
@@ -320,10 +322,10 @@ def scan_entries(
             if limit and tar_entry.stored <= limit and not tar_entry.sparse:
                 body = reader.read_data(limit)
                 digest = xxhash.xxh3_128_digest(body)
-                if keeps_body(path):
+                use = body_use(path, body)
+                secret = bool(use & BodyUse.SCAN) and _scan_for_secrets(files, len(paths), path, body)
+                if use & BodyUse.KEEP and not secret:
                     files.captured[len(paths)] = body
-                else:
-                    _scan_for_secrets(files, len(paths), path, body)
             elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
                 digest, found = reader.hash_and_find(KEY_MARKER, not_a_key_file)
                 if found is not None and holds_private_key(found):

@@ -49,6 +49,11 @@ _EXACT = {
     "musl-dev": HEADERS, "libc-dev": HEADERS, "linux-libc-dev": HEADERS, "libc-dev-bin": HEADERS,
     "libc-devtools": HEADERS, "manpages-dev": HEADERS, "rpcsvc-proto": HEADERS, "linux-headers": HEADERS,
     "fortify-headers": HEADERS,
+    # rpm's names (Fedora, RHEL, UBI, Rocky)
+    "gcc-c++": COMPILER, "gcc-gfortran": COMPILER, "gcc-plugin-annobin": COMPILER, "annobin-plugin-gcc": COMPILER,
+    "golang-bin": COMPILER, "golang-src": COMPILER, "git-core": VCS, "git-core-doc": VCS, "rpm-build": BUILD_SYSTEM,
+    "redhat-rpm-config": BUILD_SYSTEM, "cmake-filesystem": BUILD_SYSTEM, "cmake-rpm-macros": BUILD_SYSTEM,
+    "pkgconf-pkg-config": BUILD_SYSTEM, "pkgconf-m4": BUILD_SYSTEM,
 }
 
 _PATTERNS = [
@@ -60,7 +65,7 @@ _PATTERNS = [
     # Sanitizer runtimes are only linked into programs built with -fsanitize.
     (re.compile(r"^lib(?:a|t|l|ub|hwa)san\d+$"), COMPILER),
     (re.compile(r"^(?:default|openjdk)-?\d*-jdk(?:-headless)?$|^openjdk\d+-jdk$"), JDK),
-    (re.compile(r".+-dev$|.+-dev-bin$|.+-headers(?:-.+)?$"), HEADERS),
+    (re.compile(r".+-dev$|.+-dev-bin$|.+-headers(?:-.+)?$|.+-devel$"), HEADERS),  # -devel: rpm's
 ]
 # Alpine splits static libraries into -static packages; Debian's -static packages are
 # statically linked programs (busybox-static), which are runtime material.

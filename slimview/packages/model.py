@@ -23,6 +23,7 @@ class Manager(StrEnum):
 
     DPKG = "dpkg"
     APK = "apk"
+    RPM = "rpm"
 
 
 @dataclass
