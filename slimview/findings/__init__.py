@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from slimview.findings import buildtools, caches, config, duplicates, hidden, junk, secrets
+from slimview.findings import buildtools, caches, config, duplicates, hidden, junk, node, programs, secrets, sources, toolchain
 from slimview.findings.model import Finding, FindingKind, FindingPath, Severity
 from slimview.findings.totals import avoidable_bytes
 from slimview.findings.view import ImageView
 from slimview.index.model import ImageIndex
 from slimview.packages.database import read_database
 from slimview.packages.model import PackageDatabase
+from slimview.packages.npm import node_projects
 
 __all__ = ["KINDS", "Analysis", "Finding", "FindingKind", "FindingPath", "Severity", "analyze"]
 
@@ -30,9 +31,15 @@ def analyze(index: ImageIndex, db: PackageDatabase | None = None) -> list[Findin
     image's package database when the caller has read it already."""
     view = ImageView(index)
     db = db if db is not None else read_database(index)
+    built = programs.read_programs(view)
+    projects = node_projects(index)
     findings: list[Finding] = []
     findings += caches.detect(view)
     findings += buildtools.detect(view, db)
+    findings += node.detect(view, projects)
+    findings += toolchain.detect(view, db, built)
+    findings += programs.detect(view, built)
+    findings += sources.detect(view, projects, built)
     findings += hidden.detect(view, db)
     findings += junk.detect(view)
     findings += duplicates.detect(view, db)

@@ -46,6 +46,11 @@ class CacheDetails(_Details):
     roots: list[str]  # the cache directories, "/"-rooted
 
 
+class LabelBytes(NamedTuple):
+    label: str
+    bytes: int
+
+
 # -- build-tools -----------------------------------------------------------------------------
 
 
@@ -87,6 +92,72 @@ class ToolPathsDetails(_Details):
         return {"source": self.source, "categories": _json(self.categories)}
 
 
+class DevPackage(NamedTuple):
+    name: str
+    version: str  # "" when the lockfile does not say (yarn, or no lockfile)
+    location: str  # where it is installed, relative to the project: node_modules/…
+    bytes: int
+    files: int
+
+
+@dataclass(frozen=True)
+class DevDependenciesDetails(_Details):
+    """Packages in a Node project's node_modules that only its devDependencies need."""
+
+    source: str  # what told them apart: "npm lockfile", "yarn lockfile" or "package.json" (direct ones only)
+    project: str  # the project's directory, "/"-rooted
+    lockfile: str | None  # the lockfile read, "/"-rooted
+    dev_dependencies: list[str]  # the devDependencies package.json names that are installed
+    packages: list[DevPackage]  # every dev-only package installed, largest first
+
+
+class ProgramLinkage(StrEnum):
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+
+
+@dataclass(frozen=True)
+class ToolchainDetails(_Details):
+    """A language toolchain shipped in the image that runs one program built with it."""
+
+    language: str  # "go"
+    program: str  # the program the image runs, "/"-rooted
+    built_with: str  # the toolchain version that built it, from its build information ("go1.19.8")
+    linkage: ProgramLinkage
+    needs: list[str]  # shared libraries it loads (the loader and DT_NEEDED names)
+    libraries: list[str]  # the image files those are, "/"-rooted
+    runtime_packages: list[str]  # the packages those files belong to, with what they depend on
+    runtime_bytes: int  # bytes of those packages' files (of the libraries alone without a package database)
+    toolchain: list[LabelBytes]  # the toolchain's directories and their bytes
+    source: str = field(default="toolchain", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = _json(self)
+        return {"source": out.pop("source"), **out}
+
+
+class ElfSection(NamedTuple):
+    name: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class DebugInfoDetails(_Details):
+    """DWARF debugging information and symbol tables in a program, which stripping removes."""
+
+    program: str  # "/"-rooted
+    language: str  # "go", or "" for any other ELF program
+    linkage: ProgramLinkage
+    dwarf_bytes: int
+    symbol_bytes: int
+    sections: list[ElfSection]  # the sections stripping removes, largest first
+    source: str = field(default="debug information", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = _json(self)
+        return {"source": out.pop("source"), **out}
+
+
 # -- hidden-bytes -----------------------------------------------------------------------------
 
 
@@ -99,17 +170,23 @@ class HiddenReason(StrEnum):
     PACKAGE_UPGRADE = "package-upgrade"  # package files the package manager rewrote
 
 
-class LabelBytes(NamedTuple):
-    label: str
-    bytes: int
-
-
 @dataclass(frozen=True)
 class UpgradedPackage(_Details):
     name: str
     bytes: int
     from_version: str = field(metadata={"json": "from"})
     to_version: str = field(metadata={"json": "to"})
+
+
+class MetadataChange(NamedTuple):
+    """Files stored again with the same content: the owner and mode before and after."""
+
+    owner_before: str  # uid:gid
+    owner_after: str
+    mode_before: str  # octal permission bits, e.g. "0644"
+    mode_after: str
+    files: int
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -122,6 +199,7 @@ class HiddenDetails(_Details):
     overwritten_bytes: int
     contents: list[LabelBytes]  # what the hidden bytes are, by cache kind where one applies
     packages: list[UpgradedPackage] = field(default_factory=list)
+    metadata_changes: list[MetadataChange] = field(default_factory=list)  # METADATA_ONLY: what changed, largest first
 
 
 # -- context-junk ------------------------------------------------------------------------------
@@ -139,6 +217,30 @@ class JunkDetails(_Details):
     context_root: str | None  # where the whole context was copied to, when it was
     dockerignore: list[str]
     candidates: list[JunkCandidate]
+
+
+class SourceCategory(StrEnum):
+    SOURCES = "sources"  # TypeScript or Go sources the compiled output was built from
+    TESTS = "tests"
+    COVERAGE = "coverage reports"
+    SOURCE_MAPS = "source maps"
+    BUILD_CONFIG = "build and lint configuration"
+
+
+class SourceCandidate(NamedTuple):
+    category: SourceCategory
+    bytes: int
+    files: int
+
+
+@dataclass(frozen=True)
+class SourcesDetails(_Details):
+    """What a build read that the compiled program does not: sources, tests, coverage."""
+
+    language: str  # "typescript" or "go"
+    project: str  # the directory they were found in, "/"-rooted
+    compiled: str  # the compiled output that runs instead: "/app/dist", "/usr/local/bin/server"
+    candidates: list[SourceCandidate]
 
 
 # -- duplicates -----------------------------------------------------------------------------------
@@ -190,6 +292,7 @@ class SecretDetails(_Details):
 class ConfigCheck(StrEnum):
     USER = "user"
     HEALTHCHECK = "healthcheck"
+    PID1 = "pid1"
 
 
 @dataclass(frozen=True)
@@ -207,11 +310,27 @@ class NoHealthcheckDetails(_Details):
 
 
 @dataclass(frozen=True)
+class PackageManagerPid1Details(_Details):
+    """A package manager (npm start) runs as the container's first process."""
+
+    command: list[str]  # the container's command line, entrypoint first
+    runner: str  # npm, yarn, pnpm or npx
+    script: str  # the package.json script it runs ("start"), "" when not a script
+    runs: str  # what that script runs, from the project's package.json ("" when unknown)
+    check: ConfigCheck = field(default=ConfigCheck.PID1, init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = _json(self)
+        return {"check": out.pop("check"), **out}
+
+
+@dataclass(frozen=True)
 class LargeFileDetails(_Details):
     size: int
 
 
 FindingDetails = (
-    CacheDetails | ToolPackagesDetails | ToolPathsDetails | HiddenDetails | JunkDetails | DuplicateDetails
-    | DuplicateGroupsDetails | SecretDetails | RootUserDetails | NoHealthcheckDetails | LargeFileDetails
+    CacheDetails | ToolPackagesDetails | ToolPathsDetails | DevDependenciesDetails | ToolchainDetails | DebugInfoDetails
+    | HiddenDetails | JunkDetails | SourcesDetails | DuplicateDetails | DuplicateGroupsDetails | SecretDetails
+    | RootUserDetails | NoHealthcheckDetails | PackageManagerPid1Details | LargeFileDetails
 )

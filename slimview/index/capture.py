@@ -132,7 +132,7 @@ _NODE_SYSTEM = ("usr/share/", "usr/lib/", "usr/local/lib/", "usr/include/", "opt
 def is_node_project_file(path: str, base: str) -> bool:
     """A Node project's package.json or lockfile (not a dependency's), or npm's hidden
     lockfile at the top of a project's node_modules."""
-    if path.startswith(_NODE_SYSTEM):
+    if path.startswith(_NODE_SYSTEM) or "-packages/" in path:  # Python's site-packages and dist-packages
         return False
     if base == NPM_HIDDEN_LOCKFILE:
         return path.endswith(f"{NODE_MODULES}/{NPM_HIDDEN_LOCKFILE}") and path.count(NODE_MODULES + "/") == 1

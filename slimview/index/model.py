@@ -179,6 +179,35 @@ class ImageIndex:
             path = posixpath.normpath(target).lstrip("/")
         return None
 
+    def resolve(self, path: str) -> str | None:
+        """``path`` in the final filesystem with every symlink on the way followed
+        (``lib64/ld-linux-x86-64.so.2`` → ``usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2``);
+        None when it leads nowhere or loops."""
+        todo = [p for p in path.split("/") if p]
+        done = ""
+        hops = 0
+        while todo:
+            candidate = f"{done}/{todo.pop(0)}" if done else todo.pop(0)
+            ref = self.final.get(candidate)
+            if ref is None:
+                if not todo:
+                    return None
+                done = candidate  # a directory only implied by the paths below it
+                continue
+            layer_no, i = split_ref(ref)
+            files = self.layers[layer_no].files
+            if files.types[i] != EntryType.SYMLINK:
+                done = candidate
+                continue
+            hops += 1
+            if hops > 40:
+                return None
+            link = files.links.get(i, "")
+            target = link if link.startswith("/") else posixpath.join(posixpath.dirname(candidate), link)
+            todo = [p for p in posixpath.normpath("/" + target).split("/") if p] + todo
+            done = ""
+        return done or None
+
     def final_entry(self, path: str) -> tuple[Entry, int] | None:
         """The visible entry at ``path`` and the layer it comes from."""
         ref = self.final.get(path)
