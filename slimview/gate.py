@@ -29,7 +29,7 @@ from slimview.display import exact_bytes, human_bytes, signed_bytes
 from slimview.errors import InputError
 from slimview.findings import Analysis
 from slimview.findings.caches import is_package_manager_cache, package_manager_cache
-from slimview.findings.details import CacheDetails, HiddenDetails, RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
+from slimview.findings.details import CacheDetails, DevDependenciesDetails, HiddenDetails, RootUserDetails, SecretDetails, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding, FindingKind
 from slimview.index.waste import dive_user_wasted_ratio
 from slimview.packages.classify import BuildRole
@@ -325,7 +325,10 @@ def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
             for p in d.packages:
                 if p.category != BuildRole.DEPENDENCY and p.name not in allowed and p.name.split(":")[0] not in allowed:
                     offending.append((p.name, p.bytes))
-        else:
+        elif isinstance(d, DevDependenciesDetails):  # named by the devDependencies that pulled them in
+            offending += [(p.name, p.bytes) for p in d.packages if (p.name in d.dev_dependencies or not d.dev_dependencies) and p.name not in allowed]
+        else:  # a toolchain image's files are the packages and path rules above; debug information is no build tool
+            continue
             continue
         paths += [p.path for p in f.paths[:20]]
     allowed_text = f"allowed: {', '.join(allowed)}" if allowed else "none allowed"
@@ -333,7 +336,7 @@ def _build_tools(analysis: Analysis, allowed: list[str]) -> RuleResult:
         return RuleResult("buildTools", PASS, "no build tools", f"forbidden ({allowed_text})")
     offending.sort(key=lambda t: -t[1])
     names = ", ".join(f"{n} {human_bytes(b)}" for n, b in offending[:8]) + (" …" if len(offending) > 8 else "")
-    tools = [f for f in analysis.findings if isinstance(f.details, (ToolPathsDetails, ToolPackagesDetails))]
+    tools = [f for f in analysis.findings if isinstance(f.details, (ToolPathsDetails, ToolPackagesDetails, DevDependenciesDetails))]
     total = sum(b for _n, b in offending)
     return RuleResult(
         "buildTools", FAIL, f"{len(offending)} build-only package(s), {exact_bytes(total)}", f"forbidden ({allowed_text})",

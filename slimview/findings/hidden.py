@@ -6,8 +6,10 @@ because the fix joins exactly those two steps. Three causes get their own findin
 their fixes differ:
 
 - deleted or overwritten with new content: clean up in the step that created the files;
-- stored again with the same content, typically only to change owner or mode
-  (``RUN chown -R`` after a COPY): the hiding instruction is the one to change;
+- stored again with the same content only to change owner or mode (``RUN chown -R``
+  after a COPY; the content hashes match, the owner or mode differ): set them where the
+  files are written (``COPY --chown/--chmod``), and the second copy is never stored;
+- stored again with the same content and attributes: drop or merge the step that does it;
 - package files rewritten by an upgrade on top of a stale base: update the base.
 """
 
@@ -17,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from slimview.findings.caches import classify
-from slimview.findings.details import HiddenDetails, HiddenReason, LabelBytes, UpgradedPackage
+from slimview.findings.details import HiddenDetails, HiddenReason, LabelBytes, MetadataChange, UpgradedPackage
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
 from slimview.index.model import Hidden
@@ -29,18 +31,24 @@ HIDDEN_MIN_BYTES = 100_000
 # price of adding packages in a later layer, not a mistake to fix.
 BOOKKEEPING = (
     *DATABASE_TREES, APT_EXTENDED_STATES, APK_WORLD, "var/cache/debconf/", "var/cache/ldconfig/",
-    "var/log/", "var/lib/rpm/", "usr/lib/sysimage/rpm/", "var/lib/dnf/",
+    "var/log/", "var/lib/dnf/",
     "var/cache/man/", "etc/ld.so.cache", "etc/passwd", "etc/group", "etc/shadow", "etc/gshadow",
     "etc/subuid", "etc/subgid", "usr/share/info/dir",
 )
+
+
+# What changed between two copies of one file: ((uid, gid, mode) before, the same after).
+_Attributes = tuple[int, int, int]
+_Change = tuple[_Attributes, _Attributes]
 
 
 @dataclass
 class _Group:
     deleted: list[Hidden] = field(default_factory=list)
     overwritten: list[Hidden] = field(default_factory=list)  # replaced by different content
-    restored: list[Hidden] = field(default_factory=list)  # the same content stored again
-    metadata_bytes: int = 0  # of the restored bytes, those stored again with another owner or mode
+    restored: list[Hidden] = field(default_factory=list)  # the same content and attributes stored again
+    rechowned: list[Hidden] = field(default_factory=list)  # the same content stored again with another owner or mode
+    changes: dict[_Change, list[Hidden]] = field(default_factory=lambda: defaultdict(list))
     upgraded: list[Hidden] = field(default_factory=list)  # package files the package manager rewrote
 
     @property
@@ -48,18 +56,20 @@ class _Group:
         return self.deleted + self.overwritten
 
 
-def _restore_kind(view: ImageView, h: Hidden) -> str:
+def _restore_kind(view: ImageView, h: Hidden) -> tuple[str, _Change | None]:
     """How the overwriting entry relates to the one it hides: "metadata" (same bytes, other
-    owner or mode), "identical" (same bytes and attributes) or "" (new content)."""
+    owner or mode, with the attributes before and after), "identical" (same bytes and
+    attributes) or "" (new content)."""
     lower_layer, upper_layer = view.layers[h.stored_in], view.layers[h.hidden_by]
     lower, upper = lower_layer.files, upper_layer.files
     i, j = lower_layer.find(h.path), upper_layer.find(h.path)
     if i is None or j is None or upper.types[j] != lower.types[i] or upper.sizes[j] != lower.sizes[i]:
-        return ""
+        return "", None
     if lower.hashes[16 * i:16 * i + 16] != upper.hashes[16 * j:16 * j + 16]:
-        return ""
-    same_meta = lower.modes[i] == upper.modes[j] and lower.uids[i] == upper.uids[j] and lower.gids[i] == upper.gids[j]
-    return "identical" if same_meta else "metadata"
+        return "", None
+    before = (lower.uids[i], lower.gids[i], lower.modes[i] & 0o7777)
+    after = (upper.uids[j], upper.gids[j], upper.modes[j] & 0o7777)
+    return ("identical", None) if before == after else ("metadata", (before, after))
 
 
 def _groups(view: ImageView, db: PackageDatabase | None) -> dict[tuple[int, int], _Group]:
@@ -71,16 +81,17 @@ def _groups(view: ImageView, db: PackageDatabase | None) -> dict[tuple[int, int]
         group = groups[(h.stored_in, h.hidden_by)]
         if h.how == "deleted":
             group.deleted.append(h)
+            continue
+        kind, change = _restore_kind(view, h)
+        if change is not None:  # a chown or chmod, also of a package's files
+            group.rechowned.append(h)
+            group.changes[change].append(h)
         elif h.stored_in != h.hidden_by and view.content_path(h.path) in owner:
             group.upgraded.append(h)
+        elif kind:
+            group.restored.append(h)
         else:
-            kind = _restore_kind(view, h)
-            if kind:
-                group.restored.append(h)
-                if kind == "metadata":
-                    group.metadata_bytes += h.size
-            else:
-                group.overwritten.append(h)
+            group.overwritten.append(h)
     return groups
 
 
@@ -100,12 +111,13 @@ def _contents(hidden: list[Hidden]) -> list[LabelBytes]:
 
 
 def _details(
-    view: ImageView, stored: int, hider: int, reason: HiddenReason, hidden: list[Hidden], packages: list[UpgradedPackage] | None = None
+    view: ImageView, stored: int, hider: int, reason: HiddenReason, hidden: list[Hidden],
+    packages: list[UpgradedPackage] | None = None, metadata: list[MetadataChange] | None = None,
 ) -> HiddenDetails:
     deleted = sum(h.size for h in hidden if h.how == "deleted")
     return HiddenDetails(
         stored, hider, view.layers[hider].instruction, reason, deleted, sum(h.size for h in hidden) - deleted,
-        _contents(hidden), packages or [],
+        _contents(hidden), packages or [], metadata or [],
     )
 
 
@@ -146,31 +158,87 @@ def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) ->
     )
 
 
-def _restored_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
-    hidden = group.restored
+def _owner(attributes: _Attributes) -> str:
+    return f"{attributes[0]}:{attributes[1]}"
+
+
+def _metadata_changes(group: _Group) -> list[MetadataChange]:
+    changes = [
+        MetadataChange(_owner(before), _owner(after), f"{before[2]:04o}", f"{after[2]:04o}", len(hidden), sum(h.size for h in hidden))
+        for (before, after), hidden in group.changes.items()
+    ]
+    return sorted(changes, key=lambda c: (-c.bytes, c.owner_after, c.mode_after))
+
+
+def _copy_flags(change: MetadataChange) -> str:
+    """The COPY flags that write the files as the later layer left them."""
+    flags = []
+    if change.owner_after != change.owner_before:
+        flags.append(f"--chown={change.owner_after}")
+    if change.mode_after != change.mode_before:
+        flags.append(f"--chmod={change.mode_after.lstrip('0') or '0'}")
+    return " ".join(flags)
+
+
+def _rechowned_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
+    hidden = group.rechowned
     total = sum(h.size for h in hidden)
-    chown = group.metadata_bytes * 2 >= total
-    what = "only to change owner or mode" if chown else "with unchanged content"
+    changes = _metadata_changes(group)
+    flags = _copy_flags(changes[0])
+    writer = view.instruction(stored)
+    if writer.keyword in ("COPY", "ADD"):
+        fix = (
+            f"Set owner and mode when the files are copied: `{writer.keyword} {flags} …` in layer {stored}'s instruction "
+            f"({view.quoted(stored)}), and drop the chown/chmod of layer {hider}; both copies ship today."
+        )
+    else:
+        fix = (
+            f"Set owner and mode in the step that writes the files: run the chown/chmod ({flags.replace('--', '')}) in "
+            f"layer {stored}'s RUN, or `COPY {flags} …` when they come from the context, instead of a separate step."
+        )
+    what = ", ".join(
+        f"{c.files} file(s) {c.owner_before} → {c.owner_after}" + (f", mode {c.mode_before} → {c.mode_after}" if c.mode_before != c.mode_after else "")
+        if c.owner_before != c.owner_after else f"{c.files} file(s) mode {c.mode_before} → {c.mode_after}"
+        for c in changes[:4]
+    )
     return Finding(
         kind=FindingKind.HIDDEN_BYTES,
-        title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again {what}",
+        title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again only to change owner or mode",
         severity=severity_for(total),
         bytes=total,
         layer=hider,
         instruction=view.layers[hider].instruction,
         paths=_paths(hidden),
         evidence=(
-            f"Layer {hider} re-stores {len(hidden)} file(s) with exactly the content layer {stored} already stored; "
-            "a layer records a whole file when only its metadata changes, so both copies ship."
+            f"Layer {hider} re-stores {len(hidden)} file(s) with exactly the content layer {stored} already stored "
+            f"(same content hash), changing only their attributes ({what}); a layer records a whole file when only "
+            "its metadata changes, so both copies ship."
+        ),
+        fix=fix,
+        details=_details(view, stored, hider, HiddenReason.METADATA_ONLY, hidden, metadata=changes),
+    )
+
+
+def _restored_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
+    hidden = group.restored
+    total = sum(h.size for h in hidden)
+    return Finding(
+        kind=FindingKind.HIDDEN_BYTES,
+        title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again with unchanged content",
+        severity=severity_for(total),
+        bytes=total,
+        layer=hider,
+        instruction=view.layers[hider].instruction,
+        paths=_paths(hidden),
+        evidence=(
+            f"Layer {hider} re-stores {len(hidden)} file(s) with exactly the content, owner and mode layer {stored} "
+            "already stored; both copies ship."
         ),
         fix=(
-            "Set owner and mode when the files are created: `COPY --chown=user:group …` / `COPY --chmod=…`, "
-            "or run chown/chmod in the same RUN that writes the files, instead of a separate `RUN chown -R`."
-            if chown
-            else "Do not write the same files again in a later step (it stores a second copy); drop the step or "
+            "Do not write the same files again in a later step (it stores a second copy); drop the step or "
             "merge it into the one that created them."
         ),
-        details=_details(view, stored, hider, HiddenReason.METADATA_ONLY if chown else HiddenReason.SAME_CONTENT, hidden),
+        details=_details(view, stored, hider, HiddenReason.SAME_CONTENT, hidden),
     )
 
 
@@ -210,6 +278,8 @@ def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
     for (stored, hider), group in sorted(_groups(view, db).items()):
         if sum(h.size for h in group.changed) >= HIDDEN_MIN_BYTES:
             findings.append(_changed_finding(view, stored, hider, group))
+        if sum(h.size for h in group.rechowned) >= HIDDEN_MIN_BYTES:
+            findings.append(_rechowned_finding(view, stored, hider, group))
         if sum(h.size for h in group.restored) >= HIDDEN_MIN_BYTES:
             findings.append(_restored_finding(view, stored, hider, group))
         if db is not None and sum(h.size for h in group.upgraded) >= HIDDEN_MIN_BYTES:

@@ -19,9 +19,9 @@ from slimview.findings.model import Finding, FindingKind, FindingPath, sort_larg
 from slimview.findings.view import ImageView, severity_for
 from slimview.source.tarstream import EntryType
 
-VCS, TESTS, NOTEBOOKS, DOCS, EDITOR, VIRTUALENV, NODE_MODULES, BYTECODE, TOOL_CACHE, BUILD_FILES, ENV_FILE = (
+VCS, TESTS, NOTEBOOKS, DOCS, EDITOR, VIRTUALENV, NODE_MODULES, BYTECODE, TOOL_CACHE, BUILD_FILES, ENV_FILE, COVERAGE = (
     "version control", "tests", "notebooks", "docs", "editor and OS files", "virtualenv", "node_modules",
-    "python bytecode", "tool caches", "build files", "env file",
+    "python bytecode", "tool caches", "build files", "env file", "coverage reports",
 )
 
 # Directory names that are junk wherever they appear in the copied tree.
@@ -36,13 +36,14 @@ _DIRS = {
     "__pycache__": BYTECODE,
     ".pytest_cache": TOOL_CACHE, ".mypy_cache": TOOL_CACHE, ".ruff_cache": TOOL_CACHE, ".tox": TOOL_CACHE,
     ".nox": TOOL_CACHE, "htmlcov": TOOL_CACHE,
+    "coverage": COVERAGE, ".nyc_output": COVERAGE,
 }
 # File names that are junk wherever they appear.
 _FILES = {
     ".DS_Store": EDITOR, "Thumbs.db": EDITOR, ".coverage": TOOL_CACHE,
     "Dockerfile": BUILD_FILES, ".dockerignore": BUILD_FILES, "docker-compose.yml": BUILD_FILES,
     "docker-compose.yaml": BUILD_FILES, "compose.yaml": BUILD_FILES, "compose.yml": BUILD_FILES,
-    ".env": ENV_FILE,
+    ".env": ENV_FILE, "coverage.out": COVERAGE, "lcov.info": COVERAGE,
 }
 _ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
 

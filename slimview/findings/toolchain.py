@@ -88,6 +88,7 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
     dirs = [d for goroot in goroots for d in toolchain_dirs(view, goroot)]
     by_dir = dict.fromkeys(dirs, 0)
     paths: list[FindingPath] = []
+    by_layer: dict[int, int] = dict.fromkeys(range(len(view.layers)), 0)
     runtime_bytes = 0
     for layer in view.layers:
         if layer.index in context_layers:
@@ -101,6 +102,7 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
                 runtime_bytes += size
                 continue
             paths.append(FindingPath(path, size, layer.index))
+            by_layer[layer.index] += size
             for d in dirs:
                 if path.startswith(d + "/"):
                     by_dir[d] += size
@@ -109,7 +111,7 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
     if not by_dir or not total:
         return None
     sort_largest_first(paths)
-    layer_no = program.layer
+    layer_no = max(by_layer, key=lambda n: (by_layer[n], n))  # where most of it came from: the toolchain's install
     version = program.go_version if program.go_version != "go" else "Go"
     static = program.linkage == ProgramLinkage.STATIC
     runtime = "nothing else: it is static" if static else f"{', '.join(program.needed) or 'its loader'} ({runtime_bytes} bytes with what they need)"

@@ -58,10 +58,16 @@ _CREDENTIAL_FILES = [
     ("kubeconfig", re.compile(r"(?:^|/)\.kube/config$"), re.compile(rb"(?m)^\s*(?:token|client-key-data|password):\s*(\S{16,})")),
 ]
 
-# Test keys that libraries ship for their own test suites are not the image owner's secrets.
+# Test keys that libraries and toolchains ship for their own test suites are not the image
+# owner's secrets: Go's standard library keeps one in crypto/tls/example_test.go.
 _LIBRARY_TREES = ("/site-packages/", "/dist-packages/", "/node_modules/", "/go/pkg/mod/", "/vendor/")
-_LIBRARY_PREFIXES = ("usr/lib/python3", "usr/local/lib/python3", "usr/share/doc/", "usr/lib/node_modules/", "usr/share/")
+_LIBRARY_PREFIXES = (
+    "usr/lib/python3", "usr/local/lib/python3", "usr/share/doc/", "usr/lib/node_modules/", "usr/share/", "usr/local/go/",
+    "usr/lib/go-", "usr/lib/go/", "go/pkg/mod/", "usr/lib/jvm/", "usr/local/lib/node_modules/",
+)
 _TEST_PARTS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__", "spec", "examples", "example", "doc", "docs"})
+# Test files by name: Go's *_test.go, Python's test_*.py and *_test.py, JavaScript's *.test.js and *.spec.ts.
+_TEST_FILE = re.compile(r"(?:_test\.go|_test\.py|\.(?:test|spec)\.[cm]?[jt]sx?)$|^test_[^/]*\.py$")
 _PACKAGE_DBS = (*DATABASE_TREES, *OS_RELEASE)
 _ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
 
@@ -99,7 +105,8 @@ def _library_test_file(path: str) -> bool:
     wrapped = "/" + path
     if not (any(t in wrapped for t in _LIBRARY_TREES) or path.startswith(_LIBRARY_PREFIXES)):
         return False
-    return any(part in _TEST_PARTS for part in path.split("/"))
+    parts = path.split("/")
+    return any(part in _TEST_PARTS for part in parts) or _TEST_FILE.search(parts[-1]) is not None
 
 
 def _private_keys(body: bytes) -> list[Match]:

@@ -33,12 +33,15 @@ _LEVEL = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "not
 
 _KIND_TEXT = {
     FindingKind.PACKAGE_CACHE: "Package-manager caches, temporary files or logs left in the final image",
-    FindingKind.BUILD_TOOLS: "Build tools (compilers, headers, build systems, version control) in the runtime image",
+    FindingKind.BUILD_TOOLS: (
+        "Build-only material in the runtime image: compilers, headers, build systems, version control, "
+        "devDependencies, a whole toolchain, debug information"
+    ),
     FindingKind.HIDDEN_BYTES: "Bytes stored by one layer and deleted or overwritten by a later one",
-    FindingKind.CONTEXT_JUNK: "Build-context files the program does not need (.git, tests, docs, .env…)",
+    FindingKind.CONTEXT_JUNK: "Build-context files the program does not need (.git, tests, docs, .env…, sources beside compiled output)",
     FindingKind.DUPLICATES: "Identical files stored at several paths",
     FindingKind.SECRET: "A secret (key, token, credential) stored in a layer",
-    FindingKind.CONFIG: "Image configuration (user, health check)",
+    FindingKind.CONFIG: "Image configuration (user, health check, a package manager as PID 1)",
     FindingKind.LARGE_FILE: "A very large single file",
 }
 
