@@ -13,11 +13,6 @@ import io
 import struct
 from dataclasses import dataclass, field
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.segments import InterpSegment
-
 from slimview.findings.details import DebugInfoDetails, ElfSection, ProgramLinkage
 from slimview.findings.model import Finding, FindingKind, FindingPath
 from slimview.findings.view import ImageView, severity_for
@@ -27,8 +22,9 @@ _DWARF_PREFIXES = (".debug_", ".zdebug_")
 _SYMBOL_SECTIONS = frozenset({".symtab", ".strtab"})
 _GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _GO_MODINFO_SENTINEL = 16  # modinfo is wrapped in 16 bytes of sentinel on each side
-# Errors a malformed or hostile ELF body makes pyelftools (or the struct reads) raise.
-_BAD_ELF = (ELFError, ValueError, struct.error, IndexError, KeyError, AssertionError, UnicodeDecodeError, EOFError)
+# Errors a malformed or hostile ELF body makes pyelftools (or the struct reads) raise,
+# besides its own ELFError.
+_BAD_ELF = (ValueError, struct.error, IndexError, KeyError, AssertionError, UnicodeDecodeError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -60,6 +56,13 @@ def read_program(path: str, layer: int, body: bytes) -> Program | None:
     """The program an ELF body is, or None when it is not an executable ELF file (or does not parse)."""
     if not body.startswith(ELF_MAGIC):
         return None
+    # Imported here: pyelftools takes ~30 ms to import, a tenth of slimview's start-up, and
+    # only images holding a program the index kept need it.
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import InterpSegment
+
     try:
         elf = ELFFile(io.BytesIO(body))
         if elf.header.e_type not in ("ET_EXEC", "ET_DYN"):
@@ -81,7 +84,7 @@ def read_program(path: str, layer: int, body: bytes) -> Program | None:
                 go_version, go_settings = _go_buildinfo(section.data())
             elif (name.startswith(_DWARF_PREFIXES) or name in _SYMBOL_SECTIONS) and section["sh_type"] != "SHT_NOBITS":
                 strippable.append(ElfSection(name, section["sh_size"]))
-    except _BAD_ELF:
+    except (ELFError, *_BAD_ELF):
         return None
     strippable.sort(key=lambda s: (-s.bytes, s.name))
     linkage = ProgramLinkage.DYNAMIC if interpreter or needed else ProgramLinkage.STATIC

@@ -43,8 +43,9 @@ _GO_MODULE_FILES = frozenset({"go.mod", "go.sum", "go.work", "go.work.sum"})
 _JS_OUTPUT = re.compile(r"\.(?:[cm]?js)$")
 
 
-def _compiled_dir(project: NodeProject) -> str | None:
-    """The output directory the project runs from (``dist`` for ``node dist/server.js``), relative to it."""
+def _compiled_dir(view: ImageView, project: NodeProject) -> str | None:
+    """The output directory the project runs from (``dist`` for ``node dist/server.js``),
+    relative to it, when the file it runs is in the image."""
     candidates = [str(project.manifest.get("main") or "")]
     start = project.scripts.get("start", "")
     try:
@@ -52,8 +53,9 @@ def _compiled_dir(project: NodeProject) -> str | None:
     except ValueError:
         pass
     for target in candidates:
-        directory = posixpath.dirname(posixpath.normpath(target)) if _JS_OUTPUT.search(target) else ""
-        if directory and not directory.startswith((".", NODE_MODULES)):
+        target = posixpath.normpath(target) if _JS_OUTPUT.search(target) else ""
+        directory = posixpath.dirname(target)
+        if directory and not directory.startswith((".", NODE_MODULES)) and project.path(target) in view.index.final:
             return directory.split("/")[0]
     return None
 
@@ -147,8 +149,8 @@ def _finding(view: ImageView, language: str, root: str, compiled: str, found: di
 
 
 def _typescript(view: ImageView, project: NodeProject) -> Finding | None:
-    compiled = _compiled_dir(project)
-    if compiled is None or project.path(compiled) not in view.index.final:
+    compiled = _compiled_dir(view, project)
+    if compiled is None:
         return None
     found = _collect(view, project.root, lambda rel: _node_category(rel, compiled))
     if SOURCES not in found:

@@ -47,9 +47,11 @@ def toolchain_dirs(view: ImageView, goroot: str) -> list[str]:
     for path, ref in index.final.items():
         if path.startswith(prefix) and "/" not in path[len(prefix):]:
             layer_no, i = split_ref(ref)
-            if index.layers[layer_no].files.types[i] == EntryType.SYMLINK:
-                target = index.resolve(path)
-                if target is not None and not target.startswith(prefix):
+            files = index.layers[layer_no].files
+            if files.types[i] == EntryType.SYMLINK:
+                link = files.links.get(i, "")
+                target = posixpath.normpath(link if link.startswith("/") else posixpath.join(goroot, link)).lstrip("/")
+                if not target.startswith(prefix) and not target.startswith(".."):
                     targets.append(target)
     dirs = [goroot]
     if targets:

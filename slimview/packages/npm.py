@@ -259,8 +259,9 @@ def node_projects(index: ImageIndex) -> list[NodeProject]:
             continue
         root = posixpath.dirname(path)
         prefix = f"{root}/" if root else ""
-        if prefix + NODE_MODULES not in index.final:
-            continue
+        lockfiles = (f"{NODE_MODULES}/{NPM_HIDDEN_LOCKFILE}", SHRINKWRAP, PACKAGE_LOCK, YARN_LOCK)
+        if prefix + NODE_MODULES not in index.final and not any(prefix + name in bodies for name in lockfiles):
+            continue  # no installed dependencies
         try:
             manifest = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
