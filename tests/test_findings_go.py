@@ -5,79 +5,11 @@ construction."""
 
 from __future__ import annotations
 
-import tarfile
-
 from slimview.findings.programs import read_program
-from slimview.sample.builder import Layer
 
 from elfbuild import Program
-from findings_util import Pkg, base, findings_of, install, noise, of_kind, paths_and_sizes, run, status_file, step
-
-LIBGCC = Pkg("libgcc-s1", {"usr/lib/x86_64-linux-gnu/libgcc_s.so.1": 120_000}, depends="libc6")
-LIBC = Pkg(
-    "libc6",
-    {"usr/lib/x86_64-linux-gnu/libc.so.6": 1_900_000, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": 210_000},
-    depends="libgcc-s1", priority="required",
-)
-BASH = Pkg("bash", {"usr/bin/bash": 1_250_000}, depends="libc6", priority="required")
-GO = Pkg(
-    "golang-1.19-go",
-    {"usr/lib/go-1.19/bin/go": 2_000_000, "usr/lib/go-1.19/pkg/tool/linux_amd64/compile": 3_000_000},
-    depends="golang-1.19-src",
-)
-GO_SRC = Pkg("golang-1.19-src", {"usr/share/go-1.19/src/fmt/print.go": 50_000, "usr/share/go-1.19/src/crypto/tls/example_test.go": 0})
-GCC = Pkg("gcc-12", {"usr/bin/x86_64-linux-gnu-gcc-12": 1_000_000}, depends="libc6")
-# A test key as Go's standard library ships one (crypto/tls/example_test.go).
-TEST_KEY = (
-    "package tls_test\n\nconst testKey = `-----BEGIN RSA PRIVATE KEY-----\n"
-    + "\n".join(noise(f"key line {k}", 48).hex()[:64] for k in range(8))
-    + "\n-----END RSA PRIVATE KEY-----`\n"
-)
-SERVER = Program(
-    interpreter="/lib64/ld-linux-x86-64.so.2", needed=["libc.so.6"], go_version="go1.19.8",
-    go_settings={"CGO_ENABLED": "1", "GOOS": "linux"},
-    debug={".debug_info": 650_000, ".debug_line": 380_000, ".debug_frame": 78_000}, symbols=24 * 6_000,
-)
-APP = {"app/main.go": 3_000, "app/store.go": 1_400, "app/go.mod": 40, "app/main_test.go": 1_500, "app/testdata/items.json": 500,
-       "app/coverage.out": 800, "app/Makefile": 300, "app/README.md": 200}
-CACHES = {"root/.cache/go-build/ab/abcdef0123-d": 200_000, "root/.cache/go-build/cd/cdef-a": 30_000,
-          "go/pkg/mod/cache/download/example.com/lib/@v/v1.0.0.zip": 100_000}
-
-
-def golang_layers(server: Program = SERVER) -> list[Layer]:
-    """A golang:1.19-bookworm-like image, then COPY . /app and RUN go build, as go-service does."""
-    root = base(("etc/os-release", b"ID=debian\n"))
-    root.symlink("lib64", "usr/lib64").symlink("lib", "usr/lib")
-    root.symlink("usr/lib64/ld-linux-x86-64.so.2", "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-    install(root, LIBC, LIBGCC, BASH)
-    root.file("var/lib/dpkg/status", status_file(LIBC, LIBGCC, BASH))
-    tools = run("apt-get update && apt-get install -y --no-install-recommends golang-go gcc")
-    install(tools, GO, GCC)
-    tools.file("usr/share/go-1.19/src/fmt/print.go", noise("print.go", 50_000))
-    tools.file("usr/share/go-1.19/src/crypto/tls/example_test.go", TEST_KEY)
-    tools.file("var/lib/dpkg/info/golang-1.19-src.list", b"/.\n/usr/share/go-1.19/src/fmt/print.go\n/usr/share/go-1.19/src/crypto/tls/example_test.go\n")
-    tools.symlink("usr/lib/go-1.19/src", "../../share/go-1.19/src").symlink("usr/bin/go", "../lib/go-1.19/bin/go")
-    tools.file("var/lib/dpkg/status", status_file(LIBC, LIBGCC, BASH, GO, GO_SRC, GCC))
-    copy = step("COPY . /app")
-    for path, size in APP.items():
-        copy.file(path, noise(path, size))
-    build = run("go build -o /usr/local/bin/server .")
-    build.file("usr/local/bin/server", server.build(), mode=0o755)
-    for path, size in CACHES.items():
-        build.file(path, noise(path, size))
-    return [root, tools, copy, build]
-
-
-def visible_sizes(layers: list[Layer]) -> dict[str, tuple[int, int]]:
-    """{path: (size, layer)} of the regular files a plain overlay of ``layers`` leaves (no whiteouts here)."""
-    final: dict[str, tuple[int, int]] = {}
-    for k, layer in enumerate(layers):
-        for info, _data in layer.members:
-            if info.type == tarfile.REGTYPE:
-                final[info.name] = (info.size, k)
-            else:
-                final.pop(info.name, None)
-    return final
+from findings_util import base, findings_of, of_kind, paths_and_sizes, step
+from stack_images import CACHES, GO, LIBC, LIBGCC, SERVER, TEST_KEY, golang_layers, visible_sizes
 
 
 def test_the_toolchain_image_counts_everything_but_the_program_and_what_it_loads(tmp_path):

@@ -9,67 +9,9 @@ import json
 import pytest
 
 from slimview.packages.npm import InstalledPackage, node_projects, package_location, parse_npm_lockfile, yarn_dev_only
-from slimview.sample.builder import Layer
 
-from findings_util import base, findings_of, index_of, noise, of_kind, paths_and_sizes, run, step
-
-MANIFEST = {
-    "name": "orders-api", "version": "1.4.0", "main": "dist/server.js",
-    "scripts": {"build": "tsc -p tsconfig.build.json", "start": "node dist/server.js", "test": "jest"},
-    "dependencies": {"express": "^4.21.2"},
-    "devDependencies": {"typescript": "~5.7.2", "jest": "^29.7.0", "@types/node": "^18.19.68"},
-}
-# Installed packages: location → (version, dev, {file: size}). jest needs its own copy of
-# semver (nested); express needs debug, which jest needs too (so it is not dev-only).
-PACKAGES = {
-    "node_modules/express": ("4.21.2", False, {"index.js": 2_000, "lib/router.js": 15_000, "package.json": 1_200}),
-    "node_modules/debug": ("2.6.9", False, {"src/index.js": 3_000, "package.json": 800}),
-    "node_modules/typescript": ("5.7.2", True, {"lib/typescript.js": 900_000, "lib/tsc.js": 600_000, "package.json": 1_500}),
-    "node_modules/jest": ("29.7.0", True, {"build/index.js": 40_000, "package.json": 900}),
-    "node_modules/jest/node_modules/semver": ("6.3.1", True, {"semver.js": 45_000, "package.json": 700}),
-    "node_modules/@types/node": ("18.19.68", True, {"index.d.ts": 120_000, "fs.d.ts": 80_000, "package.json": 600}),
-}
-DEV_BYTES = {loc: sum(files.values()) for loc, (_v, dev, files) in PACKAGES.items() if dev}
-
-
-def hidden_lockfile(packages=PACKAGES) -> bytes:
-    entries = {"": {"name": "orders-api", "version": "1.4.0"}}
-    for location, (version, dev, _files) in packages.items():
-        entries[location] = {"version": version, **({"dev": True} if dev else {})}
-    return json.dumps({"name": "orders-api", "version": "1.4.0", "lockfileVersion": 3, "requires": True, "packages": entries}).encode()
-
-
-def node_layers(lockfile_at: str | None = "app/node_modules/.package-lock.json", lockfile: bytes | None = None,
-                packages=PACKAGES, manifest=MANIFEST, cmd_layer: bool = True) -> list[Layer]:
-    root = base(("etc/os-release", b"ID=debian\n"))
-    root.file("usr/local/lib/node_modules/npm/package.json", json.dumps({"name": "npm", "devDependencies": {"tap": "1"}}))
-    copy = step("COPY . .")
-    copy.file("app/package.json", json.dumps(manifest, indent=2))
-    for path, size in {"app/src/server.ts": 4_000, "app/src/routes/orders.ts": 6_000, "app/src/types.d.ts": 500,
-                       "app/tests/orders.test.ts": 3_000, "app/coverage/lcov.info": 2_500,
-                       "app/coverage/lcov-report/index.html": 7_000, "app/tsconfig.json": 380, "app/jest.config.js": 250,
-                       "app/README.md": 270, "app/.git/HEAD": 23}.items():
-        copy.file(path, noise(path, size))
-    install = run("npm install")
-    install.dir("app/node_modules")
-    for location, (_version, _dev, files) in packages.items():
-        for name, size in files.items():
-            install.file(f"app/{location}/{name}", noise(f"{location}/{name}", size))
-    install.symlink("app/node_modules/.bin/tsc", "../typescript/bin/tsc")
-    if lockfile_at is not None:
-        install.file(lockfile_at, lockfile if lockfile is not None else hidden_lockfile(packages))
-    install.file("root/.npm/_cacache/content-v2/sha512/ab/cd/ef", noise("tarball", 300_000))
-    install.file("root/.npm/_cacache/index-v5/12/34/5678", noise("index", 2_000))
-    install.file("root/.npm/_logs/2026-12-06T20_11_50_000Z-debug-0.log", noise("log", 1_000))
-    build = run("npm run build")
-    for path, size in {"app/dist/server.js": 3_500, "app/dist/server.js.map": 2_800, "app/dist/routes/orders.js": 5_000,
-                       "app/dist/routes/orders.js.map": 4_100}.items():
-        build.file(path, noise(path, size))
-    return [root, copy, install, build]
-
-
-NODE_IMAGE = {"cmd": ["npm", "start"], "entrypoint": ["docker-entrypoint.sh"], "workdir": "/app", "exposed_ports": ["3000/tcp"],
-              "empty_history": {1: ["WORKDIR /app"]}}
+from findings_util import findings_of, index_of, of_kind, paths_and_sizes
+from stack_images import DEV_BYTES, MANIFEST, NODE_IMAGE, PACKAGES, node_layers
 
 
 def dev_finding(findings):
