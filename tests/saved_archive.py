@@ -15,12 +15,15 @@ class SavedArchive:
     """Layers as {path: member} (base first), the config, and the bodies of dpkg's lists."""
 
     def __init__(self, path: Path):
+        self.path = path
+        self.layer_names: list[str] = []
         self.layers: list[dict[str, tarfile.TarInfo]] = []
         self.lists: list[dict[str, bytes]] = []
         self.dpkg_status: list[bytes | None] = []  # each layer's var/lib/dpkg/status, if it wrote one
         with tarfile.open(path) as outer:
             (manifest,) = json.load(outer.extractfile("manifest.json"))
             self.config = json.load(outer.extractfile(manifest["Config"]))
+            self.layer_names = list(manifest["Layers"])
             for name in manifest["Layers"]:
                 members, lists, status = {}, {}, None
                 with tarfile.open(fileobj=io.BytesIO(outer.extractfile(name).read())) as layer:
@@ -34,6 +37,13 @@ class SavedArchive:
                 self.layers.append(members)
                 self.lists.append(lists)
                 self.dpkg_status.append(status)
+
+    def read(self, layer: int, path: str) -> bytes:
+        """The body of the regular file ``path`` as ``layer`` stores it."""
+        with tarfile.open(self.path) as outer, tarfile.open(fileobj=outer.extractfile(self.layer_names[layer])) as tar:
+            body = tar.extractfile(self.layers[layer][path])
+            assert body is not None, path
+            return body.read()
 
     def files_under(self, layer: int, prefix: str) -> dict[str, int]:
         """Regular files of ``layer`` under ``prefix``, with their sizes."""

@@ -122,6 +122,12 @@ def test_package_locations():
     assert package_location("node_modules/.bin/tsc") is None
     assert package_location("node_modules/.package-lock.json") is None
     assert package_location("node_modules/@scope") is None
+    # A package's own test fixtures may hold a node_modules: the lockfile's locations decide.
+    known = {"node_modules/resolve"}
+    assert package_location("node_modules/resolve/test/shadowed_core/node_modules/util/index.js", known) == "node_modules/resolve"
+    assert package_location("node_modules/resolve/test/_/node_modules/foo.js", known) == "node_modules/resolve"
+    assert package_location("node_modules/resolve/test/_/node_modules/foo.js") is None
+    assert package_location("x/my_node_modules/a/b.js") is None
     assert parse_npm_lockfile(b"{not json") is None
     assert parse_npm_lockfile(b'{"lockfileVersion": 3, "packages": {"": {}, "node_modules/a": {"version": "1", "dev": true}}}') == [
         InstalledPackage("node_modules/a", "a", "1", True)

@@ -41,6 +41,7 @@ def _dev_finding(view: ImageView, project: NodeProject) -> Finding | None:
     prefix = project.path(NODE_MODULES + "/")
     cut = len(project.root) + 1 if project.root else 0
     decided: dict[str, InstalledPackage | None] = {}
+    known = project.packages or None  # npm lockfiles name every location
     found: dict[str, list[FindingPath]] = {}
     by_layer: Counter[int] = Counter()
     for layer in view.layers:
@@ -49,7 +50,7 @@ def _dev_finding(view: ImageView, project: NodeProject) -> Finding | None:
             path = names[i]
             if not path.startswith(prefix):
                 continue
-            location = package_location(path[cut:])
+            location = package_location(path[cut:], known)
             if location is None:
                 continue
             if location not in decided:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -92,14 +93,26 @@ def _names(deps: object) -> list[str]:
     return sorted(str(k) for k in deps) if isinstance(deps, dict) else []
 
 
-def package_location(relative: str) -> str | None:
+def package_location(relative: str, known: Container[str] | None = None) -> str | None:
     """The install location of the package a file under node_modules belongs to:
     ``node_modules/@s/b/node_modules/c/lib/x.js`` → ``node_modules/@s/b/node_modules/c``;
-    None for files outside any package (``node_modules/.bin/…``, ``.package-lock.json``)."""
-    k = relative.rfind(_MODULES)
-    if k < 0:
-        return None
-    start = k + len(_MODULES)
+    None for files outside any package (``node_modules/.bin/…``, ``.package-lock.json``).
+
+    Packages may hold directories named node_modules of their own (test fixtures): with
+    the ``known`` locations (a lockfile's), the deepest one holding the file is its package."""
+    end = len(relative)
+    while (k := relative.rfind(_MODULES, 0, end)) >= 0:
+        if k == 0 or relative[k - 1] == "/":
+            location = _location_at(relative, k + len(_MODULES))
+            if known is None:
+                return location
+            if location is not None and location in known:
+                return location
+        end = k
+    return None
+
+
+def _location_at(relative: str, start: int) -> str | None:
     first = relative.find("/", start)
     if first < 0 or relative[start] == ".":
         return None
