@@ -43,28 +43,28 @@ def parse_header(blob: bytes) -> dict[int, object]:
         raise HeaderError("header shorter than its preamble")
     count, data_len = struct.unpack_from(">II", blob)
     start = 8 + 16 * count
-    if count > _MAX_ENTRIES or start + data_len > len(blob):
+    end = start + data_len
+    if count > _MAX_ENTRIES or end > len(blob):
         raise HeaderError("header sizes do not fit its blob")
-    data = memoryview(blob)[start:start + data_len]
     out: dict[int, object] = {}
     for tag, type_, offset, n in struct.iter_unpack(">iIiI", blob[8:start]):
         if tag not in _WANTED or not 0 <= offset <= data_len:
             continue
+        at = start + offset
         if type_ in _INT_FORMATS:
             fmt = _INT_FORMATS[type_]
-            if offset + n * struct.calcsize(fmt) > data_len:
+            if at + n * struct.calcsize(fmt) > end:
                 raise HeaderError(f"tag {tag} runs past the data")
-            values = list(struct.unpack_from(f">{n}{fmt}", data, offset))
+            values = list(struct.unpack_from(f">{n}{fmt}", blob, at))
             out[tag] = values if tag in (FILEFLAGS, DIRINDEXES) else (values[0] if values else 0)
         elif type_ in (_STRING, _STRING_ARRAY, _I18NSTRING):
             strings = []
-            at = offset
             for _ in range(n if type_ == _STRING_ARRAY else 1):
-                end = bytes(data[at:]).find(b"\0") if at < data_len else -1
-                if end < 0:
+                stop = blob.find(b"\0", at, end)
+                if stop < 0:
                     raise HeaderError(f"tag {tag} has an unterminated string")
-                strings.append(bytes(data[at:at + end]).decode("utf-8", "surrogateescape"))
-                at += end + 1
+                strings.append(blob[at:stop].decode("utf-8", "surrogateescape"))
+                at = stop + 1
             out[tag] = strings if type_ == _STRING_ARRAY else strings[0]
     return out
 
@@ -111,9 +111,12 @@ def sqlite_blobs(body: bytes) -> Iterator[bytes]:
         # WAL mode (rpm opens its database so): an in-memory copy reads as a rollback journal.
         body = body[:18] + b"\x01\x01" + body[20:]
     con = sqlite3.connect(":memory:")
+    con.text_factory = bytes
     try:
         con.deserialize(body)
         rows = con.execute("SELECT blob FROM Packages ORDER BY hnum").fetchall()
+    except UnicodeDecodeError:  # sqlite's message about a corrupt schema, in the corrupt bytes
+        raise HeaderError("corrupt sqlite database") from None
     finally:
         con.close()
     for (blob,) in rows:
