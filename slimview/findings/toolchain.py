@@ -116,7 +116,11 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
     layer_no = max(by_layer, key=lambda n: (by_layer[n], n))  # where most of it came from: the toolchain's install
     version = program.go_version if program.go_version != "go" else "Go"
     static = program.linkage == ProgramLinkage.STATIC
-    runtime = "nothing else: it is static" if static else f"{', '.join(program.needed) or 'its loader'} ({runtime_bytes} bytes with what they need)"
+    cgo = program.go_settings.get("CGO_ENABLED")
+    runtime = "nothing else: it is static" if static else (
+        f"{', '.join(program.needed) or 'its loader'} ({runtime_bytes} bytes with what they need)"
+        + (f"; it was built with CGO_ENABLED={cgo}" if cgo else "")
+    )
     others = f" ({len(programs) - 1} other Go program(s) kept too)" if len(programs) > 1 else ""
     fix = (
         "Build in a `golang` builder stage and copy only the program into the runtime stage: "

@@ -31,9 +31,10 @@ _MODULES = NODE_MODULES + "/"
 
 
 class NodeManager(StrEnum):
+    """The package manager whose lockfile was read (pnpm's is not read yet)."""
+
     NPM = "npm"
     YARN = "yarn"
-    PNPM = "pnpm"
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,6 @@ class NodeProject:
     def dev_dependencies(self) -> list[str]:
         """The devDependencies package.json names."""
         return _names(self.manifest.get("devDependencies"))
-
-    @property
-    def dependencies(self) -> list[str]:
-        """What production needs: dependencies and optionalDependencies."""
-        return _names(self.manifest.get("dependencies")) + _names(self.manifest.get("optionalDependencies"))
 
     @property
     def scripts(self) -> dict[str, str]:
