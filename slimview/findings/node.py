@@ -13,6 +13,7 @@ import posixpath
 import shlex
 from collections import Counter
 
+from slimview.display import printable
 from slimview.findings.details import DevDependenciesDetails, DevPackage, PackageManagerPid1Details
 from slimview.findings.model import Finding, FindingKind, FindingPath, Severity, sort_largest_first
 from slimview.findings.view import ImageView, severity_for
@@ -73,8 +74,8 @@ def _dev_finding(view: ImageView, project: NodeProject) -> Finding | None:
     layer_no = max(by_layer, key=lambda n: (by_layer[n], n))
     paths = [p for files in found.values() for p in files]
     sort_largest_first(paths)
-    named = ", ".join((direct or [p.name for p in packages])[:5]) + (" …" if len(direct or packages) > 5 else "")
-    where = "/" + project.path(NODE_MODULES)
+    named = printable(", ".join((direct or [p.name for p in packages])[:5])) + (" …" if len(direct or packages) > 5 else "")
+    where = "/" + printable(project.path(NODE_MODULES))
     told = (
         f"{project.lockfile.rpartition('/')[2]} marks them" if project.manager == NodeManager.NPM and project.lockfile
         else "only devDependencies reach them in yarn.lock" if project.lockfile
@@ -89,8 +90,8 @@ def _dev_finding(view: ImageView, project: NodeProject) -> Finding | None:
         instruction=view.layers[layer_no].instruction,
         paths=paths,
         evidence=(
-            f"{len(packages)} package(s) in {where} are needed only by devDependencies of {project.name} ({told}): "
-            + ", ".join(f"{p.name} ({p.bytes} bytes)" for p in packages[:8]) + (" …" if len(packages) > 8 else "")
+            f"{len(packages)} package(s) in {where} are needed only by devDependencies of {printable(project.name)} ({printable(told)}): "
+            + ", ".join(f"{printable(p.name)} ({p.bytes} bytes)" for p in packages[:8]) + (" …" if len(packages) > 8 else "")
             + ". The service does not load them at run time."
         ),
         fix=_DEV_FIX.get(project.manager, _DEV_FIX[NodeManager.NPM]),
@@ -171,7 +172,7 @@ def _pid1_finding(view: ImageView, projects: list[NodeProject]) -> Finding | Non
             direct_words = []
         if direct_words and direct_words[0] == "node" and not any(w in ("&&", "||", ";", "|") for w in direct_words):
             direct = "CMD [" + ", ".join(f'"{w}"' for w in direct_words) + "]"
-    shown = " ".join(words[:3])
+    shown = printable(" ".join(words[:3]))
     return Finding(
         kind=FindingKind.CONFIG,
         title=f"`{shown}` runs as PID 1: SIGTERM never reaches the service",

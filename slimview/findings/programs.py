@@ -13,6 +13,7 @@ import io
 import struct
 from dataclasses import dataclass, field
 
+from slimview.display import printable
 from slimview.findings.details import DebugInfoDetails, ElfSection, ProgramLinkage
 from slimview.findings.model import Finding, FindingKind, FindingPath
 from slimview.findings.view import ImageView, severity_for
@@ -167,7 +168,7 @@ def detect(view: ImageView, programs: list[Program]) -> list[Finding]:
         findings.append(
             Finding(
                 kind=FindingKind.BUILD_TOOLS,
-                title=f"Unstripped program /{program.path}: {what} added by {view.quoted(program.layer)}",
+                title=f"Unstripped program /{printable(program.path)}: {what} added by {view.quoted(program.layer)}",
                 severity=severity_for(total),
                 bytes=total,
                 layer=program.layer,
@@ -175,7 +176,7 @@ def detect(view: ImageView, programs: list[Program]) -> list[Finding]:
                 paths=[FindingPath(program.path, program.size, program.layer)],
                 evidence=(
                     f"Of its {program.size} bytes, {total} are sections only a debugger reads: "
-                    + ", ".join(f"{s.name} ({s.bytes} bytes)" for s in program.strippable[:8])
+                    + ", ".join(f"{printable(s.name)} ({s.bytes} bytes)" for s in program.strippable[:8])
                     + (" …" if len(program.strippable) > 8 else "") + "."
                 ),
                 fix=_strip_fix(program),

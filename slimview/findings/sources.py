@@ -17,6 +17,7 @@ import re
 import shlex
 from collections import defaultdict
 
+from slimview.display import printable
 from slimview.findings.details import SourceCandidate, SourceCategory, SourcesDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.programs import Program
@@ -127,14 +128,14 @@ def _finding(view: ImageView, language: str, root: str, compiled: str, found: di
     what = ", ".join(str(c.category) for c in candidates)
     return Finding(
         kind=FindingKind.CONTEXT_JUNK,
-        title=f"{label} build inputs shipped next to the compiled /{compiled}: {what} in /{root}",
+        title=f"{label} build inputs shipped next to the compiled /{printable(compiled)}: {what} in /{printable(root)}",
         severity=severity_for(total),
         bytes=total,
         layer=layer_no,
         instruction=view.layers[layer_no].instruction,
         paths=paths,
         evidence=(
-            f"The image runs /{compiled}, built from these; {len(paths)} file(s) the build read and the program never "
+            f"The image runs /{printable(compiled)}, built from these; {len(paths)} file(s) the build read and the program never "
             "does: " + "; ".join(f"{c.category} ({c.files} file(s), {c.bytes} bytes)" for c in candidates) + "."
         ),
         fix=(

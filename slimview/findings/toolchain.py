@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from slimview.display import printable
 from slimview.dockerfile.history import copies_context
 from slimview.findings.details import LabelBytes, ProgramLinkage, ToolchainDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
@@ -114,12 +115,12 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
         return None
     sort_largest_first(paths)
     layer_no = max(by_layer, key=lambda n: (by_layer[n], n))  # where most of it came from: the toolchain's install
-    version = program.go_version if program.go_version != "go" else "Go"
+    version = printable(program.go_version) if program.go_version != "go" else "Go"
     static = program.linkage == ProgramLinkage.STATIC
     cgo = program.go_settings.get("CGO_ENABLED")
     runtime = "nothing else: it is static" if static else (
-        f"{', '.join(program.needed) or 'its loader'} ({runtime_bytes} bytes with what they need)"
-        + (f"; it was built with CGO_ENABLED={cgo}" if cgo else "")
+        f"{printable(', '.join(program.needed)) or 'its loader'} ({runtime_bytes} bytes with what they need)"
+        + (f"; it was built with CGO_ENABLED={printable(cgo)}" if cgo else "")
     )
     others = f" ({len(programs) - 1} other Go program(s) kept too)" if len(programs) > 1 else ""
     fix = (
@@ -132,16 +133,16 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
     )
     return Finding(
         kind=FindingKind.BUILD_TOOLS,
-        title=f"The Go toolchain image ships to run one {program.linkage} program, /{program.path}",
+        title=f"The Go toolchain image ships to run one {program.linkage} program, /{printable(program.path)}",
         severity=severity_for(total),
         bytes=total,
         layer=layer_no,
         instruction=view.layers[layer_no].instruction,
         paths=paths,
         evidence=(
-            f"/{program.path} ({program.size} bytes, built by {version}) needs {runtime}{others}. The other {len(paths)} file(s) "
+            f"/{printable(program.path)} ({program.size} bytes, built by {version}) needs {runtime}{others}. The other {len(paths)} file(s) "
             "of the final filesystem are the toolchain and the image it came in: "
-            + ", ".join(f"/{d} ({n} bytes)" for d, n in by_dir.items())
+            + ", ".join(f"/{printable(d)} ({n} bytes)" for d, n in by_dir.items())
             + ", compilers, version control and the distribution. The application's files copied from the build "
             "context are not counted here."
         ),
