@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 from click.testing import CliRunner
 
 from slimview.cli import cli
+from slimview.findings import Analysis, analyze
+from slimview.report.jsondoc import report_json
 from slimview.sample.builder import ImageSpec, write_docker_archive
 
 from elfbuild import Program
-from findings_util import Pkg, base, findings_of, install, noise, of_kind, paths_and_sizes, run, status_file, step
+from findings_util import Pkg, base, findings_of, index_of, install, noise, of_kind, paths_and_sizes, run, status_file, step
 from stack_images import NODE_IMAGE, golang_layers, node_layers
 
 
@@ -123,3 +126,12 @@ def test_every_new_details_key_is_documented(tmp_path):
     for f in findings:
         _keys(json.loads(json.dumps(f.details.to_json())), keys)
     assert {k for k in keys if f"`{k}`" not in documented} == set()
+
+
+def test_the_fast_json_encoder_takes_every_new_details_record(tmp_path):
+    """orjson refuses enum keys and NamedTuples it is not given as dicts: the new records must
+    not send a Node or Go image's report through the slow json fallback."""
+    for name, layers, spec in (("go", golang_layers(), {}), ("node", node_layers(), NODE_IMAGE)):
+        (tmp_path / name).mkdir()
+        index = index_of(tmp_path / name, layers, **spec)
+        orjson.dumps(report_json(Analysis(index, analyze(index)), include_files=True))
