@@ -317,3 +317,34 @@ def test_a_blob_the_cache_has_never_seen_is_read_once(archives, tmp_path, monkey
     idx, cache = index_counting(archives[0], tmp_path / "cache")
     assert (cache.hits, cache.misses) == (0, 2)
     assert all(layer.files.blob_fingerprint for layer in idx.layers)
+
+
+@pytest.mark.engine
+def test_an_engine_save_is_not_digested_and_is_cached_under_the_engines_diff_ids(engine, image_tag, tmp_path, monkeypatch):
+    """The engine computed the diff_ids it reports: the streamed save is indexed without a
+    sha256 of its layers, and a second run finds every layer cached and saves nothing."""
+    import slimview.index.layer as layer_module
+    from engine import build_image
+    from slimview.source import engine as engine_source
+
+    monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
+    build_image(engine, {}, "FROM busybox:latest\nRUN head -c 5000 /dev/zero > /blob\n", image_tag, buildkit=True)
+
+    class NoDigest:
+        def __init__(self):
+            raise AssertionError("an engine save's layers were digested")
+
+    monkeypatch.setattr(layer_module, "_BackgroundDigest", NoDigest)
+    cache_dir = tmp_path / "cache"
+    first = build_index(image_tag, IndexOptions(cache_dir=str(cache_dir)))
+    diff_ids = [layer.ref.diff_id for layer in first.layers]
+    assert diff_ids == engine.images.get(image_tag).attrs["RootFS"]["Layers"]
+    assert all(LayerCache(str(cache_dir)).get_layer(d) is not None for d in diff_ids)
+
+    def no_save(*args, **kwargs):
+        raise AssertionError("saved again although every layer is cached")
+
+    monkeypatch.setattr(engine_source, "stream_archive", no_save)
+    again = build_index(image_tag, IndexOptions(cache_dir=str(cache_dir)))
+    assert canonical_digest(again) == canonical_digest(first)
+    assert again.layers[-1].stats.size == 5000

@@ -67,10 +67,10 @@ class StreamedLayers:
         self._entries = 0
         self._lock = threading.Lock()
 
-    def index(self, name: str, stream: ByteStream) -> None:
+    def index(self, name: str, stream: ByteStream, /, *, digest: bool = True) -> None:
         tune_allocator()
         try:
-            files = index_layer_stream(stream, where=self.where(name), verify=True, max_entries=self.options.max_entries)
+            files = index_layer_stream(stream, where=self.where(name), verify=digest, max_entries=self.options.max_entries)
         except LimitExceeded:
             raise
         except InputError as exc:
@@ -115,6 +115,8 @@ def index_source(
         if failure is not None:
             raise failure
         got = streamed.results.get(layer.member) if streamed is not None and layer.blob is None else None
+        if got is not None and not got.tar_digest and source.diff_ids_vouched:
+            got.tar_digest = layer.diff_id  # the engine's own diff_id for the stream it saved
         if layer.skipped:
             got = LayerFiles(notes=[layer.skipped])
         elif got is None and cache is not None and layer.blob is not None:

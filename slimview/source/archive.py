@@ -239,7 +239,7 @@ class StreamStore:
         return None
 
 
-def stream_archive(raw: ByteStream, label: str, sink: LayerSink, progress: Progress, total: int | None) -> StreamStore:
+def stream_archive(raw: ByteStream, label: str, sink: Callable[[str, ByteStream], None], progress: Progress, total: int | None) -> StreamStore:
     """Read a (decompressed) outer tar once, keeping JSON and indexing layers as they pass."""
     store = StreamStore(label)
     try:
@@ -249,7 +249,7 @@ def stream_archive(raw: ByteStream, label: str, sink: LayerSink, progress: Progr
     return store
 
 
-def _stream_members(reader: TarReader, store: StreamStore, sink: LayerSink, progress: Progress, total: int | None) -> None:
+def _stream_members(reader: TarReader, store: StreamStore, sink: Callable[[str, ByteStream], None], progress: Progress, total: int | None) -> None:
     label = store.label
     count = 0
     for entry in reader:

@@ -174,7 +174,9 @@ def open_engine_image(
         # the save of an alias (busybox tagged app:dev) would not hold the name asked for.
         chunks = image.save(chunk_size=SAVE_CHUNK, named=reference if reference in tags else True)
         stream = _ChunkStream(iter(chunks), lambda n: progress("save", n, total))
-        store = stream_archive(stream, label, sink, no_progress, total)
+        # The engine computed the diff_ids it reports from the layers it saves: the streamed
+        # layers are not digested again (a third of the work per byte).
+        store = stream_archive(stream, label, lambda name, layer: sink(name, layer, digest=False), no_progress, total)
     except (docker.errors.NotFound, docker.errors.ImageNotFound):
         raise ImageNotFound(f"image {reference!r} disappeared from the engine during the save") from None
     except docker.errors.APIError as exc:
@@ -189,6 +191,7 @@ def open_engine_image(
         raise EngineError(f"the engine's save of {reference!r} ended before its manifest (stream cut or engine stopped)")
     tag = reference if reference in tags else None
     source = build_source(store, reference, "engine", tag if tag else None, None)
+    source.diff_ids_vouched = True
     if tags and source.name not in tags:
         source.name = tags[0]
     return source

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,9 +54,16 @@ def no_progress(stage: str, done: int, total: int | None) -> None:
     """The default progress callback: ignore it."""
 
 
-# Called for every layer met while streaming, with its member name and its stream (still
-# compressed if it was stored so); the index keeps what it read under that name.
-LayerSink = Callable[[str, ByteStream], None]
+class LayerSink(Protocol):
+    """Called for every layer met while streaming, with its member name and its stream (still
+    compressed if it was stored so); the index keeps what it read under that name.
+
+    ``digest`` False: the source vouches for the layer's diff_id itself (the local engine
+    computed the diff_ids it reports and saves), so the index does not digest the stream;
+    the source's SourceImage then has ``diff_ids_vouched`` set.
+    """
+
+    def __call__(self, name: str, stream: ByteStream, /, *, digest: bool = True) -> None: ...
 
 
 @dataclass
@@ -74,6 +80,9 @@ class SourceImage:
     platform: str = ""
     config_bytes: bytes = b""
     warnings: list[str] = field(default_factory=list)
+    # The producer computed the layers' diff_ids and the streamed layers were not digested
+    # again (see LayerSink): each streamed layer is taken to be its config's diff_id.
+    diff_ids_vouched: bool = False
 
     @property
     def history(self) -> list[HistoryEntry]:
