@@ -324,8 +324,9 @@ def test_an_engine_save_is_not_digested_and_is_cached_under_the_engines_diff_ids
     """The engine computed the diff_ids it reports: the streamed save is indexed without a
     sha256 of its layers, and a second run finds every layer cached and saves nothing."""
     import slimview.index.layer as layer_module
-    from engine import build_image
     from slimview.source import engine as engine_source
+
+    from engine import build_image
 
     monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
     build_image(engine, {}, "FROM busybox:latest\nRUN head -c 5000 /dev/zero > /blob\n", image_tag, buildkit=True)

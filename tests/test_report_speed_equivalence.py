@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_formats_synthetic import BAD_UTF8, GnuLayer
@@ -19,6 +20,7 @@ from slimview.findings.caches import _HINTS, _MATCHER, RULES
 from slimview.findings.model import FindingPath, sort_largest_first
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change, split_ref
+from slimview.report import jsondoc
 from slimview.report.jsondoc import path_fields, render_json, render_json_bytes, report_json, safe_text
 from slimview.sample.builder import ImageSpec, write_docker_archive
 from slimview.sample.mini import write_sample
@@ -103,6 +105,17 @@ def test_json_text_and_bytes_are_the_documented_document(tmp_path):
     assert text == json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
     assert render_json_bytes(report) == text.encode("utf-8")
     assert render_json_bytes(report, include_files=False) == render_json(report, include_files=False).encode("utf-8")
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 1000])
+def test_file_lists_written_in_batches_are_the_documents_bytes(tmp_path, monkeypatch, batch):
+    """Large layers' file lists are written a batch at a time: any batch size gives the
+    bytes of one encoding of the whole document (links, undecodable paths and deleted
+    entries falling in any batch)."""
+    report = awkward_report(tmp_path)
+    monkeypatch.setattr(jsondoc, "FILES_BATCH", batch)
+    assert max(len(layer.files) for layer in report.index.layers) > 3
+    assert render_json_bytes(report) == (json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def test_json_bytes_escape_a_lone_surrogate_only_the_fallback_can_hold(tmp_path):

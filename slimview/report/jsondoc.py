@@ -6,7 +6,8 @@ import base64
 import io
 import json
 import uuid
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import orjson
@@ -59,7 +60,17 @@ def _with_raw_paths(items: list[dict], paths: list[str]) -> list[dict]:
 
 
 def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
-    """The layer's entries, then the lower paths it deleted, as JSON objects.
+    """The layer's entries, then the lower paths it deleted, as JSON objects."""
+    return [item for batch in _layer_file_batches(index, layer_no, FILES_BATCH) for item in batch]
+
+
+# Entries per batch when a file list is written: bounds what one layer's list holds in
+# memory (a million-entry layer was 400 MB of dicts plus its encoding, twice).
+FILES_BATCH = 20_000
+
+
+def _layer_file_batches(index: ImageIndex, layer_no: int, batch: int) -> Iterator[list[dict]]:
+    """``_layer_files`` a batch at a time (never an empty batch).
 
     Built column by column (one dict literal per entry, the rarer keys added afterwards)
     rather than entry by entry: this is most of the document for a large image.
@@ -68,29 +79,34 @@ def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
     files = layer.files
     type_names = EntryType.NAMES
     change_names = Change.NAMES
-    digests = files.hashes.hex()
-    columns = zip(files.paths, files.types, layer.changes, files.sizes, files.modes, files.uids, files.gids)
-    out = [
-        # Regular files end with their content hash; other entries have none.
-        {"path": p, "type": type_names[t], "change": change_names[c], "size": s, "mode": m, "uid": u, "gid": g, "xxh3": digests[k : k + 32]}
-        if t == FILE
-        else {"path": p, "type": type_names[t], "change": change_names[c], "size": s, "mode": m, "uid": u, "gid": g}
-        for (p, t, c, s, m, u, g), k in zip(columns, range(0, 32 * len(files), 32))
-    ]
-    links_utf8 = _all_utf8(files.links.values())
-    for i, target in files.links.items():
-        item = out[i]
-        item["link"] = target if links_utf8 else safe_text(target)
-        if "xxh3" in item:  # "link" comes before "xxh3" (only a hand-made index links a regular file)
-            item["xxh3"] = item.pop("xxh3")
-    _with_raw_paths(out, files.paths)
+    links = files.links
+    links_utf8 = _all_utf8(links.values())
+    linked = sorted(links)
+    for lo in range(0, len(files), batch):
+        hi = min(lo + batch, len(files))
+        digests = files.hashes[16 * lo : 16 * hi].hex()
+        columns = zip(files.paths[lo:hi], files.types[lo:hi], layer.changes[lo:hi], files.sizes[lo:hi], files.modes[lo:hi], files.uids[lo:hi], files.gids[lo:hi])
+        out = [
+            # Regular files end with their content hash; other entries have none.
+            {"path": p, "type": type_names[t], "change": change_names[c], "size": s, "mode": m, "uid": u, "gid": g, "xxh3": digests[k : k + 32]}
+            if t == FILE
+            else {"path": p, "type": type_names[t], "change": change_names[c], "size": s, "mode": m, "uid": u, "gid": g}
+            for (p, t, c, s, m, u, g), k in zip(columns, range(0, 32 * (hi - lo), 32))
+        ]
+        for i in linked[bisect_left(linked, lo) : bisect_left(linked, hi)]:
+            target = links[i]
+            item = out[i - lo]
+            item["link"] = target if links_utf8 else safe_text(target)
+            if "xxh3" in item:  # "link" comes before "xxh3" (only a hand-made index links a regular file)
+                item["xxh3"] = item.pop("xxh3")
+        yield _with_raw_paths(out, files.paths[lo:hi])
     deleted = []
     for path, ref in layer.deleted_paths:
         owner, j = split_ref(ref)
         gone = index.layers[owner].files
         deleted.append({"path": path, "type": type_names[gone.types[j]], "change": "deleted", "size": gone.sizes[j], "from_layer": owner})
-    out += _with_raw_paths(deleted, [path for path, _ref in layer.deleted_paths])
-    return out
+    if deleted:
+        yield _with_raw_paths(deleted, [path for path, _ref in layer.deleted_paths])
 
 
 def _safe(value):
@@ -245,10 +261,20 @@ def write_json(analysis: Analysis, out: BinaryIO, *, include_files: bool = True)
         head, found, rest = rest.partition(marker)
         assert found, "every layer's marker is in the document"
         out.write(head)
-        # Paths and link targets in file lists are made valid UTF-8 (see _layer_files): orjson takes them.
-        files = orjson.dumps(_layer_files(analysis.index, layer_no), option=orjson.OPT_INDENT_2)
-        out.write(files.replace(b"\n", _FILES_INDENT))
+        _write_files(out, _layer_file_batches(analysis.index, layer_no, FILES_BATCH))
     out.write(rest)
+
+
+def _write_files(out: BinaryIO, batches: Iterator[list[dict]]) -> None:
+    """Write a file list batch by batch, as the bytes one ``orjson.dumps`` of the whole
+    list would be (indented to its place in the document)."""
+    separator = b"["
+    for batch in batches:
+        # Paths and link targets in file lists are made valid UTF-8 (see _layer_file_batches): orjson takes them.
+        encoded = orjson.dumps(batch, option=orjson.OPT_INDENT_2)
+        out.write(separator + encoded[1:-2].replace(b"\n", _FILES_INDENT))
+        separator = b","
+    out.write(b"[]" if separator == b"[" else _FILES_INDENT + b"]")
 
 
 def _json_document(analysis: Analysis, include_files: bool) -> str:
