@@ -256,13 +256,15 @@ def write_json(analysis: Analysis, out: BinaryIO, *, include_files: bool = True)
         # orjson refuses lone surrogates (in notes, titles…); json writes them as escapes (``\udcff``).
         out.write(_json_document(analysis, include_files).encode("utf-8", "backslashreplace"))
         return
-    rest: bytes = skeleton
+    del doc  # only its bytes are needed now
+    view, at = memoryview(skeleton), 0
     for layer_no, marker in enumerate(markers):
-        head, found, rest = rest.partition(marker)
-        assert found, "every layer's marker is in the document"
-        out.write(head)
+        found = skeleton.find(marker, at)
+        assert found >= 0, "every layer's marker is in the document"
+        out.write(view[at:found])
         _write_files(out, _layer_file_batches(analysis.index, layer_no, FILES_BATCH))
-    out.write(rest)
+        at = found + len(marker)
+    out.write(view[at:])
 
 
 def _write_files(out: BinaryIO, batches: Iterator[list[dict]]) -> None:
