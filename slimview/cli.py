@@ -72,7 +72,7 @@ def image_options(f: Callable) -> Callable:
         click.option(
             "--verify", "verify_layers", is_flag=True,
             help="Digest every layer and check it against the config's diff_ids "
-            "(default: only streamed and compressed layers, where it is nearly free).",
+            "(default: only layers streamed from a compressed file or a registry).",
         ),
         click.option(
             "--insecure", is_flag=True,

@@ -14,8 +14,9 @@ class IndexOptions:
     platform: str | None = None
     use_cache: bool = True
     cache_dir: str | None = None
-    # Digest layers (sha256) to check them against rootfs.diff_ids: True always, None
-    # (default) for streams and compressed layers, where it costs next to nothing.
+    # Digest layers (sha256) to check them against rootfs.diff_ids: True always; None
+    # (default): only layers streamed from a file or a registry (the cache files them
+    # under their diff_id); blobs on disk are cached by their fingerprint instead.
     verify: bool | None = None
     workers: int = 0  # 0: one per CPU this process may use
     max_entries: int = DEFAULT_MAX_ENTRIES
