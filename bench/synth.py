@@ -26,7 +26,8 @@ def _header(name: str, size: int, mode: int, typeflag: bytes) -> bytes:
     h[100:108] = b"%07o\0" % mode
     h[108:116] = b"%07o\0" % 0
     h[116:124] = b"%07o\0" % 0
-    h[124:136] = b"%011o\0" % size
+    # Sizes of 8 GiB and more do not fit 11 octal digits: GNU's base-256 form.
+    h[124:136] = b"%011o\0" % size if size < 8**11 else b"\x80" + size.to_bytes(11, "big")
     h[136:148] = b"%011o\0" % 1_700_000_000
     h[148:156] = b" " * 8
     h[156:157] = typeflag

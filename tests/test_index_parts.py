@@ -119,6 +119,31 @@ def test_plain_ustar_members_always_join(tmp_path):
     assert assert_same_or_fallback(blob, must_join=True) > 100
 
 
+def test_parts_inside_a_big_file_read_only_their_own_bytes(tmp_path, monkeypatch):
+    """A part that a big file spans reads its window and stops: it used to read on to the
+    file's end looking for a header, once per part (quadratic in the file's size)."""
+    monkeypatch.setattr(parts_module, "CHUNK", SEG)
+    big = random.Random(7).randbytes(40 * SEG)
+    blob = write(tmp_path, tar(member("small", b"s" * 100), member("big.bin", big), member("after", b"a" * 700)))
+    cuts = list(range(SEG, blob.size, SEG))
+    bounds = [0, *cuts, blob.size]
+    read: dict[int, int] = {}
+    plain_read = blob_module.BlobReader.read
+
+    def counting_read(self, n=-1):
+        data = plain_read(self, n)
+        read[self._lo] = read.get(self._lo, 0) + len(data)
+        return data
+
+    monkeypatch.setattr(blob_module.BlobReader, "read", counting_read)
+    results = [index_part(blob, Part(0, lo, hi), "layer", 10**6) for lo, hi in zip(bounds, bounds[1:])]
+    spanned = [r for r in results if r.spanned]
+    assert len(spanned) >= 38
+    assert all(read[r.part.lo] <= r.part.size for r in spanned)
+    combined = combine(results, blob, "layer", 10**6)
+    assert combined is not None and fields(combined) == fields(one_pass(blob))
+
+
 def test_hard_links_across_a_cut_get_their_targets_hash(tmp_path):
     body = b"shared bytes " * 100
     members = [member("a/target", body), member("a/other", b"o" * 9000)]

@@ -34,6 +34,11 @@ from slimview.source.model import BlobRef
 from slimview.source.tarstream import BLOCK, EntryType, TarReader, checksum_ok
 
 PART_MIN = 4 * SEGMENT  # smaller parts cost more in hand-over than they save
+# Larger parts than this are cut smaller even when few workers share a large image: a
+# layer of many small files costs far more per byte than one of a few big ones, and cut
+# by bytes alone it went whole to one worker (a 10 GB image: 500,000 small files in one
+# 500 MB part kept one CPU busy for 20 s while the other finished early).
+PART_MAX = 8 * SEGMENT
 MAX_PARTS = 64
 
 
@@ -57,6 +62,8 @@ class PartResult:
     scan: Scan | None = None
     global_pax: bool = False
     failed: bool = False  # the part raised: a single pass decides whether that is real
+    # No header begins in the part: an entry that began before it spans it (a big file).
+    spanned: bool = False
     digests: list[bytes] = field(default_factory=list)
 
 
@@ -70,7 +77,7 @@ def plan(blobs: list[tuple[int, int]], workers: int) -> list[Part]:
     """Cut ``(layer, size)`` blobs into parts, a few per worker so the pool can balance them;
     the largest first."""
     total = sum(size for _layer, size in blobs)
-    target = max(PART_MIN, total // (4 * max(workers, 1)))
+    target = min(max(PART_MIN, total // (4 * max(workers, 1))), PART_MAX)
     parts: list[Part] = []
     for layer, size in blobs:
         segments = segment_count(size)
@@ -94,21 +101,25 @@ class _Prefixed:
         return self._raw.read(n)
 
 
-def _resync(reader: BlobReader, lo: int) -> tuple[int | None, bytes]:
-    """The first aligned block at or after ``lo`` that passes as a ustar header, and the bytes
-    read from it on; (None, b"") when there is none before the end."""
+def _resync(reader: BlobReader, lo: int, hi: int) -> tuple[int | None, bytes]:
+    """The first aligned block in [``lo``, ``hi``) that passes as a ustar header, and the bytes
+    read from it on; (None, b"") when there is none. Looking further would read on to the
+    end of whatever big file spans the part, once for every part it spans."""
     pos = lo
-    while True:
+    while pos < hi:
         chunk = reader.read(CHUNK)
         if not chunk:
             return None, b""
         i = chunk.find(b"ustar", 257)
         while i >= 0:
             start = i - 257
+            if pos + start >= hi:
+                return None, b""
             if start % BLOCK == 0 and start + BLOCK <= len(chunk) and checksum_ok(chunk[start : start + BLOCK]):
                 return pos + start, chunk[start:]
             i = chunk.find(b"ustar", i + 1)
         pos += len(chunk)
+    return None, b""
 
 
 def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartResult:
@@ -119,10 +130,10 @@ def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartR
     reader = BlobReader(blob.path, blob.offset, blob.size, start=part.lo, window=(part.lo, part.hi))
     try:
         try:
-            start, head = (0, b"") if part.lo == 0 else _resync(reader, part.lo)
+            start, head = (0, b"") if part.lo == 0 else _resync(reader, part.lo, blob.size if last else part.hi)
             result.start = start
-            if start is not None and start >= part.hi and not last:
-                result.files, result.stop = LayerFiles(), start  # a file spans the whole part
+            if start is None and not last:
+                result.files, result.spanned = LayerFiles(), True
             elif start is not None:
                 tar = TarReader(_Prefixed(head, reader), start_offset=start)
                 scan = scan_entries(tar, where, max_entries, stop_at=None if last else part.hi)
@@ -145,9 +156,13 @@ def combine(results: list[PartResult], blob: BlobRef, where: str, max_entries: i
         if result.failed or result.start is None and k == 0:
             return None
         if k > 0:
-            before = results[k - 1]
+            before = used[-1]
             if before.stop is None or _ends_at(blob, before.stop):
                 break  # the archive ended in (or right after) the part before: the rest is not part of it
+            if result.spanned:
+                if before.stop < result.part.hi:
+                    return None  # a single pass has an entry beginning in this part; the part found none
+                continue
             if result.start != before.stop:
                 return None
         used.append(result)
