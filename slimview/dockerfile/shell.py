@@ -1,5 +1,6 @@
 """What a RUN's shell script does, command by command: apt and apk installs and removals,
-pip installs, virtualenvs, ``chown -R``, users, cache cleanup.
+pip installs, virtualenvs, ``chown -R``, users, cache cleanup, Node installs and scripts,
+Go builds, and other languages' build tools.
 
 A script is cut at two grains. ``split_commands`` gives the steps the rewrite keeps, drops
 or moves (cut at ``&&``, ``;`` and newlines; pipelines and ``||`` stay whole, so a kept
@@ -28,7 +29,14 @@ CACHE_CLEANUP = "cache-cleanup"
 VENV = "venv"
 CHOWN = "chown"
 ADD_USER = "add-user"
+NODE_INSTALL = "node-install"  # npm install/ci, yarn [install|add], pnpm install/add
+NODE_SCRIPT = "node-script"  # npm run X, npm test, yarn X, pnpm X, npx X, node FILE
+GO_BUILD = "go-build"  # go build, go install
+GO_TOOL = "go-tool"  # go mod download, go generate, go test, ...
+BUILD = "build"  # another language's build tool (Maven, Cargo, make, ...): no stack of slimview's
 OTHER = "other"
+# The kinds a stack's builder stage may take over; a stack that does not keeps them as written.
+STACK_KINDS = frozenset({PIP_INSTALL, VENV, NODE_INSTALL, NODE_SCRIPT, GO_BUILD, GO_TOOL, BUILD})
 
 _APT_LISTS = ("/var/lib/apt/lists", "/var/cache/apt")
 _CACHES = ("/root/.cache", "/tmp/pip", "~/.cache", "$HOME/.cache")
@@ -66,6 +74,9 @@ class Command:
     local: list[str] = field(default_factory=list)  # PIP_INSTALL: directories, wheels, archives it installs
     paths: list[str] = field(default_factory=list)  # CHOWN: targets; VENV: the virtualenv
     owner: str = ""  # CHOWN: user[:group]
+    tool: str = ""  # NODE_*, GO_*, BUILD: the program (npm, yarn, pnpm, npx, node, go, mvn, cargo, ...)
+    script: str = ""  # NODE_SCRIPT: the package.json script (or npx's binary, node's file)
+    global_install: bool = False  # NODE_INSTALL: -g / yarn global: a tool, not the project's dependencies
 
 
 # -- cutting a script ---------------------------------------------------------------------------
@@ -215,7 +226,82 @@ def classify(text: str) -> Command:
             return Command(CHOWN, text, owner=targets[0], paths=targets[1:])
     if program in ("useradd", "adduser", "groupadd", "addgroup"):
         return Command(ADD_USER, text)
-    return Command(OTHER, text)
+    return _stack_command(text, program, words) or Command(OTHER, text)
+
+
+# Node package managers: the verbs that install the project's dependencies, and npm's
+# own commands that are neither installs nor scripts.
+_NODE_INSTALL_VERBS = {
+    "npm": frozenset({"install", "i", "ci", "add", "isntall", "clean-install", "install-clean"}),
+    "yarn": frozenset({"install", "add"}),
+    "pnpm": frozenset({"install", "i", "add"}),
+}
+_NPM_SCRIPT_VERBS = frozenset({"run", "run-script", "rum", "urn"})
+_NPM_SCRIPT_ALIASES = {"start": "start", "test": "test", "t": "test", "tst": "test", "restart": "restart", "stop": "stop"}
+# yarn's and pnpm's own commands: anything else is a script of package.json.
+_YARN_PNPM_COMMANDS = frozenset({
+    "cache", "config", "global", "remove", "rm", "upgrade", "up", "update", "why", "list", "ls", "info", "init",
+    "link", "unlink", "pack", "publish", "login", "logout", "audit", "outdated", "prune", "dlx", "exec", "import",
+    "store", "dedupe", "set", "plugin", "workspaces", "patch", "rebuild", "version", "versions", "bin", "dir",
+})
+# Their options whose value is the next word.
+_NODE_OPTIONS_WITH_VALUE = frozenset({
+    "--prefix", "--cache", "--omit", "--include", "--registry", "--loglevel", "--workspace", "-w", "--filter",
+    "-F", "--cwd", "-C", "--dir", "--network-timeout", "--modules-folder", "--mutex", "--userconfig",
+})
+_GO_BUILD_VERBS = frozenset({"build", "install"})
+_GO_TOOL_VERBS = frozenset({"mod", "generate", "test", "vet", "get", "env", "work", "fmt", "list", "tool", "clean"})
+# Other languages' build tools, by program name, and what they build.
+BUILD_TOOLS = {
+    "mvn": "Java (Maven)", "mvnw": "Java (Maven)", "gradle": "Java (Gradle)", "gradlew": "Java (Gradle)",
+    "javac": "Java", "sbt": "Scala (sbt)", "lein": "Clojure (Leiningen)", "cargo": "Rust (Cargo)", "rustc": "Rust",
+    "dotnet": ".NET", "bundle": "Ruby (Bundler)", "gem": "Ruby (RubyGems)", "composer": "PHP (Composer)",
+    "mix": "Elixir (Mix)", "rebar3": "Erlang (rebar3)", "cabal": "Haskell (Cabal)", "stack": "Haskell (Stack)",
+    "swift": "Swift", "make": "C/C++ (make)", "cmake": "C/C++ (CMake)", "meson": "C/C++ (Meson)",
+    "ninja": "C/C++ (Ninja)", "configure": "C/C++ (autotools)", "gcc": "C (gcc)", "cc": "C (cc)", "g++": "C++ (g++)",
+    "c++": "C++", "clang": "C (clang)", "clang++": "C++ (clang)",
+}
+
+
+def _stack_command(text: str, program: str, words: list[str]) -> Command | None:
+    """A Node, Go or other language's build step, or None."""
+    operands, skip = [], False
+    for word in words[1:]:
+        if skip:
+            skip = False
+        elif program in _NODE_INSTALL_VERBS and word in _NODE_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not word.startswith("-"):
+            operands.append(word)
+    verb = operands[0] if operands else ""
+    if program in _NODE_INSTALL_VERBS:
+        is_global = "-g" in words or "--global" in words or verb == "global"
+        if (program == "yarn" and not operands) or verb in _NODE_INSTALL_VERBS[program] or (is_global and program == "yarn"):
+            named = operands[2:] if verb == "global" else operands[1:]
+            return Command(NODE_INSTALL, text, packages=named, tool=program, global_install=is_global)
+        script = ""
+        if verb in _NPM_SCRIPT_VERBS:
+            script = operands[1] if len(operands) > 1 else ""
+        elif program == "npm":
+            script = _NPM_SCRIPT_ALIASES.get(verb, "")
+        elif verb not in _YARN_PNPM_COMMANDS:
+            script = verb
+        if script:
+            return Command(NODE_SCRIPT, text, tool=program, script=script)
+        return None
+    if program == "npx" and verb:
+        return Command(NODE_SCRIPT, text, tool=program, script=verb)
+    if program == "node" and verb and not words[1].startswith("-"):
+        return Command(NODE_SCRIPT, text, tool=program, script=verb)
+    if program == "go":
+        if verb in _GO_BUILD_VERBS:
+            return Command(GO_BUILD, text, tool=program)
+        if verb in _GO_TOOL_VERBS:
+            return Command(GO_TOOL, text, tool=program)
+        return None
+    if program in BUILD_TOOLS and (program != "gem" or verb == "install"):
+        return Command(BUILD, text, tool=program)
+    return None
 
 
 def analyse_run(script: str) -> list[Command]:

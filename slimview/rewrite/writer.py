@@ -256,8 +256,8 @@ class StageWriter:
         for command in self.original.commands[n]:
             if command.kind == cmd.OTHER or (command.kind == cmd.ADD_USER and not self.original.runs_as_root):
                 kept.append(command.text)
-            elif command.kind in (cmd.PIP_INSTALL, cmd.VENV) and not self.stack.replaces(command):
-                kept.append(command.text)  # no virtualenv of ours to replace them
+            elif command.kind in cmd.STACK_KINDS and not self.stack.replaces(command):
+                kept.append(command.text)  # no builder of the stack's own does this
             elif command.kind == cmd.CHOWN and not chown_covered(self, command, self.source.instructions[n].layer):
                 kept.append(command.text)
         if not kept:
