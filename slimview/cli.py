@@ -381,22 +381,29 @@ def rewrite(image, options, deep, base, context, dockerfile, output_dir, dockerf
 @image_options
 @rewrite_options
 @click.option("--smoke", "smoke_cmd", help="Command to run in the rewritten image (default: one proving the program's imports work).")
+@click.option(
+    "--health", metavar="PATH",
+    help="Run the rewritten image as a service (PORT set to a free loopback port) and ask PATH (default for Node and Go: /health, /healthz).",
+)
 @click.option("--build-tag", help="Tag for the rewritten image (default: IMAGE's repository, tag 'slimview').")
 @click.option("--legacy-builder", is_flag=True, help="Build with the classic builder instead of BuildKit.")
 @click.option(
     "--reference", type=click.Path(dir_okay=False, exists=True),
     help="A hand-written Dockerfile for the same context: built too, and the rewrite must be no larger.",
 )
-def verify(image, options, deep, base, context, dockerfile, smoke_cmd, build_tag, legacy_builder, reference):
+def verify(image, options, deep, base, context, dockerfile, smoke_cmd, health, build_tag, legacy_builder, reference):
     """Build the rewrite over --context, smoke-test it, and compare it with IMAGE.
 
-    Exit status 1 when the build or the smoke command fails, when slimview's report on the
+    Exit status 1 when the build or the smoke command fails (a service: when it does not
+    start, answer its health endpoint and stay up), when slimview's report on the
     rewrite finds what the rewrite claims to fix (or anything the original did not have),
     or when the rewrite is larger than the --reference. With --deep, the trimmed rewrite is
     built too, smoke-tested again, and each trim measured.
     """
     if context is None:
         raise click.UsageError("verify needs --context DIR (the build context the rewrite copies from)")
+    if health is not None and not health.startswith("/"):
+        raise click.UsageError(f"--health takes a path starting with /, not {health!r}")
     if not os.path.isdir(context):
         raise SlimviewError(f"build context {context} is not a directory")
     analysis = load(image, options)
@@ -409,6 +416,7 @@ def verify(image, options, deep, base, context, dockerfile, smoke_cmd, build_tag
     command = shlex.split(smoke_cmd) if smoke_cmd else None
     result = run_verify(
         analysis, rewritten, context, out_tag, command, buildkit=not legacy_builder, options=options, deep_rewrite=trimmed, reference=reference,
+        health=health,
     )
     for built in (*result.built, result.reference):
         if built is not None and not built.build.ok:
@@ -446,7 +454,8 @@ def verify(image, options, deep, base, context, dockerfile, smoke_cmd, build_tag
     sys.stdout.write("slimview's report on the rewrite finds nothing it claims to fix and nothing the original did not have.\n")
     for built in result.built:
         assert built.smoke is not None and built.measured is not None, "a built image is smoke-tested and measured"
-        sys.stdout.write(f"Built {built.measured.name}; smoke test passed: {shown_command(built.smoke.command)}\n")
+        passed = built.smoke.summary or f"smoke test passed: {shown_command(built.smoke.command)}"
+        sys.stdout.write(f"Built {built.measured.name}; {passed}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,8 @@ image, and measure both images the way ``docker image inspect`` does, with their
 A command-level workflow over the stages (rewrite, then source → index → findings again
 on the built image through ``slimview.session``), not a rewrite step. It fails when:
 
-- the rewrite does not build, or its smoke command fails;
+- the rewrite does not build, or its smoke command fails (for a service: it does not start,
+  answer its health endpoint and stay up);
 - slimview's own report on the built rewrite is not a fixed point: it leaves a finding of
   a kind the rewrite claims to fix, or has one the original did not have (findings stored
   in the runtime base's own layers are the base's, and only noted);
@@ -15,7 +16,8 @@ on the built image through ``slimview.session``), not a rewrite step. It fails w
 
 The build runs on a temporary copy of the build context (hard links where possible) that
 has the rewrite's .dockerignore in place, so the user's own .dockerignore is never touched.
-Containers get no network (``--network none``); builds use the host's (``--network host``).
+Smoke commands run with no network (``--network none``); a service runs with the host's
+network on a free loopback port and is always removed; builds use the host's network.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from slimview import session
@@ -36,11 +43,15 @@ from slimview.findings.details import CacheDetails, NoHealthcheckDetails, RootUs
 from slimview.index import IndexOptions
 from slimview.rewrite import deep, dockerignore
 from slimview.rewrite.model import Fix, Rewrite
+from slimview.rewrite.smoke import HEALTH_PATHS
 from slimview.source.engine import connect, engine_host, inspect_image
 
 BUILD_TIMEOUT_S = 1800
 SMOKE_TIMEOUT_S = 300
 LOG_LINES = 25
+SERVICE_START_S = 60  # for the service to answer its health endpoint
+SERVICE_STAY_S = 3  # and then to be still up and answering
+STOP_GRACE_S = 10  # docker stop's wait before SIGKILL
 
 
 def docker_cli() -> str:
@@ -124,6 +135,7 @@ class SmokeResult:
     ok: bool
     command: list[str]
     output: str
+    summary: str = ""  # what passed, when it is not the command (a service's health check)
 
 
 def smoke(tag: str, command: list[str]) -> SmokeResult:
@@ -138,6 +150,93 @@ def smoke(tag: str, command: list[str]) -> SmokeResult:
     except subprocess.TimeoutExpired:
         return SmokeResult(False, command, f"no result after {SMOKE_TIMEOUT_S} s")
     return SmokeResult(proc.returncode == 0, command, proc.stdout)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _ask(url: str) -> int | None:
+    """The HTTP status ``url`` answers with (never through a proxy), None when nothing answers."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [docker_cli(), *args], env=_cli_env(True), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False,
+    )
+
+
+def _running(container: str) -> bool:
+    return _docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip() == "true"
+
+
+def service_check(tag: str, paths: Sequence[str]) -> SmokeResult:
+    """Run ``tag`` as a service (host network, ``PORT`` a free loopback port, ``HOST``
+    127.0.0.1), wait until one of ``paths`` answers 2xx, check it is still up and answering
+    SERVICE_STAY_S later, then stop it with SIGTERM (how long that took is reported). The
+    container is removed whatever happens."""
+    port = _free_loopback_port()
+    started = _docker("run", "-d", "--network", "host", "-e", f"PORT={port}", "-e", "HOST=127.0.0.1", tag)
+    shown = ["GET", f"http://127.0.0.1:{port}{paths[0]}"]
+    if started.returncode != 0:
+        return SmokeResult(False, shown, started.stdout)
+    container = started.stdout.strip().splitlines()[-1]
+    try:
+        return _watch(container, port, paths)
+    finally:
+        _docker("rm", "-f", container)
+
+
+def _watch(container: str, port: int, paths: Sequence[str]) -> SmokeResult:
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVICE_START_S
+    answered: tuple[str, int] | None = None
+    seen: dict[str, int] = {}
+    while answered is None:
+        for path in paths:
+            status = _ask(base + path)
+            if status is not None:
+                seen[path] = status
+            if status is not None and 200 <= status < 300:
+                answered = (path, status)
+                break
+        if answered is not None:
+            break
+        if not _running(container):
+            logs = _docker("logs", "--tail", str(LOG_LINES), container).stdout
+            return SmokeResult(False, ["GET", base + paths[0]], f"the service exited before answering:\n{logs}")
+        if time.monotonic() > deadline:
+            heard = ", ".join(f"{p} answered {code}" for p, code in seen.items()) or "nothing answered"
+            logs = _docker("logs", "--tail", str(LOG_LINES), container).stdout
+            return SmokeResult(False, ["GET", base + paths[0]], (
+                f"no 2xx from {', '.join(paths)} on 127.0.0.1:{port} within {SERVICE_START_S} s ({heard}); the service is "
+                f"given PORT={port} and HOST=127.0.0.1 (pass --health PATH for its health endpoint, or --smoke)\n{logs}"
+            ))
+        time.sleep(0.25)
+    path, status = answered
+    command = ["GET", base + path]
+    time.sleep(SERVICE_STAY_S)
+    again = _ask(base + path)
+    if not _running(container) or again is None or not 200 <= again < 300:
+        logs = _docker("logs", "--tail", str(LOG_LINES), container).stdout
+        return SmokeResult(False, command, f"it answered {path} ({status}) but was not up and answering {SERVICE_STAY_S} s later:\n{logs}")
+    stopping = time.monotonic()
+    _docker("stop", "-t", str(STOP_GRACE_S), container, timeout=STOP_GRACE_S + 60)
+    took = time.monotonic() - stopping
+    stop = (f"stopped by SIGTERM in {took:.1f} s" if took < STOP_GRACE_S
+            else f"ignored SIGTERM for {STOP_GRACE_S} s and was killed")
+    summary = f"the service started, answered GET {path} ({status}), was still up {SERVICE_STAY_S} s later, and {stop}"
+    return SmokeResult(True, command, "", summary)
 
 
 @dataclass
@@ -327,13 +426,18 @@ def _analysed(client, built: BuildResult, tag: str, original: ImageSummary, opti
 
 def _build_and_measure(
     client, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, buildkit: bool,
-    options: IndexOptions | None, original: ImageSummary,
+    options: IndexOptions | None, original: ImageSummary, health: str | None,
 ) -> Built:
     built = build(rewrite.dockerfile, context, rewrite.dockerignore, tag, skip=_skip(context, rewrite.dockerignore), buildkit=buildkit)
     if not built.ok:
         return Built(built)
-    command = smoke_cmd or rewrite.smoke
-    result = smoke(tag, command) if command else SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke")
+    command = smoke_cmd or (None if health or rewrite.service else rewrite.smoke)
+    if command:
+        result = smoke(tag, command)
+    elif health or rewrite.service:
+        result = service_check(tag, (health,) if health else HEALTH_PATHS)
+    else:
+        result = SmokeResult(False, [], "no smoke command could be derived from the image's CMD; pass --smoke (or --health PATH for a service)")
     measured, analysis, comparison = _analysed(client, built, tag, original, options)
     return Built(built, result, measured, analysis, comparison)
 
@@ -376,19 +480,21 @@ def _measure_trims(rewrite: Built, twin: Built, under: str) -> list[TrimMeasure]
 def verify(
     analysis: Analysis, rewrite: Rewrite, context: str, tag: str, smoke_cmd: list[str] | None, *,
     buildkit: bool = True, options: IndexOptions | None = None, deep_rewrite: Rewrite | None = None, reference: str | None = None,
+    health: str | None = None,
 ) -> Verification:
     """Build ``rewrite`` over ``context`` (and its --deep twin, and the ``reference``
-    Dockerfile, when given), smoke-test what was built and measure every image."""
+    Dockerfile, when given), smoke-test what was built and measure every image. ``health``:
+    the path of a service's health endpoint (the rewrite of a service asks HEALTH_PATHS)."""
     client = connect()
     original = session.summary(analysis)
     result = Verification(
-        measure_original(analysis, client, original), _build_and_measure(client, rewrite, context, tag, smoke_cmd, buildkit, options, original),
+        measure_original(analysis, client, original), _build_and_measure(client, rewrite, context, tag, smoke_cmd, buildkit, options, original, health),
     )
     if not result.rewrite.build.ok:
         return result
     pairs = [(rewrite, result.rewrite)]
     if deep_rewrite is not None:
-        result.deep = _build_and_measure(client, deep_rewrite, context, sibling_tag(tag, "deep"), smoke_cmd, buildkit, options, original)
+        result.deep = _build_and_measure(client, deep_rewrite, context, sibling_tag(tag, "deep"), smoke_cmd, buildkit, options, original, health)
         if not result.deep.build.ok:
             return result
         pairs.append((deep_rewrite, result.deep))

@@ -21,6 +21,7 @@ import posixpath
 from collections.abc import Sequence
 
 from slimview.display import human_bytes
+from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.stages import read_dockerfile
 from slimview.errors import InputError
 from slimview.findings.details import JunkDetails, NoHealthcheckDetails, RootUserDetails
@@ -41,7 +42,7 @@ from slimview.rewrite.estimate import estimate, pip_layers
 from slimview.rewrite.layers import CopiedEntry, copied_entries, stored_under
 from slimview.rewrite.model import NoRewrite, Rewrite
 from slimview.rewrite.original import requested_packages
-from slimview.rewrite.stacks import Stack, stack_for
+from slimview.rewrite.stacks import PLAIN, Stack, stack_for, unknown_stack
 from slimview.rewrite.stacks.python import has_python, python_version
 from slimview.rewrite.summary import estimate_phrase
 from slimview.rewrite.target import RewriteSource, from_dockerfile, from_image
@@ -96,7 +97,13 @@ def rewrite_image(
     family = distribution_family(os_release(index))
     db = packages if packages is not None else read_database(index)
     build = _build_packages(db)
-    stack = stack_for(source, version)
+    stack = stack_for(source, version, index, history, build, db)
+    unknown = unknown_stack(source) if stack is PLAIN else None
+    if unknown is not None:
+        raise NoRewrite(
+            f"no rewrite for this stack yet: `{_one_line(unknown.text)}` builds with {cmd.BUILD_TOOLS[unknown.tool]}, and slimview "
+            "rewrites Python, Node and Go images and plain ones (OS packages, files, shell steps); the report's findings still apply"
+        )
     original_base = source.base or base_image.name
     runtime_base, reason = _runtime_base(base, stack, version, family, original_base)
     same_base = bool(original_base) and runtime_base == original_base
@@ -121,7 +128,7 @@ def rewrite_image(
         inherited=None if same_base else _command(index),
         original_command=_command(index),
         original_base=original_base,
-        runtime_entrypoint=list(distroless.PYTHON_ENTRYPOINT) if distroless.is_distroless_python(runtime_base) else [],
+        runtime_entrypoint=stack.base_entrypoint(runtime_base),
         deep=deep_trims.measure(index, pip_layers(history)) if deep and stack.name == "python" else None,
     )
     written = write(source, facts, stack)
@@ -129,7 +136,7 @@ def rewrite_image(
     dropped = _keep_copied(ignore, written.copied, context)
 
     sizes = {tag: img.size for img in local_images for tag in img.tags}
-    base_size = sizes.get(runtime_base)
+    base_size = 0 if runtime_base == "scratch" else sizes.get(runtime_base)
     rows, notes = estimate(index, history, source, written, base_size, db, same_base=same_base, runtime_base=runtime_base, trims=facts.deep)
     excluded = runtime_base if any(r.after is None for r in rows) else ""
     if dropped:
@@ -156,11 +163,17 @@ def rewrite_image(
         sizes=rows,
         copied_sources=[path for path, _is_dir in written.copied],
         smoke=stack.smoke(written.exec_command),
+        service=stack.serves and bool(index.source.image_config.get("ExposedPorts")),
         notes=notes,
         runtime_base=runtime_base,
         base_excluded=excluded,
         copied_from_builder=written.venv or "",
     )
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 60 else line[:57] + "..."
 
 
 def _runtime_base(chosen: str | None, stack: Stack, version: str | None, family: str, original: str) -> tuple[str, str]:
@@ -219,7 +232,6 @@ def _ignore_file(findings: Sequence[Finding], user: list[str], stack: Stack) -> 
     ignore.add("Version control, editor and build files.", di.COMMON)
     for comment, patterns in stack.ignore_patterns():
         ignore.add(comment, patterns)
-    ignore.add("Tests, notebooks and docs: not needed to run the program.", di.NOT_RUNTIME)
     return ignore
 
 

@@ -8,7 +8,8 @@ A rewrite that fails one of these is not written; ``NoRewrite`` says why in one 
 - a step the runtime keeps must not call a program whose package moved to the builder
   (``make``, ``gcc``, ``git``);
 - an ENTRYPOINT the original inherited from its base is that base's own program: another
-  base would run something else (or nothing).
+  base would run something else (or nothing), unless it is known to have the same one (the
+  node images' ``docker-entrypoint.sh``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def check(written: Written, facts: Facts, db: PackageDatabase | None) -> None:
                         "which the rewrite moves to the builder stage"
                     )
     inherited = facts.inherited
-    if inherited is not None and inherited.entrypoint and "ENTRYPOINT" not in {i.keyword for i in written.runtime}:
+    if (
+        inherited is not None and inherited.entrypoint and inherited.entrypoint != facts.runtime_entrypoint
+        and "ENTRYPOINT" not in {i.keyword for i in written.runtime}
+    ):
         raise NoRewrite(
             f"it would change what the image runs: its ENTRYPOINT {json_array(inherited.entrypoint)} comes from "
             f"{facts.original_base or 'its base image'}, which the rewrite replaces with {base} (--base {facts.original_base or 'IMAGE'} keeps it)"

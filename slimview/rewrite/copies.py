@@ -184,6 +184,36 @@ def rewrite_copy(w: StageWriter, n: int, ins: Instruction) -> list[Instruction]:
     return out
 
 
+def replay_in_builder(w: StageWriter, ns: list[int]) -> list[Instruction]:
+    """The original's context copies ``ns`` in the builder stage, as written (without the
+    owner: the builder's files are root's until the runtime copies what it needs)."""
+    out = []
+    for n in ns:
+        step = w.original.copies[n]
+        flags = [f for f in step.flags if not f.startswith(("--chown=", "--chmod="))]
+        comments = w.ledger.comments(n)
+        if step.unknown:
+            comments.append(f"The history kept only a hash of the sources ({step.unknown[:17]}…), so `{' '.join(step.sources)}` is a guess.")
+        out.append(_as_written(w, step, flags, comments))
+    return out
+
+
+def left_in_builder(w: StageWriter, n: int) -> None:
+    """The runtime's share of the original's context copy ``n`` when the builder alone reads
+    it: nothing, so its junk and secrets never reach the runtime (recorded as fixed)."""
+    step = w.original.copies[n]
+    entries = w.facts.entries(step, w.source.instructions[n].layer) or []
+    junk = [e for e in entries if w.facts.junk(e.name) and not w.stack.is_manifest(e.name, e.is_dir)]
+    if junk:
+        w.ledger.fixes.append(Fix(
+            FindingKind.CONTEXT_JUNK, "the context stays in the builder stage, without " + ", ".join(e.name for e in junk), sum(e.bytes for e in junk),
+        ))
+    secret = [e.name for e in junk if e.name in w.facts.secrets]
+    if secret:
+        w.ledger.fixes.append(Fix(FindingKind.SECRET, "credentials left out of the context: " + ", ".join(secret)))
+    w.ledger.context_in_builder = True
+
+
 def _as_written(w: StageWriter, step: CopyStep, flags: list[str], comments: list[str]) -> Instruction:
     sources = step.sources
     for s in sources:

@@ -25,6 +25,13 @@ PYTHON = ("**/__pycache__", "**/*.py[cod]", ".venv", "venv", ".pytest_cache", ".
           ".tox", ".nox", ".coverage", "htmlcov", "*.egg-info", "**/.ipynb_checkpoints")
 # Top-level names that hold no code the program runs (tests, notebooks, docs).
 NOT_RUNTIME = ("tests", "test", "notebooks", "docs")
+NOT_RUNTIME_COMMENT = "Tests, notebooks and docs: not needed to run the program."
+# Node: installed packages, caches and tool output a build makes again.
+NODE = ("node_modules", "**/node_modules", ".npm", ".pnpm-store", ".yarn/cache", ".yarn/install-state.gz",
+        "npm-debug.log*", "yarn-debug.log*", "yarn-error.log*", "pnpm-debug.log*", "coverage", ".nyc_output",
+        ".eslintcache", "*.tsbuildinfo")
+# Go: test coverage profiles and a locally built program (the builder builds its own).
+GO = ("*.out", "*.test", "*.coverprofile")
 
 
 @dataclass

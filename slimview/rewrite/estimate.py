@@ -4,8 +4,10 @@ Before: what each of the original's layers stores, grouped by what made it. Afte
 runtime base (the original's when the rewrite keeps it, else its size in the local engine;
 a base the engine lacks is left out of the estimate, and the rewrite says so), the closure
 of the runtime OS packages that base lacks, the virtualenv (the pip layers' files without
-caches, and without what --deep trims), the application files the rewrite copies, and the
-layers of the steps it keeps. ``slimview verify`` measures the real figures.
+caches, and without what --deep trims), what a Node or Go builder hands the runtime (the
+production node_modules, the build's output, the stripped program: the stack measures
+them), the application files the rewrite copies, and the layers of the steps it keeps.
+``slimview verify`` measures the real figures.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from slimview.rewrite.model import SizeRow
 from slimview.rewrite.target import RewriteSource
 from slimview.rewrite.writer import Written
 
-BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER = (
-    "base image", "OS packages", "Python packages", "application files", "other steps"
+BASE, OS_PACKAGES, PYTHON_PACKAGES, NODE_PACKAGES, APP_FILES, BUILD_OUTPUT, OTHER = (
+    "base image", "OS packages", "Python packages", "Node packages", "application files", "build output", "other steps"
 )
 CACHES = ("root/.cache/", "tmp/")
 
 
-def _layer_kind(source: RewriteSource, n: int) -> str:
+def _layer_kind(source: RewriteSource, n: int, stacked: dict[str, int] | None = None) -> str:
+    """What made the layer of instruction ``n``; ``stacked``: the rows a Node or Go builder
+    hands the runtime (their layers are counted there)."""
     ins = source.instructions[n]
     if ins.keyword == "RUN" and not ins.exec_form:
         kinds = {c.kind for c in cmd.analyse_run(ins.args)}
@@ -37,6 +41,10 @@ def _layer_kind(source: RewriteSource, n: int) -> str:
             return OS_PACKAGES
         if cmd.PIP_INSTALL in kinds:
             return PYTHON_PACKAGES
+        if stacked and NODE_PACKAGES in stacked and cmd.NODE_INSTALL in kinds:
+            return NODE_PACKAGES
+        if stacked and BUILD_OUTPUT in stacked and kinds & {cmd.NODE_SCRIPT, cmd.GO_BUILD, cmd.GO_TOOL}:
+            return BUILD_OUTPUT
     if ins.keyword in ("COPY", "ADD") and "--from=" not in ins.args:
         return APP_FILES
     return OTHER
@@ -78,7 +86,7 @@ def estimate(
     kinds: dict[int, str] = {}
     for n, ins in enumerate(source.instructions):
         if ins.layer is not None and ins.layer >= base_layers:
-            kinds[ins.layer] = _layer_kind(source, n)
+            kinds[ins.layer] = _layer_kind(source, n, written.estimated)
     for layer in layers[base_layers:]:
         kind = kinds.get(layer.index, OTHER)
         before[kind] = before.get(kind, 0) + layer.stats.size
@@ -92,13 +100,15 @@ def estimate(
     pip_made = [layer for layer, kind in kinds.items() if kind == PYTHON_PACKAGES]
     trimmed = sum(trims.of(rule) for rule in REMOVED) if trims is not None else 0
     after[PYTHON_PACKAGES] = sum(added_bytes(index, layer, CACHES) for layer in pip_made) - trimmed
+    after.update(written.estimated)
     copy_layers = [layer for layer, kind in kinds.items() if kind == APP_FILES]
-    after[APP_FILES] = written.app_bytes if written.app_bytes else sum(layers[n].stats.size for n in copy_layers)
+    copied = written.app_bytes or written.context_in_builder
+    after[APP_FILES] = written.app_bytes if copied else sum(layers[n].stats.size for n in copy_layers)
     if rewritten is history:
         kept = {made for n in written.kept_runs if (made := history.instructions[n].layer) is not None}
         after[OTHER] = sum(layers[n].stats.size for n in kept if kinds.get(n) == OTHER)
     elif written.kept_runs:
         notes.append("RUN steps kept from the Dockerfile are not counted in the estimate")
-    order: Sequence[str] = (BASE, OS_PACKAGES, PYTHON_PACKAGES, APP_FILES, OTHER)
+    order: Sequence[str] = (BASE, OS_PACKAGES, PYTHON_PACKAGES, NODE_PACKAGES, APP_FILES, BUILD_OUTPUT, OTHER)
     rows = [SizeRow(label, before.get(label, 0), after.get(label, 0)) for label in order]
     return [r for r in rows if r.before or r.after != 0], notes

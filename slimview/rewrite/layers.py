@@ -1,13 +1,16 @@
 """What the image's layers hold, read from the index: what each layer added, what a COPY
-brought in, what layers stored under a directory (its OS packages are slimview/packages' to
-read; what a stack's files say, the stack's module).
+brought in, what layers stored under a directory, a file's body (its OS packages are
+slimview/packages' to read; what a stack's files say, the stack's module).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimview.index.model import Change, ImageIndex, entry_ref
+from slimview.errors import InputError
+from slimview.index.capture import PROGRAM_MAX
+from slimview.index.content import read_body
+from slimview.index.model import Change, ImageIndex, entry_ref, split_ref
 from slimview.source.tarstream import EntryType
 
 
@@ -65,3 +68,29 @@ def stored_under(index: ImageIndex, prefixes: tuple[str, ...], first_layer: int 
                 else:
                     hidden += files.sizes[i]
     return visible, hidden
+
+
+def file_body(index: ImageIndex, path: str, layer_no: int | None = None) -> bytes | None:
+    """The body of ``path`` (in the final filesystem, or as layer ``layer_no`` stored it):
+    the one the index kept (index/capture.py keeps a Node project's package.json and
+    lockfiles, and built programs), else read again from an archive on disk; None when
+    neither can give it (a body the policy dropped from a streamed save) or it holds a secret.
+    The one place the rewrite reads a body."""
+    if layer_no is None:
+        ref = index.final.get(path)
+        if ref is None:
+            return None
+        layer_no = split_ref(ref)[0]
+    layer = index.layers[layer_no]
+    i = layer.find(path)
+    if i is None or layer.files.types[i] != EntryType.FILE:
+        return None
+    if layer.files.secrets.get(i):
+        return None
+    kept = layer.files.captured.get(i)
+    if kept is not None:
+        return kept
+    try:
+        return read_body(index, layer_no, path, PROGRAM_MAX)
+    except InputError:
+        return None

@@ -18,6 +18,8 @@ class Change(StrEnum):
 
     CACHE_ORDER = "cache-order"  # dependency manifests before the source: edits keep the install layer cached
     PYTHON = "python"  # pip packages in a virtualenv built in the builder stage
+    NODE = "node"  # dependencies installed, built and pruned in a builder; the slim Node image runs the result
+    GO = "go"  # the program built in a builder stage and shipped alone
     DEEP = "deep"  # a trim of --deep: files the program does not need at run time
 
 
@@ -65,6 +67,7 @@ class Rewrite:
     sizes: list[SizeRow]
     copied_sources: list[str]  # context paths the Dockerfile copies (never ignored)
     smoke: list[str] | None  # a command proving the app's imports work, when one can be derived
+    service: bool = False  # a network service (Node, Go): verify runs it and asks its health endpoint
     notes: list[str] = field(default_factory=list)
     runtime_base: str = ""  # the FROM of the final stage
     base_excluded: str = ""  # the runtime base, when its size is unknown and the estimate leaves it out

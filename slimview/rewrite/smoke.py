@@ -1,6 +1,11 @@
 """The smoke command that proves a rewritten image still runs the program: derived from the
 image's ENTRYPOINT + CMD, it imports what the program imports without starting it
-(``slimview verify`` runs it in the built image)."""
+(``slimview verify`` runs it in the built image).
+
+A network service (the Node and Go stacks', or any image with ``verify --health``) is proved
+by running it instead: it must start, answer its health endpoint and stay up (``verify``
+runs it with host networking on a free loopback port, given as ``PORT``, with ``HOST``
+127.0.0.1, and asks the paths below in turn until one answers 2xx)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 import re
 import shlex
 
+HEALTH_PATHS = ("/health", "/healthz")
 SERVERS = ("uvicorn", "gunicorn", "hypercorn", "daphne", "granian")
 _PYTHON = re.compile(r"^python[\d.]*$")
 _APP_SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_]\w*)(?P<call>\(.*\))?$")

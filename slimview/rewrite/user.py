@@ -29,19 +29,37 @@ class UserTools(StrEnum):
     NONE = "none"  # no tool and maybe no shell: a numeric USER without a passwd entry
 
 
+def app_user(w: StageWriter) -> str:
+    """The ``uid:gid`` that runs the program: a non-root user the runtime base has (the node
+    images' node), else the one the rewrite makes."""
+    known = w.stack.base_user(w)
+    return known[0] if known is not None else f"{APP_UID}:{APP_UID}"
+
+
 def owner(w: StageWriter) -> str:
     """``--chown`` for the application's files: the original's ``chown -R`` owner, else the
     new user's when the original ran as root, else none (the original's USER owns nothing)."""
     if w.original.chowns:
         return w.original.chowns[0].owner
-    return f"{APP_UID}:{APP_UID}" if w.original.runs_as_root else ""
+    return app_user(w) if w.original.runs_as_root else ""
+
+
+def fix_summary(w: StageWriter) -> str:
+    known = w.stack.base_user(w)
+    if known is not None:
+        return f"runs as {known[1]} (uid {known[0].split(':', 1)[0]}) instead of root"
+    return f"runs as uid {APP_UID} instead of root"
 
 
 def add_user(w: StageWriter) -> str | None:
     """The command making the user (and the VOLUMEs it must write to), or None when the
-    runtime base has no tool for it."""
+    runtime base has the user already or no tool for it."""
     tools = w.user_tools
-    if tools == UserTools.NONE:
+    known = w.stack.base_user(w)
+    if known is not None and w.original.volumes and tools != UserTools.NONE:
+        uid, _, gid = known[0].partition(":")
+        return f"install -d -o {uid} -g {gid or uid} " + " ".join(sorted(set(w.original.volumes)))
+    if tools == UserTools.NONE or known is not None:
         return None
     if tools == UserTools.BUSYBOX:
         text = f"addgroup -S -g {APP_UID} app \\\n && adduser -S -D -u {APP_UID} -G app -h /home/app app"
@@ -58,13 +76,17 @@ def add_user(w: StageWriter) -> str | None:
 
 def comment(w: StageWriter, made: bool) -> str:
     note = " (fixes config: runs as root)" if w.facts.runs_as_root_finding else ""
+    known = w.stack.base_user(w)
+    if known is not None:
+        uid = known[0].split(":", 1)[0]
+        return f"The {known[1]} user (uid {uid}) of {w.facts.runtime_base} runs the program{note}; numeric, so runAsNonRoot can check it."
     if made:
         return f"A non-root user (uid {APP_UID}) runs the program{note}; a numeric USER suits runAsNonRoot."
     return f"A non-root user (uid {APP_UID}) runs the program{note}: numeric, so it needs no passwd entry ({w.facts.runtime_base} has no useradd)."
 
 
-def user_instruction() -> Instruction:
-    return Instruction("USER", f"{APP_UID}:{APP_UID}")
+def user_instruction(w: StageWriter) -> Instruction:
+    return Instruction("USER", app_user(w))
 
 
 def place_user(instructions: list[Instruction], user: Instruction) -> list[Instruction]:

@@ -30,7 +30,7 @@ from slimview.dockerfile.values import exec_array, json_array
 from slimview.findings.model import FindingKind
 from slimview.packages.model import Manager
 from slimview.rewrite import ospackages, user
-from slimview.rewrite.copies import CopyStep, chown_covered, rewrite_copy
+from slimview.rewrite.copies import CopyStep, chown_covered, left_in_builder, rewrite_copy
 from slimview.rewrite.deep import DeepFacts
 from slimview.rewrite.layers import CopiedEntry
 from slimview.rewrite.model import Fix, fixes
@@ -118,6 +118,8 @@ class Written:
     venv: str | None
     manager: Manager  # the package manager the install commands use
     runtime: list[Instruction] = field(default_factory=list)  # the runtime stage, as written
+    estimated: dict[str, int] = field(default_factory=dict)  # what the stack's builder hands the runtime, by estimate row
+    context_in_builder: bool = False  # a context copy stays in the builder (the runtime copies what it made)
 
 
 class Ledger:
@@ -130,6 +132,8 @@ class Ledger:
         self.copied: list[tuple[str, bool]] = []
         self.app_bytes = 0
         self.kept_runs: list[int] = []
+        self.estimated: dict[str, int] = {}
+        self.context_in_builder = False
         self._comments_used: set[int] = set()
 
     def comments(self, n: int) -> list[str]:
@@ -172,6 +176,10 @@ class StageWriter:
     def args(self) -> list[Instruction]:
         return [Instruction("ARG", i.args) for i in self.source.instructions if i.keyword == "ARG"]
 
+    def builder_env(self) -> list[Instruction]:
+        """The original's ENV for a builder stage, but PATH: the builder's tools are its base's."""
+        return [Instruction("ENV", i.args) for i in self.source.instructions if i.keyword == "ENV" and "PATH" not in env_names(i.args)]
+
     def install(self, packages: list[str]) -> str:
         return ospackages.install(packages, self.manager)
 
@@ -194,6 +202,8 @@ class StageWriter:
                 continue
             if k == "RUN":
                 out += self.run(n, ins)
+            elif k in ("COPY", "ADD") and self.stack.builder_input(self, n):
+                left_in_builder(self, n)
             elif k in ("COPY", "ADD"):
                 out += rewrite_copy(self, n, ins)
             elif k == "WORKDIR":
@@ -210,7 +220,7 @@ class StageWriter:
         out += self.inherited_command()
         out = self.base_entrypoint(out)
         if self.original.runs_as_root:
-            out = user.place_user(out, user.user_instruction())
+            out = user.place_user(out, user.user_instruction(self))
         out[0].comments.extend(self.stack.alternatives(self))  # once the stage is known: what it keeps decides
         return merge_runs(out)
 
@@ -237,7 +247,7 @@ class StageWriter:
             comments.append(f"Run-time libraries of the build's -dev packages: {'; '.join(added)}.")
         comments += plan.comments
         if self.original.runs_as_root:
-            self.ledger.fixes.append(Fix(FindingKind.CONFIG, f"runs as uid {user.APP_UID} instead of root"))
+            self.ledger.fixes.append(Fix(FindingKind.CONFIG, user.fix_summary(self)))
             made = user.add_user(self)
             if made is not None:
                 commands.append(made)
@@ -266,6 +276,10 @@ class StageWriter:
         return [Instruction("RUN", " \\\n && ".join(kept), self.ledger.comments(n), flags=ins.flags)]
 
     def exec_form(self, ins: Instruction) -> Instruction:
+        """CMD/ENTRYPOINT in exec form, as the stack runs it (Node: node instead of npm start)."""
+        return self.stack.command(self, self._exec_form(ins))
+
+    def _exec_form(self, ins: Instruction) -> Instruction:
         """CMD/ENTRYPOINT in exec form: the program is PID 1 and gets signals itself."""
         comments = list(ins.comments)
         if ins.keyword == "CMD" and self.facts.no_healthcheck_finding:
@@ -322,6 +336,11 @@ class StageWriter:
         return entrypoint + command
 
 
+def env_names(args: str) -> list[str]:
+    """The names an ENV instruction sets (``A=1 B=2``, or the older ``A 1``)."""
+    return [w.split("=", 1)[0] for w in args.split() if "=" in w] or args.split()[:1]
+
+
 def merge_runs(instructions: list[Instruction]) -> list[Instruction]:
     """Consecutive shell-form RUNs with the same flags as one: fewer layers (and what
     hadolint's DL3059 asks). RUNs with other flags stay apart: a mount or ``--network``
@@ -359,4 +378,6 @@ def write(source: RewriteSource, facts: Facts, stack: Stack) -> Written:
         venv=stack.copied_from_builder(writer),
         manager=writer.manager,
         runtime=runtime,
+        estimated=writer.ledger.estimated,
+        context_in_builder=writer.ledger.context_in_builder,
     )

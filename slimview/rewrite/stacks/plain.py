@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction
+from slimview.rewrite import dockerignore as di
 from slimview.rewrite.ospackages import PackagePlan
 from slimview.rewrite.smoke import smoke_command
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 class Plain:
     name = "plain"
+    serves = False
 
     def runtime_base(self, version: str | None, family: str, original: str) -> tuple[str, str] | None:
         return None
@@ -45,10 +47,22 @@ class Plain:
         return []
 
     def ignore_patterns(self) -> list[tuple[str, tuple[str, ...]]]:
-        return []
+        return [(di.NOT_RUNTIME_COMMENT, di.NOT_RUNTIME)]
 
     def smoke(self, command: list[str]) -> list[str] | None:
         return smoke_command(command, False)
+
+    def builder_input(self, w: StageWriter, n: int) -> bool:
+        return False
+
+    def command(self, w: StageWriter, ins: Instruction) -> Instruction:
+        return ins
+
+    def base_user(self, w: StageWriter) -> tuple[str, str] | None:
+        return None
+
+    def base_entrypoint(self, runtime_base: str) -> list[str]:
+        return []
 
 
 PLAIN = Plain()

@@ -79,6 +79,7 @@ def has_python(image: str) -> bool:
 
 class Python:
     name = "python"
+    serves = False  # verify proves it by importing what the program imports
 
     def runtime_base(self, version: str | None, family: str, original: str) -> tuple[str, str] | None:
         if version is None:
@@ -127,7 +128,7 @@ class Python:
         ])]
         out += w.args()
         # The builder keeps PATH as its base sets it: python3 there must be the base's, with pip.
-        out += [Instruction("ENV", i.args) for i in w.source.instructions if i.keyword == "ENV" and "PATH" not in _env_names(i.args)]
+        out += w.builder_env()
         build = w.packages.build
         if build:
             saved = w.facts.savings.build_tools
@@ -240,14 +241,23 @@ class Python:
         return distroless.python_note(w)
 
     def ignore_patterns(self) -> list[tuple[str, tuple[str, ...]]]:
-        return [("Python caches, virtualenvs and tool output.", di.PYTHON)]
+        return [("Python caches, virtualenvs and tool output.", di.PYTHON), (di.NOT_RUNTIME_COMMENT, di.NOT_RUNTIME)]
 
     def smoke(self, command: list[str]) -> list[str] | None:
         return smoke_command(command, True)
 
+    def builder_input(self, w: StageWriter, n: int) -> bool:
+        return False
 
-def _env_names(args: str) -> list[str]:
-    return [w.split("=", 1)[0] for w in args.split() if "=" in w] or args.split()[:1]
+    def command(self, w: StageWriter, ins: Instruction) -> Instruction:
+        return ins
+
+    def base_user(self, w: StageWriter) -> tuple[str, str] | None:
+        return None
+
+    def base_entrypoint(self, runtime_base: str) -> list[str]:
+        return list(distroless.PYTHON_ENTRYPOINT) if distroless.is_distroless_python(runtime_base) else []
+
 
 
 PYTHON = Python()
