@@ -8,9 +8,10 @@ table, no DWARF: panics still print file and line from Go's own tables).
 Static or not is read from the program the original built (slimview/rewrite/programs.py):
 a Go program whose only C is the standard library's (the cgo DNS resolver and os/user, which
 both fall back to pure Go) and which loads no library but libc is rebuilt with
-``CGO_ENABLED=0``; it then runs on ``scratch``, or on ``gcr.io/distroless/static-debian12``
-when it needs CA certificates, the time zone database, /tmp or a user database (distroless
-has them, scratch has nothing). A program that calls C itself, or loads other libraries,
+``CGO_ENABLED=0``; it then runs on ``scratch``, with the builder's CA bundle copied when it
+makes TLS client connections and the time zone database built in (``-tags timetzdata``)
+when it loads zones, or on ``gcr.io/distroless/static-debian12`` when it needs /tmp or a
+user database (distroless has them, scratch has nothing). A program that calls C itself, or loads other libraries,
 stays dynamic on ``debian:bookworm-slim`` with the packages of the libraries it loads. A
 program slimview cannot read is kept as it was built (dynamic when cgo was on).
 """
@@ -49,6 +50,10 @@ SCRATCH = "scratch"
 DISTROLESS_STATIC = "gcr.io/distroless/static-debian12:nonroot"
 DISTROLESS_USER = ("65532:65532", "nonroot")
 SLIM = "debian:bookworm-slim"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian's (the golang images have ca-certificates)
+# What a static program may need that scratch can be given: the CA bundle copied from the
+# builder, the zone database compiled into the program.
+SCRATCH_NEEDS = frozenset({Need.CA_CERTIFICATES, Need.ZONEINFO})
 # What distroless static provides that a static program may need; Debian packages that are
 # only that data need no package manager there.
 DATA_PACKAGES = frozenset({"ca-certificates", "tzdata", "netbase"})
@@ -171,10 +176,13 @@ class Go:
             image = "alpine:3" if family == "alpine" else SLIM
             return image, f"{image}: {why}."
         needs = self.needs()
-        if needs:
+        if not set(needs) <= SCRATCH_NEEDS:
             return DISTROLESS_STATIC, (
                 f"{DISTROLESS_STATIC}: the program is static and needs {', '.join(needs)}, which distroless has (scratch has nothing)."
             )
+        if needs:
+            given = [{Need.CA_CERTIFICATES: "the builder's CA bundle", Need.ZONEINFO: "the zone database built in"}[n] for n in needs]
+            return SCRATCH, f"scratch: the program is static; it needs {' and '.join(needs)} ({', '.join(given)}) and nothing else."
         return SCRATCH, (
             "scratch: the program is static and needs nothing else: no CA certificates (it makes no TLS client "
             "connections), no time zone database, no /tmp and no user database."
@@ -186,7 +194,9 @@ class Go:
         if w.facts.runtime_base in (SCRATCH, DISTROLESS_STATIC):
             data = [p for p in plan.runtime if p in DATA_PACKAGES]
             plan.runtime = [p for p in plan.runtime if p not in DATA_PACKAGES]
-            if data:
+            if data and w.facts.runtime_base == SCRATCH:
+                plan.comments.append(f"{', '.join(data)}: not installed; the CA bundle comes from the builder, the zone database is built in.")
+            elif data:
                 plan.comments.append(f"{', '.join(data)}: {w.facts.runtime_base} has what they hold.")
         elif not self.static:
             plan.runtime += [pkg for pkg in dict.fromkeys(self.libraries.values()) if pkg not in plan.runtime]
@@ -234,11 +244,13 @@ class Go:
         programs = [p for p in self.programs if p is not None]
         if self.static and any(not p.static for p in programs):
             cgo = sorted({pkg for p in programs for pkg in p.cgo_packages()})
+            calls = (
+                f"its only C calls are the standard library's ({', '.join(cgo)}), which falls back to pure Go "
+                "(the DNS resolver reads /etc/resolv.conf itself)" if cgo else "it calls no C of its own"
+            )
             out.append(
                 "CGO_ENABLED=0: the program was linked against libc only because gcc was in the image (cgo is on "
-                f"by default then); its only C calls are the standard library's ({', '.join(cgo) or 'none'}), which falls "
-                "back to pure Go (the DNS resolver reads /etc/resolv.conf itself), and it loads no other library. "
-                "Static, it needs no libc."
+                f"by default then); {calls}, and it loads no other library. Static, it needs no libc."
             )
         elif self.static:
             out.append("CGO_ENABLED=0: the program is static already; so it stays.")
@@ -291,7 +303,14 @@ class Go:
                 break
         else:
             flags[1:1] = ["-ldflags", "-s -w"]
+        if self._embeds_zoneinfo():
+            _add_tag(flags, "timetzdata")
         return shlex.join([*env, *head, *flags])
+
+    def _embeds_zoneinfo(self) -> bool:
+        """Whether the build compiles the zone database in: a static program on scratch
+        that loads zones (scratch has no /usr/share/zoneinfo)."""
+        return self.static and Need.ZONEINFO in self.needs() and set(self.needs()) <= SCRATCH_NEEDS
 
     def _inputs(self, w: StageWriter) -> list[int]:
         """The context copies before the last go step: what the build reads."""
@@ -318,6 +337,10 @@ class Go:
         for path in self.paths:
             out.append(Instruction("COPY", f"--from={builder} /{path} /{path}", comment))
             comment = []
+        if w.facts.runtime_base == SCRATCH and Need.CA_CERTIFICATES in self.needs():
+            out.append(Instruction("COPY", f"--from={builder} {CA_BUNDLE} {CA_BUNDLE}", [
+                "The CA bundle, for the program's TLS client connections (Go reads this file on Linux).",
+            ]))
         w.ledger.fixes.append(Fix(FindingKind.BUILD_TOOLS, f"the Go toolchain stays in the builder: {w.facts.runtime_base} runs the program alone", saved))
         w.ledger.fixes.append(Fix(Change.GO, f"the program built in a builder stage{', static' if self.static else ''}, on {w.facts.runtime_base}"))
         w.ledger.estimated[BUILD_OUTPUT] = sum(p.size - p.strippable for p in self.programs if p is not None)
@@ -354,6 +377,18 @@ class Go:
 
     def base_entrypoint(self, runtime_base: str) -> list[str]:
         return []
+
+
+def _add_tag(flags: list[str], tag: str) -> None:
+    """``tag`` added to the build's -tags (comma-separated), or a -tags flag of its own."""
+    for i, word in enumerate(flags):
+        if word in ("-tags", "--tags") and i + 1 < len(flags):
+            flags[i + 1] = ",".join([*flags[i + 1].replace(" ", ",").split(","), tag]).strip(",")
+            return
+        if word.startswith(("-tags=", "--tags=")):
+            flags[i] = f"{word},{tag}" if not word.endswith("=") else word + tag
+            return
+    flags[1:1] = ["-tags", tag]
 
 
 def _with_strip(ldflags: str) -> str:

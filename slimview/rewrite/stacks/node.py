@@ -321,10 +321,11 @@ class Node:
         manifests = self._manifests()
         if manifests:
             w.ledger.copied += [(m, False) for m in manifests]
+            what = "package.json and the lockfile" if self.project.lockfile else "package.json"
             out.append(Instruction("COPY", " ".join([*manifests, self.root.rstrip("/") + "/"]), [
-                "package.json and the lockfile first: editing the source no longer re-runs the install."
+                f"{what} first: editing the source no longer re-runs the install."
             ]))
-            w.ledger.fixes.append(Fix(Change.CACHE_ORDER, "package.json and the lockfile copied and installed before the source"))
+            w.ledger.fixes.append(Fix(Change.CACHE_ORDER, f"{what} copied and installed before the source"))
         else:
             out += replay_in_builder(w, self._inputs(w))  # workspaces: every package.json is needed to install
         cache = self.measured.cache
@@ -373,7 +374,7 @@ class Node:
         manager, lock = self.project.manager, self.project.lockfile
         if not lock:
             return f"{manager} install (no lockfile in the image: pin the versions with one)"
-        return f"{self._install_command(None).split(' ', 1)[0]} installs exactly what {lock} lists"
+        return f"{' '.join(self._install_command(None).split()[:2])} installs exactly what {lock} lists"
 
     def _install_command(self, original: cmd.Command | None) -> str:
         options = [w for w in shlex.split(original.text)[1:] if w.startswith("-") and w not in ("-g", "--global")] if original else []
