@@ -7,28 +7,17 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import docker
 import pytest
 
-from rewrite_util import hadolint_issues
+from rewrite_util import hadolint_issues, inspect_size_layers, slimview
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 SAMPLE_CONTEXT = Path(__file__).resolve().parent.parent / "sample_images" / "python-inference"
-CLI_TIMEOUT_S = 1800
 MAX_SHARE = 0.45
-
-
-def slimview(engine, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {"DOCKER_HOST": engine.docker_host, "PATH": "/usr/local/bin:/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "slimview", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=CLI_TIMEOUT_S, check=False,
-    )
 
 
 @pytest.fixture
@@ -38,11 +27,6 @@ def context(tmp_path: Path) -> Path:
     shutil.copytree(SAMPLE_CONTEXT, root)
     (root / ".dockerignore").write_text("# mine\nnotebooks\n")
     return root
-
-
-def _inspect(engine, tag: str) -> tuple[int, int]:
-    attrs = engine.images.get(tag).attrs
-    return attrs["Size"], len(attrs["RootFS"]["Layers"])
 
 
 def _table_sizes(stdout: str) -> tuple[int, int]:
@@ -79,8 +63,8 @@ def test_verify_builds_a_smaller_working_image(engine, python_inference, image_t
     result = slimview(engine, *args)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    before_size, before_layers = _inspect(engine, python_inference)
-    after_size, after_layers = _inspect(engine, image_tag)
+    before_size, before_layers = inspect_size_layers(engine, python_inference)
+    after_size, after_layers = inspect_size_layers(engine, image_tag)
     assert _table_sizes(result.stdout) == (before_size, after_size)
     assert re.search(rf"^layers\s+{before_layers}\s+{after_layers}$", result.stdout, re.M), result.stdout
     assert after_size <= MAX_SHARE * before_size, (after_size, before_size)
@@ -122,8 +106,8 @@ def test_a_build_failure_exits_1_with_the_relevant_lines(engine, python_inferenc
 def test_the_rewrite_builds_with_the_classic_builder_too(engine, python_inference, image_tag, context: Path):
     result = slimview(engine, "verify", python_inference, "--context", str(context), "--build-tag", image_tag, "--legacy-builder")
     assert result.returncode == 0, result.stdout + result.stderr
-    before_size, _ = _inspect(engine, python_inference)
-    after_size, _ = _inspect(engine, image_tag)
+    before_size, _ = inspect_size_layers(engine, python_inference)
+    after_size, _ = inspect_size_layers(engine, image_tag)
     assert _table_sizes(result.stdout) == (before_size, after_size)
     assert after_size <= MAX_SHARE * before_size
 
@@ -148,8 +132,8 @@ def test_a_compiled_extension_keeps_the_library_it_links(engine, image_tag, tmp_
         result = slimview(engine, "verify", original, "--context", str(context), "--build-tag", image_tag)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "smoke test passed: python -c " in result.stdout  # the CMD's own imports
-        before_size, _ = _inspect(engine, original)
-        after_size, _ = _inspect(engine, image_tag)
+        before_size, _ = inspect_size_layers(engine, original)
+        after_size, _ = inspect_size_layers(engine, image_tag)
         assert _table_sizes(result.stdout) == (before_size, after_size)
         assert after_size <= MAX_SHARE * before_size
         output = engine.containers.run(image_tag, network_mode="none", remove=True).decode()
@@ -173,8 +157,8 @@ def test_a_classic_builder_image_is_rewritten_from_hashed_sources(engine, image_
         assert hadolint_issues(dockerfile) == []
         result = slimview(engine, "verify", original, "--context", str(context), "--build-tag", image_tag)
         assert result.returncode == 0, result.stdout + result.stderr
-        before_size, _ = _inspect(engine, original)
-        after_size, _ = _inspect(engine, image_tag)
+        before_size, _ = inspect_size_layers(engine, original)
+        after_size, _ = inspect_size_layers(engine, image_tag)
         assert _table_sizes(result.stdout) == (before_size, after_size)
         assert after_size <= MAX_SHARE * before_size
     finally:
