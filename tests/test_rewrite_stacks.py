@@ -250,3 +250,12 @@ def test_an_unknown_stack_gets_no_rewrite_and_one_line(tmp_path):
         [sys.executable, "-m", "slimview", "report", str(archive), "--no-cache", "--format", "json"], capture_output=True, text=True, check=False,
     )
     assert report.returncode == 0 and json.loads(report.stdout)["findings"]
+
+
+def test_verify_health_takes_a_path(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "slimview", "verify", "img:latest", "--context", str(tmp_path), "--health", "health"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("--health takes a path starting with /, not 'health'")

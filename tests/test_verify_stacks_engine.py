@@ -130,3 +130,12 @@ def test_go_rewrite_verifies_and_ships_one_static_stripped_program(engine, go_se
     assert not {name for name in found if name.startswith((".debug_", ".zdebug_")) or name in (".symtab", ".strtab")}
     config = archive.config["config"]
     assert (config["User"], config["Cmd"]) == ("10001:10001", ["/usr/local/bin/server"])
+
+
+def test_a_service_that_exits_fails_with_its_logs(engine):
+    from slimview.verify import service_check
+
+    result = service_check("busybox:latest", ("/health",))  # its sh exits at once without a terminal
+    assert not result.ok
+    assert result.command[0] == "GET" and result.command[1].endswith("/health")
+    assert result.output.startswith("the service exited before answering:\n")
