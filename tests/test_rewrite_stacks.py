@@ -259,3 +259,18 @@ def test_verify_health_takes_a_path(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("--health takes a path starting with /, not 'health'")
+
+
+def test_node_without_a_build_step_copies_its_sources_from_the_context(tmp_path):
+    manifest = {**si.MANIFEST, "scripts": {"start": "node src/server.js"}}
+    layers = si.node_layers(lockfile_at="app/package-lock.json", manifest=manifest)[:3]  # no `npm run build` layer
+    history = {1: ["WORKDIR /app"], 3: ["EXPOSE map[3000/tcp:{}]", 'CMD ["npm" "start"]']}
+    index = index_of(tmp_path, layers, **{**si.NODE_IMAGE, "empty_history": history})
+    rewrite = rewrite_image(index, NODE_BASE, analyze(index))
+    assert "RUN --mount=type=cache,target=/root/.npm npm prune --omit=dev\n" in rewrite.dockerfile
+    runtime = rewrite.dockerfile.split("\nFROM node:18-bookworm-slim\n", 1)[1]
+    assert "COPY --from=builder /app/node_modules /app/node_modules\nCOPY --from=builder /app/package.json /app/\n" in runtime
+    assert "COPY --chown=1000:1000 src/ /app/src/\n" in runtime
+    assert "dist" not in runtime
+    assert runtime.endswith('CMD ["node", "src/server.js"]\n')
+    assert hadolint_issues(rewrite.dockerfile) == []
