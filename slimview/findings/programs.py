@@ -25,7 +25,7 @@ _GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _GO_MODINFO_SENTINEL = 16  # modinfo is wrapped in 16 bytes of sentinel on each side
 # Errors a malformed or hostile ELF body makes pyelftools (or the struct reads) raise,
 # besides its own ELFError.
-_BAD_ELF = (ValueError, struct.error, IndexError, KeyError, AssertionError, UnicodeDecodeError, EOFError)
+BAD_ELF = (ValueError, struct.error, IndexError, KeyError, AssertionError, UnicodeDecodeError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def read_program(path: str, layer: int, body: bytes) -> Program | None:
                 go_version, go_settings = _go_buildinfo(section.data())
             elif (name.startswith(_DWARF_PREFIXES) or name in _SYMBOL_SECTIONS) and section["sh_type"] != "SHT_NOBITS":
                 strippable.append(ElfSection(name, section["sh_size"]))
-    except (ELFError, *_BAD_ELF):
+    except (ELFError, *BAD_ELF):
         return None
     strippable.sort(key=lambda s: (-s.bytes, s.name))
     linkage = ProgramLinkage.DYNAMIC if interpreter or needed else ProgramLinkage.STATIC

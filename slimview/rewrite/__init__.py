@@ -24,7 +24,7 @@ from slimview.display import human_bytes
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.stages import read_dockerfile
 from slimview.errors import InputError
-from slimview.findings.details import JunkDetails, NoHealthcheckDetails, RootUserDetails
+from slimview.findings.details import JunkDetails, NoHealthcheckDetails, RootUserDetails, ToolchainDetails
 from slimview.findings.model import Finding, FindingKind
 from slimview.index.model import ImageIndex
 from slimview.packages.classify import BuildRole, is_build_only
@@ -286,6 +286,7 @@ def _savings(
         build_tools = closure_bytes([p for p in requested if is_build_only(p, build, db.manager)], db.packages, keep)
     return Savings(
         build_tools=build_tools,
+        toolchain=sum(f.bytes for f in findings if isinstance(f.details, ToolchainDetails)),
         package_lists=Stored(*stored_under(index, PACKAGE_LISTS, first)),
         apt_archives=Stored(*stored_under(index, APT_ARCHIVES, first)),
         pip_cache=Stored(*stored_under(index, PIP_CACHES, first)),

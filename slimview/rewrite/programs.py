@@ -1,15 +1,15 @@
-"""What a program the image built needs at run time, read from its ELF file with pyelftools.
+"""What a program the image built needs at run time, for the Go stack's runtime.
 
-For the Go stack's runtime: whether the program is static or loads shared libraries
-(``PT_INTERP``, ``DT_NEEDED``), the bytes ``-ldflags "-s -w"`` leaves out (symbol table and
-DWARF), and, for a Go program, the function names its pclntab lists (Go keeps them, stripped
-or not: panics print them). The linker keeps only reachable functions, so the names say
-which packages call C (cgo: ``net._Cfunc_getaddrinfo`` is the standard library's resolver,
-``main._Cfunc_x`` the program's own) and what the program reaches for outside itself: CA
-certificates (a TLS client: ``crypto/tls.Client``, net/http's Transport), the time zone
-database (``time.LoadLocation``), ``/tmp`` (``os.CreateTemp``) or the user database
-(``os/user``). A server that only serves TLS links ``crypto/x509`` too, so the roots
-loader alone does not mean the program verifies anyone's certificate.
+The ELF file itself (static or not, ``DT_NEEDED``, the sections ``-ldflags "-s -w"`` leaves
+out, Go's build information) is read by slimview/findings/programs.py, as the findings read
+it. This adds, for a Go program, the function names its pclntab lists (Go keeps them,
+stripped or not: panics print them). The linker keeps only reachable functions, so the
+names say which packages call C (cgo: ``net._Cfunc_getaddrinfo`` is the standard library's
+resolver, ``main._Cfunc_x`` the program's own) and what the program reaches for outside
+itself: CA certificates (a TLS client: ``crypto/tls.Client``, net/http's Transport), the
+time zone database (``time.LoadLocation``), ``/tmp`` (``os.CreateTemp``) or the user
+database (``os/user``). A server that only serves TLS links ``crypto/x509`` too, so the
+roots loader alone does not mean the program verifies anyone's certificate.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
-from slimview.index.capture import ELF_MAGIC
+from slimview.findings.programs import BAD_ELF, Program
+from slimview.findings.programs import read_program as read_elf
 
-_DEBUG_PREFIXES = (".debug_", ".zdebug_")
-_SYMBOL_SECTIONS = frozenset({".symtab", ".strtab"})
 # pclntab magic numbers: Go 1.16-1.17, 1.18-1.19, 1.20 on (1.2-1.15 keep names per function).
 _PCLNTAB_116 = 0xFFFFFFFA
 _PCLNTAB_118 = (0xFFFFFFF0, 0xFFFFFFF1)
@@ -35,8 +34,6 @@ _LIBC = frozenset({
 })
 # Standard-library packages that call C when cgo is on, each with a pure-Go fallback.
 _STD_CGO = frozenset({"net", "os/user", "runtime/cgo", "plugin", "runtime/race"})
-# Errors a malformed ELF body makes pyelftools (or the struct reads) raise, besides ELFError.
-_BAD_ELF = (ValueError, struct.error, IndexError, KeyError, AssertionError, UnicodeDecodeError, EOFError)
 
 
 class Need(StrEnum):
@@ -64,20 +61,25 @@ _NEEDS = {
 class BuiltProgram:
     """A program's ELF file, as far as the runtime image is concerned."""
 
-    path: str
-    size: int
-    interpreter: str  # the dynamic loader it names ("" when static)
-    needed: tuple[str, ...]  # DT_NEEDED libraries
-    strippable: int  # bytes of the symbol table and DWARF sections
+    elf: Program
     functions: frozenset[str] | None  # Go's function names; None when not Go or not readable
 
     @property
-    def static(self) -> bool:
-        return not self.interpreter and not self.needed
+    def path(self) -> str:
+        return self.elf.path
 
     @property
-    def is_go(self) -> bool:
-        return self.functions is not None
+    def size(self) -> int:
+        return self.elf.size
+
+    @property
+    def strippable(self) -> int:
+        """Bytes of the symbol table and DWARF sections."""
+        return self.elf.dwarf_bytes + self.elf.symbol_bytes
+
+    @property
+    def static(self) -> bool:
+        return not self.elf.interpreter and not self.elf.needed
 
     def cgo_packages(self) -> list[str]:
         """The packages whose functions call C, sorted."""
@@ -90,12 +92,13 @@ class BuiltProgram:
 
     def other_libraries(self) -> list[str]:
         """Shared libraries beyond the C library's own."""
-        return [lib for lib in self.needed if lib not in _LIBC]
+        return [lib for lib in self.elf.needed if lib not in _LIBC]
 
     def can_be_static(self) -> bool:
-        """Whether ``CGO_ENABLED=0`` builds the same program: a Go program whose only C is the
-        standard library's (which falls back to pure Go) and which loads no library but libc."""
-        return self.is_go and not self.own_cgo() and not self.other_libraries()
+        """Whether ``CGO_ENABLED=0`` builds the same program: a Go program whose functions
+        can be read, whose only C is the standard library's (which falls back to pure Go)
+        and which loads no library but libc."""
+        return self.elf.is_go and self.functions is not None and not self.own_cgo() and not self.other_libraries()
 
     def needs(self) -> list[Need]:
         names = self.functions or frozenset()
@@ -103,41 +106,30 @@ class BuiltProgram:
         return [need for need, marks in _NEEDS.items() if names & marks and not (need == Need.ZONEINFO and embedded_zoneinfo)]
 
 
-def read_program(path: str, body: bytes) -> BuiltProgram | None:
+def read_program(path: str, layer: int, body: bytes) -> BuiltProgram | None:
     """The program an ELF body is, or None when it is no executable ELF file (or does not parse)."""
-    if not body.startswith(ELF_MAGIC):
+    elf = read_elf(path, layer, body)
+    if elf is None:
         return None
-    # Imported here: only images whose stack reads a program need pyelftools (~30 ms).
+    return BuiltProgram(elf, _go_functions(body) if elf.is_go else None)
+
+
+def _go_functions(body: bytes) -> frozenset[str] | None:
+    """A Go program's function names: its pclntab's (Go 1.16+), else its symbol table's."""
     from elftools.common.exceptions import ELFError
-    from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
-    from elftools.elf.segments import InterpSegment
 
     try:
         elf = ELFFile(io.BytesIO(body))
-        if elf.header.e_type not in ("ET_EXEC", "ET_DYN"):
-            return None
-        interpreter = next((s.get_interp_name() for s in elf.iter_segments() if isinstance(s, InterpSegment)), "")
-        needed: list[str] = []
-        strippable = 0
-        pclntab = b""
-        symbols = None
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                needed = [str(getattr(tag, "needed", "")) for tag in section.iter_tags("DT_NEEDED")]
-            elif section.name == ".gopclntab":
-                pclntab = section.data()
-            elif isinstance(section, SymbolTableSection) and section.name == ".symtab":
-                symbols = section
-            if (section.name.startswith(_DEBUG_PREFIXES) or section.name in _SYMBOL_SECTIONS) and section["sh_type"] != "SHT_NOBITS":
-                strippable += section["sh_size"]
-        functions = _function_names(pclntab, elf.little_endian) if pclntab else None
-        if functions is None and symbols is not None and elf.get_section_by_name(".go.buildinfo") is not None:
+        pclntab = elf.get_section_by_name(".gopclntab")
+        functions = _function_names(pclntab.data(), elf.little_endian) if pclntab is not None else None
+        symbols = elf.get_section_by_name(".symtab")
+        if functions is None and isinstance(symbols, SymbolTableSection):
             functions = frozenset(s.name for s in symbols.iter_symbols() if s["st_info"]["type"] == "STT_FUNC")
-    except (ELFError, *_BAD_ELF):
+    except (ELFError, *BAD_ELF):
         return None
-    return BuiltProgram(path, len(body), interpreter, tuple(needed), strippable, functions)
+    return functions
 
 
 def _function_names(pclntab: bytes, little_endian: bool) -> frozenset[str] | None:

@@ -63,6 +63,7 @@ class Savings:
     """Bytes each kind of change saves, by the finding kind the report gives them."""
 
     build_tools: int = 0
+    toolchain: int = 0  # a toolchain image shipped for one program: all but the program and what it loads (tool packages included)
     package_lists: Stored = Stored()  # apt's lists and apk's index
     apt_archives: Stored = Stored()  # downloaded .debs and apt's binary caches
     pip_cache: Stored = Stored()

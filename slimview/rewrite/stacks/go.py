@@ -5,7 +5,8 @@ so editing the source keeps that layer), with Go's build and module caches in Bu
 cache mounts, and builds with ``-trimpath -ldflags "-s -w"`` (no local paths, no symbol
 table, no DWARF: panics still print file and line from Go's own tables).
 
-Static or not is read from the program the original built (slimview/rewrite/programs.py):
+Static or not is read from the program the original built (slimview/rewrite/programs.py, over
+the findings' ELF reader):
 a Go program whose only C is the standard library's (the cgo DNS resolver and os/user, which
 both fall back to pure Go) and which loads no library but libc is rebuilt with
 ``CGO_ENABLED=0``; it then runs on ``scratch``, with the builder's CA bundle copied when it
@@ -29,7 +30,7 @@ from slimview.dockerfile.instruction import Instruction
 from slimview.dockerfile.values import exec_array, json_array
 from slimview.findings.model import FindingKind
 from slimview.index.model import Change as Changed
-from slimview.index.model import ImageIndex, entry_ref
+from slimview.index.model import ImageIndex, entry_ref, split_ref
 from slimview.packages.classify import is_build_only
 from slimview.packages.model import Manager, PackageDatabase
 from slimview.rewrite import dockerignore as di
@@ -328,7 +329,7 @@ class Go:
     def artifacts(self, w: StageWriter) -> list[Instruction]:
         builder = w.builder_name()
         out = []
-        saved = w.facts.savings.build_tools
+        saved = w.facts.savings.toolchain or w.facts.savings.build_tools
         sizes = ", ".join(f"/{p.path} {human_bytes(p.size)}" for p in self.programs if p is not None)
         comment = [
             f"The program alone{f' ({sizes} before stripping)' if sizes else ''}: the Go toolchain, gcc and git stay in "
@@ -417,8 +418,9 @@ def _built_programs(index: ImageIndex, history: RewriteSource) -> list[str]:
 
 
 def _program(index: ImageIndex, path: str) -> BuiltProgram | None:
+    ref = index.final.get(path)
     body = file_body(index, path)
-    return read_program(path, body) if body is not None else None
+    return read_program(path, split_ref(ref)[0], body) if body is not None and ref is not None else None
 
 
 def _library_packages(index: ImageIndex, db: PackageDatabase | None, programs: list[BuiltProgram | None]) -> dict[str, str]:

@@ -13,12 +13,12 @@ of ``npm start`` (read from package.json: a package manager as PID 1 does not pa
 on). A project without a build step copies its own files from the context instead.
 
 What the stack reads from the image is in ``NodeProject`` (``read_project``): package.json,
-the lockfile and npm's lockfile flags for devDependencies.
+the lockfile and which installed packages only devDependencies need (slimview/packages/npm.py,
+as the findings read them).
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import shlex
@@ -32,10 +32,12 @@ from slimview.dockerfile.values import exec_array, json_array
 from slimview.findings.model import FindingKind
 from slimview.index.model import Change as Changed
 from slimview.index.model import ImageIndex, entry_ref
+from slimview.packages import npm
+from slimview.packages.paths import NODE_MANIFEST, NODE_MODULES
 from slimview.rewrite import dockerignore as di
 from slimview.rewrite.copies import replay_in_builder
 from slimview.rewrite.estimate import BUILD_OUTPUT, NODE_PACKAGES
-from slimview.rewrite.layers import file_body, stored_under
+from slimview.rewrite.layers import stored_under
 from slimview.rewrite.model import Change, Fix, fixes
 from slimview.rewrite.ospackages import PackagePlan, package_comments, split_build_only
 from slimview.rewrite.target import RewriteSource
@@ -46,10 +48,10 @@ if TYPE_CHECKING:
     from slimview.rewrite.writer import StageWriter
 
 NPM, YARN, PNPM = "npm", "yarn", "pnpm"
-LOCKFILES = {"package-lock.json": NPM, "npm-shrinkwrap.json": NPM, "yarn.lock": YARN, "pnpm-lock.yaml": PNPM}
-MANIFEST = "package.json"
-MODULES = "node_modules"
-HIDDEN_LOCKFILE = "node_modules/.package-lock.json"
+# The package manager each lockfile belongs to, in the order an install prefers them.
+LOCKFILES = {npm.SHRINKWRAP: NPM, npm.PACKAGE_LOCK: NPM, npm.YARN_LOCK: YARN, "pnpm-lock.yaml": PNPM}
+MANIFEST = NODE_MANIFEST
+MODULES = NODE_MODULES
 # Where each package manager keeps its download cache, for root (the builder's user).
 CACHE_DIRS = {NPM: "/root/.npm", YARN: "/usr/local/share/.cache/yarn", PNPM: "/root/.local/share/pnpm/store"}
 # The caches the original's own layers may have stored (root's, any manager's).
@@ -83,7 +85,7 @@ class NodeProject:
     manifest: dict = field(default_factory=dict)  # package.json
     lockfile: str = ""  # its name: "package-lock.json", "" when there is none
     manager: str = NPM
-    dev: frozenset[str] | None = None  # node_modules locations only devDependencies need (npm lockfiles); None: unknown
+    installed: npm.NodeProject | None = None  # what node_modules holds, and which packages only devDependencies need
     files: frozenset[str] = frozenset()  # top-level names in the project directory
 
     @property
@@ -115,76 +117,30 @@ class NodeProject:
         """What ``npm start`` runs: the start script, else npm's default ``node server.js``."""
         return self.scripts.get("start") or ("node server.js" if "server.js" in self.files else "")
 
+    def is_dev(self, relative: str) -> bool:
+        """Whether the file at ``relative`` (under node_modules) belongs to a package only
+        devDependencies need (packages/npm.py reads the lockfile that says so)."""
+        if self.installed is None:
+            return False
+        location = npm.package_location(relative, self.installed.packages or None)
+        return location is not None and self.installed.dev_package(location) is not None
+
 
 def read_project(index: ImageIndex | None, root: str, tool: str) -> NodeProject:
-    """The project at ``root`` from the image's package.json and lockfile (what index/capture.py
-    keeps of them); ``tool`` is the package manager the original ran, when no lockfile says."""
+    """The project at ``root`` from the image's package.json and lockfile (packages/npm.py reads
+    them); ``tool`` is the package manager the original ran, when no lockfile says."""
     project = NodeProject(root, manager=tool if tool in (NPM, YARN, PNPM) else NPM)
     if index is None:
         return project
     prefix = root.strip("/") + "/" if root.strip("/") else ""
     project.files = frozenset(p[len(prefix):].split("/", 1)[0] for p in index.final if p.startswith(prefix) and len(p) > len(prefix))
-    manifest = _json(file_body(index, prefix + MANIFEST))
-    project.manifest = manifest if isinstance(manifest, dict) else {}
+    project.installed = next((p for p in npm.node_projects(index) if p.root == root.strip("/")), None)
+    if project.installed is not None:
+        project.manifest = project.installed.manifest
     project.lockfile = next((name for name in LOCKFILES if name in project.files), "")
     if project.lockfile:
         project.manager = LOCKFILES[project.lockfile]
-    if project.manager == NPM:
-        lock = _json(file_body(index, prefix + HIDDEN_LOCKFILE)) or (_json(file_body(index, prefix + project.lockfile)) if project.lockfile else None)
-        project.dev = _dev_locations(lock) if isinstance(lock, dict) else None
     return project
-
-
-def _json(body: bytes | None) -> object:
-    if body is None:
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _dev_locations(lock: dict) -> frozenset[str] | None:
-    """node_modules locations an npm lockfile marks ``"dev": true`` (v2/v3's packages; v1's
-    nested dependencies)."""
-    packages = lock.get("packages")
-    if isinstance(packages, dict):
-        return frozenset(k for k, v in packages.items() if isinstance(v, dict) and v.get("dev") is True and k.startswith(MODULES + "/"))
-    dependencies = lock.get("dependencies")
-    if not isinstance(dependencies, dict):
-        return None
-    out: set[str] = set()
-    todo = [(MODULES, dependencies)]
-    while todo:
-        at, deps = todo.pop()
-        for name, info in deps.items():
-            if not isinstance(info, dict):
-                continue
-            location = f"{at}/{name}"
-            if info.get("dev") is True:
-                out.add(location)
-            nested = info.get("dependencies")
-            if isinstance(nested, dict):
-                todo.append((f"{location}/{MODULES}", nested))
-    return frozenset(out)
-
-
-def package_location(rel: str) -> str | None:
-    """The node_modules location a path (relative to the project) belongs to:
-    ``node_modules/a/node_modules/@s/b/x.js`` → ``node_modules/a/node_modules/@s/b``."""
-    parts = rel.split("/")
-    location: str | None = None
-    i = 0
-    while i < len(parts) - 1:
-        if parts[i] == MODULES:
-            width = 2 if parts[i + 1].startswith("@") else 1
-            if i + width >= len(parts):
-                break
-            location = "/".join(parts[: i + 1 + width])
-            i += 1 + width
-        else:
-            i += 1
-    return location
 
 
 @dataclass(frozen=True)
@@ -207,8 +163,7 @@ def measure(index: ImageIndex | None, history: RewriteSource | None, project: No
     for path, entry, _layer in index.final_files():
         if entry.type == EntryType.FILE and path.startswith(prefix + MODULES + "/"):
             modules += entry.size
-            location = package_location(path[len(prefix):])
-            if project.dev is not None and location is not None and location in project.dev:
+            if project.is_dev(path[len(prefix):]):
                 dev += entry.size
     script_layers = [
         ins.layer for ins in history.instructions
