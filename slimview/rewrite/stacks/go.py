@@ -29,6 +29,7 @@ from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction
 from slimview.dockerfile.values import exec_array, json_array
 from slimview.findings.model import FindingKind
+from slimview.findings.toolchain import LIBRARY_DIRS
 from slimview.index.model import Change as Changed
 from slimview.index.model import ImageIndex, entry_ref, split_ref
 from slimview.packages.classify import is_build_only
@@ -59,8 +60,6 @@ SCRATCH_NEEDS = frozenset({Need.CA_CERTIFICATES, Need.ZONEINFO})
 # only that data need no package manager there.
 DATA_PACKAGES = frozenset({"ca-certificates", "tzdata", "netbase"})
 CACHE_PREFIXES = ("root/.cache/go-build/", "go/pkg/mod/", "root/go/pkg/mod/", "root/.cache/go/")
-_LIBRARY_DIRS = ("usr/lib/x86_64-linux-gnu/", "lib/x86_64-linux-gnu/", "usr/lib/aarch64-linux-gnu/", "lib/aarch64-linux-gnu/",
-                 "usr/lib/", "lib/", "usr/lib64/", "lib64/", "usr/local/lib/")
 # Commands the writer leaves to the runtime without a shell: package installs and clean-ups.
 _NO_SHELL = frozenset({cmd.APT_UPDATE, cmd.APT_INSTALL, cmd.APT_REMOVE, cmd.APT_CLEANUP, cmd.APK_ADD, cmd.APK_DEL, cmd.CACHE_CLEANUP})
 
@@ -429,8 +428,8 @@ def _library_packages(index: ImageIndex, db: PackageDatabase | None, programs: l
         return {}
     out = {}
     for lib in sorted({lib for p in programs if p is not None for lib in p.other_libraries()}):
-        for directory in _LIBRARY_DIRS:
-            owner = db.owner.get(directory + lib)
+        for directory in LIBRARY_DIRS:
+            owner = db.owner.get(f"{directory}/{lib}")
             if owner is not None:
                 out[lib] = owner.split(":", 1)[0]
                 break
