@@ -120,6 +120,11 @@ RULES = [
     ),
 ]
 RULE_BY_KEY = {rule.key: rule for rule in RULES}
+
+
+def cache_pattern(*keys: str) -> re.Pattern[str]:
+    """The paths the caches named by ``keys`` hold (for the rewrite's cache mounts)."""
+    return re.compile("|".join(RULE_BY_KEY[key].pattern for key in keys))
 # One regex for all rules: a single search per path, the matching group names the rule.
 _MATCHER = re.compile("|".join(f"(?P<{rule.key}>{rule.pattern})" for rule in RULES))
 # Every rule's pattern needs one of these substrings; most paths fail this cheap test. The

@@ -5,6 +5,7 @@ slimview/packages' to read; what a stack's files say, the stack's module).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from slimview.errors import InputError
@@ -56,13 +57,15 @@ def copied_entries(index: ImageIndex, layer_no: int, dest: str) -> list[CopiedEn
     return sorted(entries.values(), key=lambda e: e.name)
 
 
-def stored_under(index: ImageIndex, prefixes: tuple[str, ...], first_layer: int = 0) -> tuple[int, int]:
-    """(visible, hidden) bytes that layers from ``first_layer`` on store under ``prefixes``."""
+def stored_under(index: ImageIndex, where: tuple[str, ...] | re.Pattern[str], first_layer: int = 0) -> tuple[int, int]:
+    """(visible, hidden) bytes that layers from ``first_layer`` on store under the prefixes
+    ``where`` names, or at paths its pattern finds (a cache rule's, findings/caches.py)."""
+    found = where.search if isinstance(where, re.Pattern) else lambda path: path.startswith(where)
     visible = hidden = 0
     for layer in index.layers[first_layer:]:
         files = layer.files
         for i, path in enumerate(files.paths):
-            if files.types[i] == EntryType.FILE and path.startswith(prefixes):
+            if files.types[i] == EntryType.FILE and found(path):
                 if index.final.get(path) == entry_ref(layer.index, i):
                     visible += files.sizes[i]
                 else:

@@ -28,6 +28,7 @@ from slimview.display import human_bytes
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction
 from slimview.dockerfile.values import exec_array, json_array
+from slimview.findings.caches import cache_pattern
 from slimview.findings.model import FindingKind
 from slimview.findings.toolchain import LIBRARY_DIRS
 from slimview.index.model import Change as Changed
@@ -59,7 +60,8 @@ SCRATCH_NEEDS = frozenset({Need.CA_CERTIFICATES, Need.ZONEINFO})
 # What distroless static provides that a static program may need; Debian packages that are
 # only that data need no package manager there.
 DATA_PACKAGES = frozenset({"ca-certificates", "tzdata", "netbase"})
-CACHE_PREFIXES = ("root/.cache/go-build/", "go/pkg/mod/", "root/go/pkg/mod/", "root/.cache/go/")
+# Go's build and module caches, as the findings see them.
+CACHES = cache_pattern("go")
 # Commands the writer leaves to the runtime without a shell: package installs and clean-ups.
 _NO_SHELL = frozenset({cmd.APT_UPDATE, cmd.APT_INSTALL, cmd.APT_REMOVE, cmd.APT_CLEANUP, cmd.APK_ADD, cmd.APK_DEL, cmd.CACHE_CLEANUP})
 
@@ -125,7 +127,7 @@ class Go:
         go.module_files = [n for n in ("go.mod", "go.sum", "go.work", "go.work.sum") if prefix + n in index.final]
         go.vendored = any(p.startswith(prefix + "vendor/") for p in index.final if p.startswith(prefix + "vendor"))
         go.gopath = next((e.split("=", 1)[1] for e in source.base_env if e.startswith("GOPATH=")), "/go") or "/go"
-        go.cache = Stored(*stored_under(index, CACHE_PREFIXES, history.base_layers))
+        go.cache = Stored(*stored_under(index, CACHES, history.base_layers))
         go.paths = _built_programs(index, history)
         go.programs = [_program(index, path) for path in go.paths]
         go.libraries = _library_packages(index, db, go.programs)
@@ -410,7 +412,7 @@ def _built_programs(index: ImageIndex, history: RewriteSource) -> list[str]:
         for i, path in enumerate(files.paths):
             if (
                 files.types[i] == EntryType.FILE and files.modes[i] & 0o111 and layer.changes[i] in (Changed.ADDED, Changed.MODIFIED)
-                and not path.startswith(CACHE_PREFIXES) and index.final.get(path) == entry_ref(layer_no, i)
+                and not CACHES.search(path) and index.final.get(path) == entry_ref(layer_no, i)
             ):
                 out.append(path)
     return out

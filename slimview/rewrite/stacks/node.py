@@ -29,6 +29,7 @@ from slimview.display import human_bytes
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction
 from slimview.dockerfile.values import exec_array, json_array
+from slimview.findings.caches import cache_pattern
 from slimview.findings.model import FindingKind
 from slimview.index.model import Change as Changed
 from slimview.index.model import ImageIndex, entry_ref
@@ -54,8 +55,8 @@ MANIFEST = NODE_MANIFEST
 MODULES = NODE_MODULES
 # Where each package manager keeps its download cache, for root (the builder's user).
 CACHE_DIRS = {NPM: "/root/.npm", YARN: "/usr/local/share/.cache/yarn", PNPM: "/root/.local/share/pnpm/store"}
-# The caches the original's own layers may have stored (root's, any manager's).
-CACHE_PREFIXES = ("root/.npm/", "usr/local/share/.cache/yarn/", "root/.cache/yarn/", "root/.local/share/pnpm/", "root/.cache/pnpm/")
+# The package managers' caches the original's own layers may have stored, as the findings see them.
+CACHES = cache_pattern("npm", "yarn", "pnpm")
 # Top-level names a build script may leave that are no output of the project.
 _NOT_OUTPUT = frozenset({MODULES, ".npm", ".cache", ".yarn", ".pnpm-store", MANIFEST, *LOCKFILES})
 # Package managers and the tools that set them up: their other steps belong to the builder too.
@@ -184,7 +185,7 @@ def measure(index: ImageIndex | None, history: RewriteSource | None, project: No
             if files.types[i] == EntryType.FILE:
                 output_bytes += files.sizes[i]
                 maps += files.sizes[i] if path.endswith(".map") else 0
-    cache = Stored(*stored_under(index, CACHE_PREFIXES, history.base_layers))
+    cache = Stored(*stored_under(index, CACHES, history.base_layers))
     return Measured(modules, dev, tuple(sorted(outputs)), output_bytes, maps, cache)
 
 
