@@ -23,7 +23,7 @@ from slimview.sample.builder import ImageSpec, write_docker_archive
 
 import stack_images as si
 from elfbuild import Program
-from findings_util import base, index_of, noise, run, step
+from findings_util import Pkg, base, index_of, install, noise, run, status_file, step
 from rewrite_util import hadolint_issues
 
 NODE_BASE = BaseImage("node:18-bookworm", 1, 1, "engine")
@@ -188,11 +188,27 @@ def test_go_static_program_alone_on_scratch(tmp_path):
     assert hadolint_issues(rewrite.dockerfile) == []
 
 
+SQLITE = Pkg("libsqlite3-0", {"usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6": 1_400_000}, depends="libc6")
+SQLITE_DEV = Pkg("libsqlite3-dev", {"usr/include/sqlite3.h": 600_000}, depends="libsqlite3-0")
+
+
 def test_go_program_loading_a_library_stays_dynamic_on_slim_debian(tmp_path):
     server = Program(interpreter="/lib64/ld-linux-x86-64.so.2", needed=["libc.so.6", "libsqlite3.so.0"], go_version="go1.19.8",
                      go_settings={"CGO_ENABLED": "1"}, symbols=24 * 100)
-    rewrite = _go(tmp_path, server)
+    layers = si.golang_layers(server)
+    sqlite = run("apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev")
+    install(sqlite, SQLITE, SQLITE_DEV)
+    sqlite.symlink("usr/lib/x86_64-linux-gnu/libsqlite3.so.0", "libsqlite3.so.0.8.6")
+    sqlite.file("var/lib/dpkg/status", status_file(si.LIBC, si.LIBGCC, si.BASH, si.GO, si.GO_SRC, si.GCC, SQLITE, SQLITE_DEV))
+    layers.insert(2, sqlite)
+    spec = {**GO_SPEC, "empty_history": {3: ["WORKDIR /app"], 5: ["EXPOSE map[8080/tcp:{}]", 'CMD ["server"]']}}
+    index = index_of(tmp_path, layers, **spec)
+    rewrite = rewrite_image(index, GO_BASE, analyze(index))
     assert rewrite.runtime_base == "debian:bookworm-slim"
+    # The headers stay in the builder; the library the program loads is installed in the runtime.
+    assert "apt-get install -y --no-install-recommends libsqlite3-dev \\\n" in rewrite.dockerfile.split("\nFROM debian:bookworm-slim\n")[0]
+    runtime = rewrite.dockerfile.split("\nFROM debian:bookworm-slim\n", 1)[1]
+    assert "apt-get install -y --no-install-recommends libsqlite3-0 \\\n" in runtime
     assert "# Runtime stage: debian:bookworm-slim: the program loads libc and libsqlite3.so.0.\nFROM debian:bookworm-slim\n" in rewrite.dockerfile
     assert "# cgo stays on: it loads libsqlite3.so.0.\n" in rewrite.dockerfile
     assert "go build -trimpath -ldflags '-s -w' -o /usr/local/bin/server .\n" in rewrite.dockerfile
