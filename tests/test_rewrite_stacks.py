@@ -298,3 +298,15 @@ def test_node_without_a_build_step_copies_its_sources_from_the_context(tmp_path)
     assert "dist" not in runtime
     assert runtime.endswith('CMD ["node", "src/server.js"]\n')
     assert hadolint_issues(rewrite.dockerfile) == []
+
+
+def test_go_static_program_run_by_a_named_user_gets_distroless_static(tmp_path):
+    dockerfile = 'FROM golang:1.19-bookworm\nWORKDIR /app\nCOPY . .\nRUN go build -o /usr/local/bin/server .\nUSER nonroot\nCMD ["server"]\n'
+    rewrite = _go(tmp_path, dockerfile=dockerfile)
+    assert (
+        "# Runtime stage: gcr.io/distroless/static-debian12:nonroot: the program is static and needs a user database "
+        "(/etc/passwd), which distroless has (scratch has nothing).\nFROM gcr.io/distroless/static-debian12:nonroot\n"
+    ) in rewrite.dockerfile
+    assert "CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o /usr/local/bin/server .\n" in rewrite.dockerfile
+    assert rewrite.dockerfile.endswith('USER nonroot\n# No HEALTHCHECK (config finding): add one that probes the program\'s health endpoint.\nCMD ["server"]\n')
+    assert hadolint_issues(rewrite.dockerfile) == []
