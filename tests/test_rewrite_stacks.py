@@ -308,5 +308,5 @@ def test_go_static_program_run_by_a_named_user_gets_distroless_static(tmp_path):
         "(/etc/passwd), which distroless has (scratch has nothing).\nFROM gcr.io/distroless/static-debian12:nonroot\n"
     ) in rewrite.dockerfile
     assert "CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o /usr/local/bin/server .\n" in rewrite.dockerfile
-    assert rewrite.dockerfile.endswith('USER nonroot\n# No HEALTHCHECK (config finding): add one that probes the program\'s health endpoint.\nCMD ["server"]\n')
+    assert rewrite.dockerfile.endswith('# nonroot by its uid: numeric, so runAsNonRoot can check it.\nUSER 65532:65532\n# No HEALTHCHECK (config finding): add one that probes the program\'s health endpoint.\nCMD ["server"]\n')
     assert hadolint_issues(rewrite.dockerfile) == []

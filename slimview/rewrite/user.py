@@ -85,6 +85,15 @@ def comment(w: StageWriter, made: bool) -> str:
     return f"A non-root user (uid {APP_UID}) runs the program{note}: numeric, so it needs no passwd entry ({w.facts.runtime_base} has no useradd)."
 
 
+def original_user(w: StageWriter, ins: Instruction) -> Instruction:
+    """The original's USER; a name the runtime base has a known uid for (distroless's
+    nonroot, the node images' node) as that uid."""
+    known = w.stack.base_user(w)
+    if known is None or ins.args.strip().split(":", 1)[0] != known[1]:
+        return ins
+    return Instruction("USER", known[0], [*ins.comments, f"{known[1]} by its uid: numeric, so runAsNonRoot can check it."])
+
+
 def user_instruction(w: StageWriter) -> Instruction:
     return Instruction("USER", app_user(w))
 

@@ -212,6 +212,8 @@ class StageWriter:
             elif k in ("CMD", "ENTRYPOINT"):
                 if n == self.last[k]:  # an earlier one is overridden
                     out.append(self.exec_form(ins))
+            elif k == "USER":
+                out.append(user.original_user(self, ins))
             else:
                 out.append(ins)
         if not setup_done:
