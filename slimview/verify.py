@@ -29,8 +29,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -160,6 +158,11 @@ def _free_loopback_port() -> int:
 
 def _ask(url: str) -> int | None:
     """The HTTP status ``url`` answers with (never through a proxy), None when nothing answers."""
+    # Imported here: urllib.request brings http.client, email and ssl (1.5 MB, ~20 ms), which
+    # every other command would load for nothing; only a service check asks anything.
+    import urllib.error
+    import urllib.request
+
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=2) as response:
