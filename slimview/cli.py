@@ -6,6 +6,7 @@ user can cause is one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import shlex
@@ -18,11 +19,11 @@ import click
 
 from slimview import __version__, session
 from slimview.compare import ImageSummary, compare
-from slimview.display import human_bytes, printable
+from slimview.display import human_bytes, plural, printable
 from slimview.dockerfile.locate import locate_file
 from slimview.errors import SlimviewError
 from slimview.findings import Analysis
-from slimview.fsutil import atomic_file, write_atomic
+from slimview.fsutil import atomic_file, ensure_directory, write_atomic
 from slimview.gate import RULES, default_config_files, load_settings, render_gate, run_gate
 from slimview.index import IndexOptions
 from slimview.index.layer import DEFAULT_MAX_ENTRIES
@@ -36,6 +37,8 @@ from slimview.report.text import render_text
 from slimview.rewrite.model import NoRewrite
 from slimview.rewrite.summary import render_summary
 from slimview.sample import bundled_sample_path
+from slimview.source import split_reference
+from slimview.source.engine import engine_has_image
 from slimview.source.model import Progress, no_progress
 from slimview.verify import default_tag, render_table, shown_command
 from slimview.verify import verify as run_verify
@@ -162,15 +165,39 @@ def cli():
               "the layers aligned and the changed files to walk, as `slimview diff BASELINE IMAGE` reports them.")
 def tui(image, options, baseline):
     """Explore layers, files and findings interactively (the default command)."""
+    if image is not None:
+        refuse_mistyped_command(image)
+    refuse_without_terminal(image)
     if image is None:
         image = bundled_sample_path()
+    else:
+        split_reference(os.path.expanduser(image))  # a path that does not exist is an error before the screen is taken
     try:  # only here: the core and every other command run without Textual installed
         from slimview.ui.app import make_app
     except ImportError as exc:
         raise SlimviewError(f"the interactive explorer needs Textual ({exc}); `slimview report IMAGE` works without it") from None
     app = make_app(image, options, compare=baseline)
     app.run()
+    if app.load_error is not None:  # shown in the explorer; the terminal keeps it once the screen is given back
+        raise SlimviewError(app.load_error)
     sys.exit(app.return_code or 0)
+
+
+def refuse_without_terminal(image: str | None) -> None:
+    """The explorer draws on a terminal and reads keys from one: without one (a pipe, a cron
+    job, a CI step) it would draw forever for nobody."""
+    if sys.stdin is not None and sys.stdout is not None and sys.stdin.isatty() and sys.stdout.isatty():
+        return
+    command = "slimview report" + (f" {shlex.quote(image)}" if image else "")
+    raise SlimviewError(f"the explorer needs a terminal (standard input and output are not one); for a text report run `{command}`")
+
+
+def refuse_mistyped_command(word: str) -> None:
+    """``slimview reprot``: a word close to a command that names neither a file nor an engine image."""
+    close = difflib.get_close_matches(word, [name for name in cli.commands if name != "tui"], n=1, cutoff=0.6)
+    if not close or os.path.lexists(word) or any(c in word for c in "/:@") or engine_has_image(word):
+        return
+    raise click.UsageError(f"'{word}' is not a command, a file or an image in the local engine; did you mean `slimview {close[0]}`?")
 
 
 @cli.command()
@@ -345,7 +372,7 @@ def _no_rewrite(exc: NoRewrite) -> NoReturn:
 @click.argument("image")
 @image_options
 @rewrite_options
-@click.option("-o", "--output-dir", default=".", show_default=True, type=click.Path(file_okay=False), help="Write the files into DIR.")
+@click.option("-o", "--output-dir", default=".", show_default=True, type=click.Path(file_okay=False), help="Write the files into DIR (made if missing).")
 @click.option("--dockerfile-name", default="Dockerfile.slim", show_default=True, help="Name of the rewritten Dockerfile.")
 @click.option("--dockerignore-name", default=".dockerignore.slim", show_default=True, help="Name of its .dockerignore.")
 @click.option("--reconstruct", "reconstruct_only", is_flag=True, help="Print the Dockerfile reconstructed from the image's history, write nothing.")
@@ -363,17 +390,51 @@ def rewrite(image, options, deep, base, context, dockerfile, output_dir, dockerf
     existing = [t for t in targets if os.path.lexists(t)]
     if existing and not force:
         raise SlimviewError(f"{existing[0]} exists; pass --force to overwrite it")
-    if not os.path.isdir(output_dir):
-        raise SlimviewError(f"output directory {output_dir} does not exist")
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise SlimviewError(f"{output_dir} exists and is not a directory")
     names = (dockerfile_name, dockerignore_name)
     try:
         done = session.rewrite(load(image, options), dockerfile=dockerfile, context=context, base=base, names=names, deep=deep)
     except NoRewrite as exc:
         _no_rewrite(exc)
+    ensure_directory(output_dir)
     write_atomic(targets[0], done.rewrite.dockerfile, force=force)
     write_atomic(targets[1], done.rewrite.dockerignore, force=force)
     sys.stdout.write(f"Wrote {targets[0]} and {targets[1]}.\nOriginal base: {done.base.describe()}\n\n")
     sys.stdout.write(render_summary(done.rewrite))
+
+
+@cli.command()
+@click.argument("image")
+@click.argument("path", required=False)
+@image_options
+@click.option("-o", "--output-dir", "dest", default=".", show_default=True, type=click.Path(file_okay=False), help="Write into DIR (made if missing).")
+@click.option("--layer", "layer_no", type=click.IntRange(min=0), help="The file as layer N stored it; without PATH, layer N as a tar.")
+@click.option("--include-secrets", is_flag=True, help="Write files that hold secrets too (left out or refused by default).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def extract(image, path, options, dest, layer_no, include_secrets, force):
+    """Write one file of IMAGE (PATH, as the final image shows it), or a whole layer as a tar
+    (--layer N without PATH), into DIR.
+
+    The file keeps its own name (DIR/make); a layer is written as DIR/layer-N.tar, byte for
+    byte unless files holding secrets are left out. Nothing is written outside DIR.
+    """
+    if path is None and layer_no is None:
+        raise click.UsageError("name a PATH in the image, or a layer with --layer N")
+    progress = _stderr_progress()
+    try:
+        index = session.open_index(image, options, progress)
+        if path is None:
+            done = session.extract_layer(index, layer_no, dest, options, force=force, include_secrets=include_secrets, progress=progress)
+        else:
+            done = session.extract_file(index, path, dest, options, layer=layer_no, force=force, include_secrets=include_secrets, progress=progress)
+    finally:
+        if progress is not no_progress:
+            sys.stderr.write("\r\033[K")
+    sys.stdout.write(f"Wrote {done.path} ({done.size:,} bytes) from layer {done.layer}.\n")
+    if done.withheld:
+        shown = ", ".join(printable("/" + p) for p in done.withheld)
+        sys.stdout.write(f"Left out {plural(len(done.withheld), 'file')} holding secrets (--include-secrets keeps them): {shown}\n")
 
 
 @cli.command()

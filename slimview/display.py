@@ -29,6 +29,11 @@ def exact_bytes(n: int) -> str:
     return human_bytes(n) if abs(n) < 1000 else f"{human_bytes(n)} ({n:,} B)"
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``n`` and the noun that goes with it: "1 entry", "2,048 entries", "0 layers"."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "0.0 %"
 

@@ -7,24 +7,32 @@ progress (the explorer) can present the index before the findings are ready.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from slimview import extract
 from slimview.compare import BaseSummary, Comparison, ImageSummary, compare, summarize
 from slimview.compare.summary import is_saved_summary, read_summary
 from slimview.findings import Analysis, analyze
 from slimview.index import IndexOptions, build_index, gc_paused
+from slimview.index.content import Reopen
+from slimview.index.events import NO_EVENTS, IndexEvents
 from slimview.index.model import ImageIndex
 from slimview.packages.database import read_database
 from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME, rewrite_image
 from slimview.rewrite.base import BaseImage, engine_images, find_base
 from slimview.rewrite.model import Rewrite
 from slimview.rewrite.reconstruct import reconstruct_dockerfile
-from slimview.source.model import Progress, no_progress
+from slimview.source import open_image
+from slimview.source.model import LayerSink, Progress, no_progress
 
 
-def open_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
-    """Stages 1 and 2: open the image ``reference`` names and index every layer."""
-    return build_index(reference, options, progress)
+def open_index(
+    reference: str, options: IndexOptions | None = None, progress: Progress = no_progress, events: IndexEvents = NO_EVENTS
+) -> ImageIndex:
+    """Stages 1 and 2: open the image ``reference`` names and index every layer; ``events``
+    hears of the image's layers before they are read, and of each layer once it is."""
+    return build_index(reference, options, progress, events)
 
 
 def analyse(index: ImageIndex) -> Analysis:
@@ -97,3 +105,51 @@ def load_summary(reference: str, options: IndexOptions | None = None, progress: 
 def compare_images(before: str, after: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> Comparison:
     """How the image (or saved summary) ``after`` differs from ``before``."""
     return compare(load_summary(before, options, progress), load_summary(after, options, progress))
+
+
+
+def extract_file(
+    index: ImageIndex,
+    path: str,
+    dest: str,
+    options: IndexOptions | None = None,
+    *,
+    layer: int | None = None,
+    force: bool = False,
+    include_secrets: bool = False,
+    progress: Progress = no_progress,
+) -> extract.Extracted:
+    """Write one file of the image into the directory ``dest`` (see slimview/extract.py);
+    a layer the source streamed is read from the source again."""
+    return extract.extract_file(
+        index, path, dest, layer=layer, force=force, include_secrets=include_secrets, reopen=_reopen(index, options, progress)
+    )
+
+
+def extract_layer(
+    index: ImageIndex,
+    layer_no: int,
+    dest: str,
+    options: IndexOptions | None = None,
+    *,
+    force: bool = False,
+    include_secrets: bool = False,
+    progress: Progress = no_progress,
+) -> extract.Extracted:
+    """Write one layer of the image into the directory ``dest`` as a tar."""
+    return extract.extract_layer(
+        index, layer_no, dest, force=force, include_secrets=include_secrets, reopen=_reopen(index, options, progress)
+    )
+
+
+def _reopen(index: ImageIndex, options: IndexOptions | None, progress: Progress) -> Reopen:
+    """Opens ``index``'s image again from its source, streaming only the layers asked for."""
+    options = options or IndexOptions()
+
+    def reopen(sink: LayerSink, skip: Callable[[str], bool]) -> object:
+        return open_image(
+            index.source.reference, sink=sink, tag=options.tag, platform=options.platform, progress=progress,
+            layer_cached=skip, insecure=options.insecure, foreign_layers=options.foreign_layers,
+        )
+
+    return reopen

@@ -15,6 +15,8 @@ KEYWORDS = frozenset(
     {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "MAINTAINER",
      "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
 )
+# Steps that only change the image's config and never make a layer, whichever builder ran them.
+CONFIG_ONLY = KEYWORDS - {"ADD", "COPY", "RUN", "WORKDIR"}
 
 # ``--name=value`` before a RUN's command (a command never starts with "--").
 _RUN_FLAG = re.compile(r"--[A-Za-z][A-Za-z0-9-]*=\S*\s+")

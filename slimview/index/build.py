@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.cache import LayerCache
+from slimview.index.events import NO_EVENTS, Announcer, IndexEvents
 from slimview.index.layer import LayerFiles, index_layer_stream
 from slimview.index.memory import gc_paused, tune_allocator
 from slimview.index.merge import merge_layers
@@ -22,15 +23,19 @@ from slimview.index.waste import dive_efficiency
 from slimview.index.workers import index_cold, layer_label
 from slimview.source import open_image
 from slimview.source.compression import media_type_compression
-from slimview.source.model import ByteStream, LayerRef, Progress, SourceImage, no_progress
+from slimview.source.model import STORED_BYTES, ByteStream, Described, LayerRef, Progress, SourceImage, no_progress
 
 
-def build_index(reference: str, options: IndexOptions | None = None, progress: Progress = no_progress) -> ImageIndex:
-    """Open ``reference`` and index it completely."""
+def build_index(
+    reference: str, options: IndexOptions | None = None, progress: Progress = no_progress, events: IndexEvents = NO_EVENTS
+) -> ImageIndex:
+    """Open ``reference`` and index it completely, announcing to ``events`` what is known
+    before the end (see events.py)."""
     options = options or IndexOptions()
     with gc_paused():
         cache = LayerCache(options.cache_dir) if options.use_cache else None
-        streamed = StreamedLayers(reference, options, progress)
+        announcer = Announcer(events)
+        streamed = StreamedLayers(reference, options, progress, announcer)
         try:
             source = open_image(
                 reference,
@@ -42,6 +47,7 @@ def build_index(reference: str, options: IndexOptions | None = None, progress: P
                 layer_cached=cache.has_layer if cache else (lambda d: False),
                 insecure=options.insecure,
                 foreign_layers=options.foreign_layers,
+                described=announcer.described,
             )
         except LimitExceeded:
             raise
@@ -51,17 +57,20 @@ def build_index(reference: str, options: IndexOptions | None = None, progress: P
             if streamed.failed:
                 raise next(iter(streamed.failed.values())) from None
             raise
-        return index_source(source, options, progress, cache, streamed)
+        if not announcer.is_described:
+            announcer.described(Described(source, tuple(layer.stored_size for layer in source.layers), STORED_BYTES))
+        return index_source(source, options, progress, cache, streamed, announcer)
 
 
 class StreamedLayers:
     """The sink for layers a source can only stream: indexes each as it passes, keyed by
     the member name the source read it from. Safe to call from several threads."""
 
-    def __init__(self, reference: str, options: IndexOptions, progress: Progress):
+    def __init__(self, reference: str, options: IndexOptions, progress: Progress, announcer: Announcer | None = None):
         self.reference = reference
         self.options = options
         self.progress = progress
+        self.announcer = announcer
         self.results: dict[str, LayerFiles] = {}
         self.failed: dict[str, InputError] = {}
         self._entries = 0
@@ -85,6 +94,8 @@ class StreamedLayers:
             self.progress("index", len(self.results), None)
             # Early, before more layers stream in: --max-entries bounds the whole image.
             check_total(self.reference, self._entries, self.options.max_entries)
+        if self.announcer is not None:
+            self.announcer.streamed(files)
 
     def where(self, name: str) -> str:
         return f"{self.reference}: {name}"
@@ -105,8 +116,10 @@ def index_source(
     progress: Progress = no_progress,
     cache: LayerCache | None = None,
     streamed: StreamedLayers | None = None,
+    announcer: Announcer | None = None,
 ) -> ImageIndex:
     """Index the layers of an opened image; ``streamed`` holds those its source streamed."""
+    announcer = announcer or Announcer(NO_EVENTS)
     total_layers = len(source.layers)
     files: list[LayerFiles | None] = [None] * total_layers
     cold: list[int] = []
@@ -129,11 +142,13 @@ def index_source(
             raise InputError(f"{source.reference}: layer {layer.index} is neither in the archive stream nor in the cache")
         if got is None:
             cold.append(layer.index)
+        else:
+            announcer.indexed(layer.index, got)
         files[layer.index] = got
     progress("layers", total_layers - len(cold), total_layers)
 
     if cold:
-        index_cold(source, cold, files, options, progress)
+        index_cold(source, cold, files, options, progress, announcer.indexed)
     indexed = [f for f in files if f is not None]
     assert len(indexed) == total_layers
     check_total(source.reference, sum(entry_count(f) for f in indexed), options.max_entries)

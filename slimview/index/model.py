@@ -166,18 +166,12 @@ class ImageIndex:
         """The body the index kept (see capture.py) of the file the final filesystem shows at
         ``path``, following symlinks (``etc/os-release`` → ``usr/lib/os-release``); None when
         there is no such file or its body was not kept."""
-        for _ in range(16):
-            ref = self.final.get(path)
-            if ref is None:
-                return None
-            layer_no, i = split_ref(ref)
-            files = self.layers[layer_no].files
-            if files.types[i] != EntryType.SYMLINK or not follow_symlinks:
-                return files.captured.get(i)
-            link = files.links.get(i, "")
-            target = link if link.startswith("/") else posixpath.join(posixpath.dirname(path), link)
-            path = posixpath.normpath(target).lstrip("/")
-        return None
+        found = self.resolve(path) if follow_symlinks else path
+        ref = self.final.get(found) if found is not None else None
+        if ref is None:
+            return None
+        layer_no, i = split_ref(ref)
+        return self.layers[layer_no].files.captured.get(i)
 
     def resolve(self, path: str) -> str | None:
         """``path`` in the final filesystem with every symlink on the way followed

@@ -127,7 +127,8 @@ class TreeView:
         if ref is None:
             return None
         layer, i = split_ref(ref)
-        return self._changes[layer][i] if layer == self.layer_no else None
+        # 0: not known yet (a layer listed before the layers below it were read)
+        return (self._changes[layer][i] or None) if layer == self.layer_no else None
 
     def size(self, path: str) -> int:
         """Bytes below a directory, or a file's own size."""

@@ -58,8 +58,10 @@ def index_cold(
     files: list[LayerFiles | None],
     options: IndexOptions,
     progress: Progress,
+    on_layer: Callable[[int, LayerFiles], None] = lambda i, files: None,
 ) -> None:
-    """Fill ``files[i]`` for every layer ``i`` in ``cold`` (each has a blob on disk)."""
+    """Fill ``files[i]`` for every layer ``i`` in ``cold`` (each has a blob on disk), telling
+    ``on_layer`` as each is done."""
     tune_allocator()  # before the workers fork: they inherit it
     workers = options.workers or usable_cpus()
     total = len(source.layers)
@@ -90,6 +92,7 @@ def index_cold(
         nonlocal done
         files[i] = layer_files
         done += 1
+        on_layer(i, layer_files)
         progress("layers", done, total)
 
     if workers < 2 or len(jobs) < 2:

@@ -15,7 +15,7 @@ from slimview.errors import InputError
 from slimview.source.archive import open_archive_file, open_layout_dir
 from slimview.source.dirlayout import is_dir_layout, open_dir_layout
 from slimview.source.engine import open_engine_image
-from slimview.source.model import BlobRef, HistoryEntry, LayerRef, LayerSink, Progress, SourceImage, no_progress
+from slimview.source.model import BlobRef, Describe, HistoryEntry, LayerRef, LayerSink, Progress, SourceImage, no_progress, not_described
 from slimview.source.registry.reference import is_registry_reference
 
 __all__ = [
@@ -61,9 +61,12 @@ def open_image(
     layer_cached: Callable[[str], bool] = lambda diff_id: False,
     insecure: bool = False,
     foreign_layers: bool = False,
+    described: Describe = not_described,
 ) -> SourceImage:
     """Open ``reference``. Layers that can only be streamed are passed to ``sink`` as they pass.
 
+    Sources that read layers over a wire (an engine, a registry) call ``described`` with the
+    image before the first layer arrives; the others describe it by returning.
     ``insecure`` and ``foreign_layers`` apply to registry references only: plain HTTP or
     unverified TLS to that registry, and fetching non-distributable layers.
     """
@@ -77,13 +80,14 @@ def open_image(
 
         return open_registry_image(
             reference, sink, progress, platform=platform, insecure=insecure, foreign_layers=foreign_layers,
-            cached_config=cached_config, layer_cached=layer_cached,
+            cached_config=cached_config, layer_cached=layer_cached, described=described,
         )
     target, path_tag, local = split_reference(os.path.expanduser(reference))
     if not local:
         if tag:
             raise InputError("--tag picks an image inside an archive or layout; name the tag in the engine reference (NAME:TAG)")
-        return open_engine_image(target, sink, progress, cached_config=cached_config, layer_cached=layer_cached, platform=platform)
+        return open_engine_image(target, sink, progress, cached_config=cached_config, layer_cached=layer_cached, platform=platform,
+                                 described=described)
     if tag and path_tag and tag != path_tag:
         raise InputError(f"{reference} names the image {path_tag!r} but --tag says {tag!r}; give one of them")
     tag = tag or path_tag

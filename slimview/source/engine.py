@@ -11,11 +11,14 @@ import difflib
 import json
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
+from slimview.dockerfile.history import recorded_instruction
+from slimview.dockerfile.instruction import CONFIG_ONLY
 from slimview.errors import EngineError, ImageNotFound, InputError
 from slimview.source.archive import build_source, check_config, config_platform, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
-from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage, no_progress
+from slimview.source.model import FILE_BYTES, Describe, Described, LayerRef, LayerSink, Progress, SourceImage, no_progress, not_described
 from slimview.source.platform import platform_mismatch
 
 SAVE_CHUNK = 1 << 20
@@ -51,6 +54,21 @@ def connect(timeout: int = 600):
         raise EngineError(_explain_connect_error(host, exc)) from None
     except Exception as exc:  # requests/urllib3 errors surface in many shapes
         raise EngineError(_explain_connect_error(host, exc)) from None
+
+
+def engine_has_image(reference: str) -> bool:
+    """Does the local engine answer, and have an image ``reference``? (False when no engine answers.)"""
+    try:
+        client = connect(timeout=5)
+    except EngineError:
+        return False
+    try:
+        client.api.inspect_image(reference)
+        return True
+    except Exception:  # not found, or a name the engine cannot parse: either way not an image
+        return False
+    finally:
+        client.close()
 
 
 def _explain_connect_error(host: str, exc: BaseException) -> str:
@@ -131,6 +149,80 @@ def inspect_image(client, reference: str):
         raise EngineError(f"the engine failed while describing {reference!r}: {exc}") from None
 
 
+def describe_from_engine(client, reference: str, attrs: dict, tags: list[str]) -> Described:
+    """The image as the engine's inspect (``attrs``) and history describe it, before any save.
+
+    The config is put together from both; which history steps made no layer is inferred
+    (see ``_empty_steps``), so the save's own config replaces it once it arrives.
+    """
+    diff_ids = (attrs.get("RootFS") or {}).get("Layers") or []
+    try:
+        steps = list(reversed(client.api.history(reference)))  # the engine lists the newest first
+    except Exception:  # a description is a head start, not a requirement: the save still comes
+        steps = []
+    empty = _empty_steps(steps, len(diff_ids))
+    history = []
+    sizes = []
+    for step, no_layer in zip(steps, empty):
+        entry: dict[str, str | bool] = {"created": _iso(step.get("Created")), "created_by": str(step.get("CreatedBy") or ""), "comment": str(step.get("Comment") or "")}
+        if no_layer:
+            entry["empty_layer"] = True
+        else:
+            sizes.append(int(step.get("Size") or 0))
+        history.append(entry)
+    config = {
+        "architecture": attrs.get("Architecture") or "",
+        "os": attrs.get("Os") or "",
+        "created": attrs.get("Created") or "",
+        "config": attrs.get("Config") or {},
+        "history": history,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    if attrs.get("Variant"):
+        config["variant"] = attrs["Variant"]
+    image_id = str(attrs.get("Id") or "")
+    name = reference if reference in tags else (tags[0] if tags else image_id[7:19])
+    layers = [LayerRef(i, d, "", "", -1, f"engine layer {i}", None) for i, d in enumerate(diff_ids)]
+    source = SourceImage(reference, "engine", name, tags, config, image_id, layers, platform=config_platform(config))
+    if len(sizes) != len(layers):
+        sizes = [-1] * len(layers)
+    return Described(source, tuple(sizes), FILE_BYTES, provisional=True)
+
+
+def _empty_steps(steps: list[dict], layer_count: int) -> list[bool]:
+    """Which of the engine's history steps (oldest first) made no layer.
+
+    The engine's history gives each step's size, 0 for a step without a layer but also for
+    a layer without file bytes (``RUN rm …``, BuildKit's WORKDIR). A step with bytes made a
+    layer; of the others, as many as there are steps beyond the layers are taken as empty:
+    config-only steps (ENV, CMD, …, or any classic ``#(nop)`` but ADD and COPY) first,
+    then WORKDIR, then the rest, each group from the newest step down.
+    """
+    surplus = len(steps) - layer_count
+    empty = [False] * len(steps)
+    if surplus <= 0:
+        return empty
+
+    def rank(i: int) -> int:
+        created_by = str(steps[i].get("CreatedBy") or "")
+        keyword = recorded_instruction(created_by).keyword
+        if keyword in CONFIG_ONLY or ("#(nop)" in created_by and keyword not in ("ADD", "COPY")):
+            return 0
+        return 1 if keyword == "WORKDIR" else 2
+
+    candidates = [i for i, step in enumerate(steps) if not int(step.get("Size") or 0)]
+    for i in sorted(candidates, key=lambda i: (rank(i), -i))[:surplus]:
+        empty[i] = True
+    return empty
+
+
+def _iso(created: object) -> str:
+    """The engine's history time (seconds since the epoch) as the config writes it."""
+    if not isinstance(created, int) or created <= 0:
+        return ""
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def open_engine_image(
     reference: str,
     sink: LayerSink,
@@ -138,11 +230,16 @@ def open_engine_image(
     *,
     cached_config: Callable[[str], bytes | None] = lambda digest: None,
     layer_cached: Callable[[str], bool] = lambda diff_id: False,
+    described: Describe = not_described,
     client=None,
     platform: str | None = None,
 ) -> SourceImage:
     """Describe ``reference`` from the engine, saving (streamed) only what the cache lacks.
-    ``platform``, when given, must be the image's: an engine image is of one platform."""
+    ``platform``, when given, must be the image's: an engine image is of one platform.
+
+    Before a save, ``described`` gets the image as the engine's inspect and history calls
+    give it (a save takes seconds before its first byte; these take milliseconds).
+    """
     import docker
     import requests
     import urllib3
@@ -168,6 +265,7 @@ def open_engine_image(
         )
 
     total = int(image.attrs.get("Size") or 0) or None
+    described(describe_from_engine(client, reference, image.attrs, tags))
     label = f"engine image {reference}"
     try:
         # Save under the tag the user named: named=True would use the image's first tag, and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,6 +66,9 @@ class LayerSink(Protocol):
 
     def __call__(self, name: str, stream: ByteStream, /, *, digest: bool = True) -> None: ...
 
+FILE_BYTES = "file bytes"  # a layer's size as the bytes of its regular files (the engine's history)
+STORED_BYTES = "stored bytes"  # a layer's size as its blob is stored (compressed or not)
+
 
 @dataclass
 class SourceImage:
@@ -116,3 +120,30 @@ class SourceImage:
     @property
     def image_config(self) -> dict:
         return self.config.get("config") or {}
+
+
+@dataclass(frozen=True)
+class Described:
+    """An image as its source knows it before reading any layer: config, history, layers
+    and their sizes, for a caller that shows the image while it is read.
+
+    ``provisional``: the config was put together from what the engine answers at once (its
+    inspect and history calls; which history steps made no layer is then inferred) and the
+    image's own config, from the save, replaces it when the index is done.
+    """
+
+    image: SourceImage
+    sizes: tuple[int, ...]  # per layer, in ``measure``; -1 where the source does not say
+    measure: str  # FILE_BYTES or STORED_BYTES
+    provisional: bool = False
+
+    @property
+    def known_bytes(self) -> int:
+        return sum(size for size in self.sizes if size > 0)
+
+
+Describe = Callable[[Described], None]
+
+
+def not_described(image: Described) -> None:
+    """The default ``described`` callback: ignore it."""

@@ -28,7 +28,7 @@ from slimview.source.archive import (
     config_platform,
     load_json,
 )
-from slimview.source.model import LayerRef, LayerSink, Progress, SourceImage
+from slimview.source.model import STORED_BYTES, Describe, Described, LayerRef, LayerSink, Progress, SourceImage, not_described
 from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_mismatch, platform_text
 from slimview.source.registry.blobs import PARALLEL_BLOBS, BlobJob, fetch_blobs
 from slimview.source.registry.reference import RegistryReference, parse_reference
@@ -65,8 +65,10 @@ def open_registry_image(
     foreign_layers: bool = False,
     cached_config: Callable[[str], bytes | None] = lambda digest: None,
     layer_cached: Callable[[str], bool] = lambda diff_id: False,
+    described: Describe = not_described,
 ) -> SourceImage:
-    """Describe the registry image ``reference`` and stream into ``sink`` the layers the cache lacks."""
+    """Describe the registry image ``reference`` and stream into ``sink`` the layers the cache
+    lacks; ``described`` gets the image (sizes from its manifest) before any layer is fetched."""
     ref = parse_reference(reference)
     transport = RegistryTransport(ref, insecure=insecure, pool_size=PARALLEL_BLOBS + 2)
     try:
@@ -87,14 +89,16 @@ def open_registry_image(
             raise RegistryError(f"{label} {why}")
         diff_ids = _diff_ids(config, len(layer_descs), label)
         layers, jobs = _plan_layers(ref, layer_descs, diff_ids, layer_cached, foreign_layers)
+        tags = [f"{ref.host}/{ref.repository}:{ref.tag}"] if ref.tag else []
+        source = SourceImage(
+            reference, "registry", label, tags, config, config_digest, layers,
+            platform=chosen_platform or config_platform(config), config_bytes=config_bytes,
+        )
+        described(Described(source, tuple(layer.stored_size for layer in layers), STORED_BYTES))
         fetch_blobs(transport, jobs, sink, progress, label)
     finally:
         transport.close()
-    tags = [f"{ref.host}/{ref.repository}:{ref.tag}"] if ref.tag else []
-    return SourceImage(
-        reference, "registry", label, tags, config, config_digest, layers,
-        platform=chosen_platform or config_platform(config), config_bytes=config_bytes,
-    )
+    return source
 
 
 def shown(text: object, limit: int = 100) -> str:
