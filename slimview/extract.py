@@ -46,6 +46,16 @@ def image_path(path: str) -> str:
     return normalise_path(cleaned, "the path")
 
 
+def file_name(path: str) -> str:
+    """The name ``extract_file`` writes ``path`` under in DEST."""
+    return posixpath.basename(image_path(path))
+
+
+def layer_file_name(layer_no: int) -> str:
+    """The name ``extract_layer`` writes layer ``layer_no`` under in DEST."""
+    return f"layer-{layer_no}.tar"
+
+
 def extract_file(
     index: ImageIndex,
     path: str,
@@ -65,7 +75,7 @@ def extract_file(
     refused = secret_in(index.layers[layer_no], i, stored_path)
     if refused is not None and not include_secrets:
         raise _refusal(refused)
-    target = _target(dest, posixpath.basename(wanted))
+    target = _target(dest, file_name(wanted))
     mode = files.modes[i] & 0o755 if i is not None else 0o644
     with atomic_file(target, force=force, mode=mode) as out:
         with layer_tar(index, layer_no, reopen, scratch=dest) as tar:
@@ -91,7 +101,7 @@ def extract_layer(
     sha256 is the layer's diff_id), or without the files holding secrets."""
     if not 0 <= layer_no < len(index.layers):
         raise InputError(f"the image has layers 0 to {len(index.layers) - 1}, not {layer_no}")
-    target = _target(dest, f"layer-{layer_no}.tar")
+    target = _target(dest, layer_file_name(layer_no))
     with atomic_file(target, force=force) as out:
         with layer_tar(index, layer_no, reopen, scratch=dest) as tar:
             digest = copy_stream(tar, out)

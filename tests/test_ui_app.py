@@ -10,11 +10,13 @@ import threading
 import pytest
 from textual.widgets import ContentSwitcher, Input, Label, Markdown, TextArea
 
-from slimview.errors import InputError
+from slimview.errors import EngineError, InputError
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change
 from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER
 from slimview.sample.mini import write_sample
+from slimview.source import open_image
+from slimview.source.model import STORED_BYTES, Described
 from slimview.ui.app import SlimviewApp, make_app
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
@@ -23,6 +25,7 @@ from slimview.ui.widgets.filetree import FileTree
 from slimview.ui.widgets.findings import FindingsPane
 from slimview.ui.widgets.layers import LayersPane
 from slimview.ui.widgets.loading import LoadingPanel
+from slimview.ui.widgets.waste import WastePane
 
 from uihelpers import FIXED_AVOIDABLE, FIXED_FINDINGS, LISTS, async_test, fixed_report, settle
 
@@ -58,7 +61,7 @@ def tree_paths(app) -> list[str]:
 async def test_first_frame_shows_progress_while_indexing_then_the_panes_fill(sample):
     release = threading.Event()
 
-    def slow_index(reference, options, progress):
+    def slow_index(reference, options, progress, events):
         progress("scan", 1_000_000, 28_000_000)
         progress("layers", 3, 7)
         release.wait(10)
@@ -83,12 +86,35 @@ async def test_first_frame_shows_progress_while_indexing_then_the_panes_fill(sam
 
 
 @async_test
-async def test_an_image_that_cannot_be_opened_is_an_error_in_the_app(tmp_path):
+async def test_an_image_that_cannot_be_opened_leaves_the_explorer_with_its_error(tmp_path):
+    """Nothing was shown: the explorer leaves at once (status 2) and the command line prints
+    the error on the terminal it gave back (see test_cli_tui.py)."""
     missing = str(tmp_path / "nope.tar")
     app = make_app(missing, IndexOptions(use_cache=False))
     async with app.run_test(size=SIZE) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if app.return_code is not None:
+                break
+    assert app.load_error == f"{missing}: no such file or directory"
+    assert app.return_code == 2
+
+
+@async_test
+async def test_an_error_after_the_layers_are_shown_stays_on_screen_until_quit(sample):
+    """The save broke after the image was described: its layers stay, the error is shown in
+    place of the files, and q leaves with status 2 (the command line then prints it too)."""
+
+    def broken_save(reference, options, progress, events):
+        source = open_image(reference, sink=lambda name, stream: None)
+        events.described(Described(source, tuple(layer.stored_size for layer in source.layers), STORED_BYTES))
+        raise EngineError("the engine stream for 'app:1' was cut mid-save (ChunkedEncodingError); is the engine still running?")
+
+    app = make_app(sample, IndexOptions(use_cache=False), index_builder=broken_save)
+    async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.load_error is not None and missing in app.load_error
+        assert app.load_error is not None and "cut mid-save" in app.load_error
+        assert app.query_one(LayersPane).row_count == 7
         stage = str(app.query_one("#loading-stage", Label).render())
         assert app.load_error in stage and "Press q to quit." in stage
         await pilot.press("q")
@@ -97,7 +123,7 @@ async def test_an_image_that_cannot_be_opened_is_an_error_in_the_app(tmp_path):
 
 @async_test
 async def test_an_internal_error_is_one_line_not_a_traceback(sample):
-    def broken(reference, options, progress):
+    def broken(reference, options, progress, events):
         raise KeyError("manifest")
 
     app = make_app(sample, index_builder=broken)
@@ -113,11 +139,11 @@ async def test_layers_pane_sizes_bars_instructions_and_details(sample):
         await settle(pilot)
         layers = app.query_one(LayersPane)
         assert layers.has_focus and layers.cursor_row == 6
-        row = [str(c) for c in layers.get_row_at(2)]
-        assert row[:2] == ["2", "11.6 MB"]
-        assert row[2] == "████████"  # the largest layer fills the bar
-        assert row[3] == "RUN apt-get install -y bu…"  # cut to the pane; the details pane has it whole
-        assert [str(c) for c in layers.get_row_at(4)][2] == "▍       "  # 533,526 / 11,622,632 of 8 cells
+        row = [str(c) for c in layers.get_row_at(2)]  # each cell ends in the space before the next
+        assert row[:2] == ["2 ", " 11.6 MB "]
+        assert row[2] == "████████ "  # the largest layer fills the bar
+        assert row[3] == "RUN apt-get install -y build-e…"  # cut to the pane; the details pane has it whole
+        assert [str(c) for c in layers.get_row_at(4)][2] == "▍        "  # 533,526 / 11,622,632 of 8 cells
         await pilot.press("up", "up")  # layer 4: COPY . .
         await settle(pilot)
         assert app.tree_query.layer_no == 4
@@ -316,9 +342,12 @@ async def test_viewer_shows_text_from_the_archive_and_withholds_secrets(sample):
         await settle(pilot)
         text = app.screen.query_one(TextArea).text
         status = str(app.screen.query_one("#viewer-status", Label).render())
-        # Withheld by the viewer, or refused by the core before it got there.
-        assert "withheld" in status or "holds a secret" in status
-        for shown_text in (text, status):
+        reason = str(app.screen.query_one("#viewer-reason").render())
+        assert status == "Cannot show this file."
+        assert reason.startswith("'app/.env' holds a secret (")
+        # The reason stands in place of the text: no line numbers without lines.
+        assert not app.screen.query_one(TextArea).display
+        for shown_text in (text, status, reason):
             assert "API_TOKEN" not in shown_text and "sk_test_4eC39" not in shown_text and "DEBUG" not in shown_text
         await pilot.press("escape")
         assert tree.reveal("usr/bin/make")
@@ -418,19 +447,24 @@ async def test_tab_cycles_panes_and_help_and_palette(sample):
         assert app.tree_query.order == BY_SIZE
 
 
-def test_help_names_every_key_of_the_app():
+PANE_BINDINGS = SlimviewApp.BINDINGS + FileTree.BINDINGS + LayersPane.BINDINGS + FindingsPane.BINDINGS + WastePane.BINDINGS
+
+
+def test_help_names_every_key_of_the_app_and_its_panes():
     from slimview.ui.screens.help import help_text
 
     text = help_text()
-    for binding in SlimviewApp.BINDINGS + FileTree.BINDINGS:
-        first = binding.key.split(",")[0]
-        shown = {"question_mark": "?", "slash": "/", "up": "↑", "down": "↓", "left": "←", "right": "→",
-                 "pageup": "pgup", "pagedown": "pgdn"}.get(first, first)
-        assert f"`{shown}`" in text, binding
+    for binding in PANE_BINDINGS:
+        for key in binding.key.split(","):
+            if key == "ctrl+@":  # what some terminals send for ctrl+space, which help names
+                continue
+            shown = {"question_mark": "?", "slash": "/", "up": "↑", "down": "↓", "left": "←", "right": "→",
+                     "pageup": "pgup", "pagedown": "pgdn"}.get(key, key)
+            assert f"`{shown}`" in text, binding
 
 
 def test_every_binding_has_an_id_and_a_description():
-    for binding in SlimviewApp.BINDINGS + FileTree.BINDINGS:
+    for binding in PANE_BINDINGS:
         assert binding.id and binding.description, binding
 
 
@@ -490,7 +524,7 @@ async def test_export_previews_saves_confirms_overwrites_and_copies(sample, tmp_
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         question = str(app.screen.query_one("#confirm-question").render())
-        assert question == f"{tmp_path}/Dockerfile.slim and {tmp_path}/.dockerignore.slim already exist. Overwrite?"
+        assert question == f"These files already exist:\n  {tmp_path}/Dockerfile.slim\n  {tmp_path}/.dockerignore.slim\n\nReplace them?"
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, ExportScreen)
@@ -511,10 +545,30 @@ async def test_export_previews_saves_confirms_overwrites_and_copies(sample, tmp_
 
 
 @async_test
-async def test_export_to_a_missing_directory_is_an_error_notice(sample, tmp_path):
+async def test_export_into_a_missing_directory_makes_it_and_remembers_it(sample, tmp_path):
     from slimview.ui.screens.export import ExportScreen
 
-    app = export_app(sample, tmp_path / "missing")
+    app = export_app(sample, tmp_path / "out")
+    target = tmp_path / "new" / "deeper"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        app.screen.query_one("#export-directory", Input).value = str(target)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert sorted(os.listdir(target)) == [".dockerignore.slim", "Dockerfile.slim"]
+        await pilot.press("x")  # the next export proposes the directory typed last
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        assert app.screen.query_one("#export-directory", Input).value == str(target)
+
+
+@async_test
+async def test_a_failed_export_keeps_the_typed_directory(sample, tmp_path):
+    from slimview.ui.screens.export import ExportScreen
+
+    (tmp_path / "a-file").write_text("not a directory\n")
+    app = export_app(sample, tmp_path / "out")
     notices = []
     async with app.run_test(size=SIZE) as pilot:
         real_notify = app.notify
@@ -522,10 +576,13 @@ async def test_export_to_a_missing_directory_is_an_error_notice(sample, tmp_path
         await settle(pilot)
         await pilot.press("x")
         await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        app.screen.query_one("#export-directory", Input).value = str(tmp_path / "a-file" / "sub")
         await pilot.press("ctrl+s")
         await settle(pilot)
-    assert notices == [(f"cannot write {tmp_path}/missing/Dockerfile.slim: directory {tmp_path}/missing does not exist", "error")]
-    assert not (tmp_path / "missing").exists()
+        assert notices == [(f"cannot make the directory {tmp_path}/a-file/sub: Not a directory", "error")]
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen.rewrite is not None)
+        assert app.screen.query_one("#export-directory", Input).value == str(tmp_path / "a-file" / "sub")
 
 
 @async_test
@@ -568,7 +625,8 @@ async def test_the_palette_offers_every_action_of_the_keys(sample):
         titles = [hit.text async for hit in provider.discover()]
         assert titles == [
             "Quit", "Next pane", "Previous pane", "Filter", "Clear filter", "Layer/all", "Sort", "Expand all",
-            "Collapse all", "Added", "Modified", "Deleted", "Unchanged", "View", "Export", "Help",
+            "Collapse all", "Added", "Modified", "Deleted", "Unchanged", "Attributes", "Wasted (dive)", "Image", "View",
+            "Extract", "Export", "Help",
         ]
         hits = [hit async for hit in provider.search("collapse")]
         assert [h.text for h in hits] == ["Collapse all"]
@@ -601,7 +659,7 @@ from slimview.index import IndexOptions, build_index
 from slimview.ui.app import make_app
 from uihelpers import settle
 
-def in_processes(reference, options, progress):
+def in_processes(reference, options, progress, events):
     context = multiprocessing.get_context("forkserver")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
         assert list(pool.map(abs, [-1, -2])) == [1, 2]

@@ -232,3 +232,8 @@ def scan(path: str, body: bytes) -> list[Match]:
         elif not kept.name and m.name:
             by_value[m.fingerprint] = Match(kept.kind, m.name, kept.fingerprint, kept.line)
     return sorted(by_value.values(), key=lambda m: (m.line, m.kind))
+
+
+def env_holds_secret(assignment: str) -> bool:
+    """Does an image's ``ENV`` entry (``NAME=value``) look like a credential, as it would in a .env file?"""
+    return bool(scan(".env", assignment.encode("utf-8", "surrogateescape")))

@@ -94,6 +94,7 @@ class TreeView:
         deleted: dict[str, EntryRef],
         kids: dict[str, list[str]],
         dir_bytes: dict[str, int],
+        changed_below: frozenset[str] = frozenset(),
     ):
         self.index = index
         self.mode = mode
@@ -102,6 +103,7 @@ class TreeView:
         self.deleted = deleted  # path → entry ref of what this layer removed
         self.kids = kids  # directory → child paths, unsorted
         self.dir_bytes = dir_bytes  # directory → bytes of the files below it
+        self.changed_below = changed_below  # directories holding something this layer added, modified or deleted
         self._sorted: dict[tuple[str, str], list[str]] = {}
         self._files = [layer.files for layer in index.layers]
         self._changes = [layer.changes for layer in index.layers]
@@ -222,4 +224,30 @@ def build_view(index: ImageIndex, mode: str, layer_no: int, should_stop: Callabl
 
     hidden = [entry_ref(h.stored_in, h.entry) for h in index.hidden if h.entry >= 0] if refs is index.final else []
     dir_bytes = directory_sizes(bodies(index, refs, hidden), kids)
-    return TreeView(index, mode, layer_no, refs, deleted, kids, dir_bytes)
+    return TreeView(index, mode, layer_no, refs, deleted, kids, dir_bytes, changed_directories(index, layer_no, deleted, should_stop))
+
+
+def changed_directories(
+    index: ImageIndex, layer_no: int, deleted: Iterable[str], should_stop: Callable[[], bool] = _never
+) -> frozenset[str]:
+    """The directories above every path layer ``layer_no`` added, modified or deleted (what
+    dive marks as modified: a closed directory still says something changed inside)."""
+    layer = index.layers[layer_no]
+    changes = layer.changes
+    out: set[str] = set()
+
+    def above(path: str) -> None:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in out:
+            out.add(parent)
+            parent = parent.rpartition("/")[0]
+
+    if len(changes) == len(layer.files):  # else not merged yet: its changes are not known
+        for i, path in enumerate(layer.files.paths):
+            if changes[i] in (Change.ADDED, Change.MODIFIED):
+                above(path)
+            if not i % CHECK_EVERY and should_stop():
+                raise Cancelled
+    for path in deleted:
+        above(path)
+    return frozenset(out)

@@ -4,6 +4,12 @@ The app only presents. Opening the image (engine save + index) and building the
 findings run in a thread worker that posts typed messages; building a file-tree view
 runs in another, and the dialogs have their own (reading a file, writing the rewrite).
 Every worker error lands in one handler, ``handle_worker_state``.
+
+The first screen does not wait for the index: as soon as the source describes the image
+(an engine's inspect and history, a registry's manifest, an archive's manifest) the
+layers and the image's config are shown, and each layer's own files as soon as that
+layer is read (``ImageDescribed``, ``LayerRead``); the merged views, the waste figures
+and the findings follow when the index is done.
 """
 
 from __future__ import annotations
@@ -26,31 +32,38 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from slimview import session
+from slimview.display import plural
 from slimview.errors import SlimviewError
+from slimview.extract import Extracted, file_name, layer_file_name
 from slimview.findings import Analysis
 from slimview.findings.model import Finding
-from slimview.fsutil import write_atomic
+from slimview.fsutil import ensure_directory, write_atomic
 from slimview.index import IndexOptions, gc_paused
+from slimview.index.events import IndexEvents
+from slimview.index.layer import LayerFiles
 from slimview.index.model import Change, ImageIndex, split_ref
+from slimview.index.partial import PartialIndex
 from slimview.index.tree import AGGREGATE, BY_NAME, BY_SIZE, LAYER, Cancelled
 from slimview.rewrite.model import Rewrite
-from slimview.source.model import Progress
+from slimview.source.model import Described, Progress
 from slimview.source.tarstream import EntryType
 from slimview.ui.commands import SlimviewCommands
-from slimview.ui.messages import AnalysisReady, IndexProgress, IndexReady, TreeReady
+from slimview.ui.messages import AnalysisReady, ExtractDone, ImageDescribed, IndexProgress, IndexReady, LayerRead, TreeReady
 from slimview.ui.screens.compare import CompareScreen
 from slimview.ui.screens.export import ExportRequest, ExportScreen
+from slimview.ui.screens.extract import ExtractRequest, ExtractScreen
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
 from slimview.ui.treemodel import TreeQuery, ViewCache, prepare
-from slimview.ui.widgets.details import DetailsPane, file_details, finding_details, layer_details
+from slimview.ui.widgets.details import DetailsPane, file_details, finding_details, image_details, layer_details, partial_layer_details, waste_details
 from slimview.ui.widgets.filetree import FileTree
 from slimview.ui.widgets.findings import FindingsPane
-from slimview.ui.widgets.layers import LayersPane
+from slimview.ui.widgets.layers import LayersPane, index_rows, partial_rows
 from slimview.ui.widgets.loading import LoadingPanel
 from slimview.ui.widgets.summary import ImageFigures, SummaryBar
+from slimview.ui.widgets.waste import WastePane
 
-IndexBuilder = Callable[[str, IndexOptions, Progress], ImageIndex]
+IndexBuilder = Callable[[str, IndexOptions, Progress, IndexEvents], ImageIndex]
 Analyser = Callable[[ImageIndex], Analysis]
 Rewriter = Callable[[Analysis], Rewrite]
 
@@ -59,7 +72,7 @@ def rewrite_of(analysis: Analysis) -> Rewrite:
     """The explorer's export: the rewrite as ``slimview rewrite`` writes it."""
     return session.rewrite(analysis).rewrite
 
-PANES = ("layers", "tree", "findings", "details")
+PANES = ("layers", "tree", "insights", "details")  # tab's order; "insights" holds findings or dive's table
 DETAILS_DELAY = 0.08  # seconds the tree's cursor rests before the details pane follows
 PROGRESS_EVERY = 0.05  # seconds between progress messages: enough for a smooth bar
 KIND_KEYS = {Change.ADDED: "added", Change.MODIFIED: "modified", Change.DELETED: "deleted", Change.UNCHANGED: "unchanged"}
@@ -79,6 +92,19 @@ def worker_message(error: BaseException) -> str:
     if isinstance(error, SlimviewError):
         return str(error)
     return f"internal error: {error.__class__.__name__}: {str(error)[:300]}"
+
+
+class _Announced:
+    """The index's early events, posted to the app as messages (they come from worker threads)."""
+
+    def __init__(self, app: SlimviewApp):
+        self.app = app
+
+    def described(self, image: Described) -> None:
+        self.app.post_message(ImageDescribed(image))
+
+    def indexed(self, layer: int, files: LayerFiles) -> None:
+        self.app.post_message(LayerRead(layer, files))
 
 
 class SlimviewApp(App[None]):
@@ -105,13 +131,23 @@ class SlimviewApp(App[None]):
         Binding("e", "expand_all", "Expand all", show=False, id="app.expand_all", tooltip="Open every directory"),
         Binding("c,ctrl+@,ctrl+space", "collapse_all", "Collapse all", show=False, id="app.collapse_all",
                 tooltip="Close every directory (ctrl+space as in dive)"),
-        Binding("1", "toggle_kind('added')", "Added", show=False, id="app.kind_added", tooltip="Show or hide added files"),
+        # dive's ctrl+m (modified) is the terminal's Enter: only 2 toggles modified files.
+        Binding("1,ctrl+a", "toggle_kind('added')", "Added", show=False, id="app.kind_added",
+                tooltip="Show or hide added files (ctrl+a as in dive)"),
         Binding("2", "toggle_kind('modified')", "Modified", show=False, id="app.kind_modified",
                 tooltip="Show or hide modified files"),
-        Binding("3", "toggle_kind('deleted')", "Deleted", show=False, id="app.kind_deleted", tooltip="Show or hide deleted files"),
-        Binding("4", "toggle_kind('unchanged')", "Unchanged", show=False, id="app.kind_unchanged",
-                tooltip="Show or hide unchanged files"),
+        Binding("3,ctrl+r", "toggle_kind('deleted')", "Deleted", show=False, id="app.kind_deleted",
+                tooltip="Show or hide deleted files (ctrl+r as in dive)"),
+        Binding("4,ctrl+u", "toggle_kind('unchanged')", "Unchanged", show=False, id="app.kind_unchanged",
+                tooltip="Show or hide unchanged files (ctrl+u as in dive)"),
+        Binding("ctrl+b", "toggle_attributes", "Attributes", show=False, id="app.toggle_attributes",
+                tooltip="Show or hide permissions and owner in the file tree (ctrl+b as in dive)"),
+        Binding("w", "toggle_waste", "Wasted (dive)", show=False, id="app.toggle_waste",
+                tooltip="Switch between slimview's findings and dive's wasted-files table"),
+        Binding("i", "image", "Image", show=False, id="app.image", tooltip="Show the image's config: command, user, ports, environment"),
         Binding("v", "view_file", "View", id="app.view_file", tooltip="View the selected file's contents"),
+        Binding("ctrl+e", "extract", "Extract", show=False, id="app.extract",
+                tooltip="Write the selected file, or the selected layer as a tar, into a directory"),
         Binding("x", "export", "Export", id="app.export", tooltip="Preview and save Dockerfile.slim and .dockerignore"),
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Keys and panes"),
     ]
@@ -137,7 +173,11 @@ class SlimviewApp(App[None]):
         self.index_builder = index_builder
         self.analyser = analyser
         self.rewriter = rewriter
-        self.export_directory = export_directory
+        self.export_directory = export_directory  # the last directory typed in the export dialog
+        self.extract_directory: str | None = None  # and in the extract dialog
+        self.partial: PartialIndex | None = None  # the image while it is read
+        self._first_query: TreeQuery | None = None  # the tree's query while reading, until the user changes it
+        self._rewrite: Rewrite | None = None
         self.compare_with = compare  # a baseline to compare the image with first (compare mode)
         self.index: ImageIndex | None = None
         self.analysis: Analysis | None = None
@@ -156,7 +196,9 @@ class SlimviewApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield LayersPane(id="layers")
-                yield FindingsPane(id="findings")
+                with ContentSwitcher(initial="findings", id="insights"):
+                    yield FindingsPane(id="findings")
+                    yield WastePane(id="wasted")
             with Vertical(id="right"):
                 with Vertical(id="files"):
                     yield Input(placeholder="path regex (ctrl+f)", id="filter")
@@ -169,7 +211,7 @@ class SlimviewApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(SummaryBar).starting(self.reference)
         self.query_one("#layers").border_title = "Layers"
-        self.query_one("#findings").border_title = "Findings"
+        self._title_insights()
         self.query_one("#files").border_title = "Files"
         self.query_one(DetailsPane).show("Details", _placeholder("Indexing the image…"))
         self.query_one("#layers").focus()
@@ -194,7 +236,7 @@ class SlimviewApp(App[None]):
         # findings' lookups. What it builds lives as long as the app: the collector is paused
         # meanwhile and it all ends up frozen out of later collections.
         with gc_paused():
-            index = self.index_builder(self.reference, self.options, progress)
+            index = self.index_builder(self.reference, self.options, progress, _Announced(self))
             for layer in index.layers:
                 layer.find("")
             figures = ImageFigures.of(index)
@@ -227,6 +269,11 @@ class SlimviewApp(App[None]):
         message = worker_message(error) if error is not None else "the task failed"
         if event.worker.name == "load" and self.index is None:
             self.load_error = message
+            if self.partial is None:
+                # Nothing on screen is worth keeping: leave, and the command line prints the error.
+                self.exit(return_code=EXIT_ERROR)
+                return
+            self.query_one("#files-switcher", ContentSwitcher).current = "loading"
             self.query_one(LoadingPanel).failed(message)
             self.query_one(SummaryBar).update(Text(f"slimview: could not open {self.reference}"))
             self.query_one(DetailsPane).show("Details", _placeholder(message))
@@ -243,18 +290,56 @@ class SlimviewApp(App[None]):
     def on_index_progress(self, message: IndexProgress) -> None:
         self.query_one(LoadingPanel).progress(message.stage, message.done, message.total)
 
+    def on_image_described(self, message: ImageDescribed) -> None:
+        if self.index is not None:
+            return
+        partial = self.partial = PartialIndex(message.described)
+        self.views = ViewCache(partial.index)
+        self.query_one(SummaryBar).reading(partial)
+        layers = self.query_one(LayersPane)
+        layers.show_rows(partial_rows(partial))
+        top = len(partial.layers) - 1
+        self.tree_query = self._first_query = TreeQuery(mode=LAYER, layer_no=max(top, 0))
+        if partial.layers:
+            layers.move_cursor(row=top)
+        self.query_one(LoadingPanel).reading(partial)
+        self.query_one(FindingsPane).waiting("Findings come once every layer is read.")
+        self._show_image_details()
+        self._request_tree(force=True)
+
+    def on_layer_read(self, message: LayerRead) -> None:
+        partial = self.partial
+        if self.index is not None or partial is None:
+            return
+        partial.add(message.layer, message.files)
+        self.query_one(LayersPane).show_rows(partial_rows(partial))
+        self.query_one(SummaryBar).reading(partial)
+        loading = self.query_one(LoadingPanel)
+        loading.reading(partial)
+        if partial.complete:
+            loading.merging()
+        if message.layer == self.tree_query.layer_no:
+            self._request_tree(force=True)
+        layers = self.query_one(LayersPane)
+        if self.focused is layers and layers.layer_no == message.layer:
+            self._show_layer_details(message.layer)
+
     def on_index_ready(self, message: IndexReady) -> None:
         index = message.index
         self.index = index
         self.views = ViewCache(index)
+        self.partial = None
         self.query_one(LoadingPanel).finishing()
         self.query_one(SummaryBar).show(message.figures)
         layers = self.query_one(LayersPane)
-        layers.load(index)
+        layers.show_rows(index_rows(index))
+        self.query_one(WastePane).load(index.dive)
         top = len(index.layers) - 1
-        self.tree_query = TreeQuery(mode=AGGREGATE, layer_no=max(top, 0))
+        if self._first_query is None or self.tree_query == self._first_query:
+            self.tree_query = TreeQuery(mode=AGGREGATE, layer_no=max(top, 0))  # the user has not moved: the final image
+            if index.layers:
+                layers.move_cursor(row=top)
         if index.layers:
-            layers.move_cursor(row=top)
             self._request_tree(force=True)
         self._show_details_for(self.focused)
 
@@ -262,7 +347,15 @@ class SlimviewApp(App[None]):
         analysis = self.analysis = message.analysis
         self.query_one(SummaryBar).show(message.figures)
         self.query_one(FindingsPane).load(analysis.findings)
+        self._title_insights()
         self._show_details_for(self.focused)
+
+    def on_extract_done(self, message: ExtractDone) -> None:
+        done = message.extracted
+        text = f"Wrote {done.path} ({done.size:,} bytes) from layer {done.layer}."
+        if done.withheld:
+            text += f" Left out {plural(len(done.withheld), 'file')} holding secrets: " + ", ".join("/" + p for p in done.withheld[:5])
+        self.notify(text, title="Extracted", timeout=8, markup=False)
 
     def on_unmount(self) -> None:
         gc.unfreeze()
@@ -276,6 +369,13 @@ class SlimviewApp(App[None]):
             return
         self.tree_query = query
         self._tree_serial += 1
+        partial = self.partial
+        if self.index is None and partial is not None and query.layer_no not in partial.read:
+            # Nothing to build yet: the progress stays, saying which layer it waits for.
+            self._set_tree_busy(False)
+            self.query_one(LoadingPanel).for_layer(f"Layer {query.layer_no}'s files are still being read.")
+            self.query_one("#files-switcher", ContentSwitcher).current = "loading"
+            return
         tree = self.query_one(FileTree)
         expanded = None if open_all else frozenset(tree.expanded)
         self._set_tree_busy(True)
@@ -304,7 +404,10 @@ class SlimviewApp(App[None]):
     def _update_files_title(self) -> None:
         files = self.query_one("#files")
         q = self.tree_query
-        what = f"layer {q.layer_no} changes" if q.mode == LAYER else f"all files after layer {q.layer_no}"
+        if self.index is None:
+            what = f"layer {q.layer_no}'s files (changes marked once every layer is read)"
+        else:
+            what = f"layer {q.layer_no} changes" if q.mode == LAYER else f"all files after layer {q.layer_no}"
         files.border_title = f"Files · {what}"
         notes = [f"by {q.order}"]
         if q.kinds is not None:
@@ -313,15 +416,15 @@ class SlimviewApp(App[None]):
             notes.append(f"finding: {q.only_label[:30]}")
         tree = self.query_one(FileTree)
         if tree.selection is not None and q.filtered:
-            notes.append(f"{tree.selection.matches:,} matches")
+            notes.append(plural(tree.selection.matches, "match", "matches"))
         if self._tree_busy:
             notes.append("building…")
         files.border_subtitle = Text(" · ".join(notes))  # a finding's title is not markup
 
     @on(DataTable.RowHighlighted, "#layers")
     def layer_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.index is None or event.cursor_row != event.data_table.cursor_row:
-            return  # not loaded yet, or a stale event from refilling the table
+        if (self.index is None and self.partial is None) or event.cursor_row != event.data_table.cursor_row or not self.screen_stack:
+            return  # not described yet, a stale event from refilling the table, or the app is closing
         self._request_tree(layer_no=event.cursor_row)
         if self.focused is self.query_one(LayersPane):
             self._show_layer_details(event.cursor_row)
@@ -358,7 +461,12 @@ class SlimviewApp(App[None]):
 
     @on(Tree.NodeHighlighted, "#findings")
     def finding_highlighted(self, event: Tree.NodeHighlighted) -> None:
-        if self.focused is self.query_one(FindingsPane):
+        if self.screen_stack and self.focused is self.query_one(FindingsPane):
+            self._show_details_for(self.focused)
+
+    @on(DataTable.RowHighlighted, "#wasted")
+    def waste_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.screen_stack and self.focused is event.data_table:
             self._show_details_for(self.focused)
 
     @on(Tree.NodeSelected, "#findings")
@@ -413,13 +521,26 @@ class SlimviewApp(App[None]):
         self._show_details_for(event.widget)
 
     def _show_details_for(self, widget) -> None:
-        if self.index is None or widget is None:
+        if widget is None:
+            return
+        if self.index is None:
+            if self.partial is not None and isinstance(widget, LayersPane) and widget.layer_no is not None:
+                self._show_layer_details(widget.layer_no)
+            elif self.partial is not None and isinstance(widget, FileTree):
+                self._show_file_details(widget.cursor_path)
             return
         if isinstance(widget, LayersPane):
             if widget.layer_no is not None:
                 self._show_layer_details(widget.layer_no)
         elif isinstance(widget, FileTree):
             self._show_file_details(widget.cursor_path)
+        elif isinstance(widget, WastePane):
+            row = widget.selected
+            details = self.query_one(DetailsPane)
+            if row is None:
+                details.show("Wasted files", _placeholder("dive counts no file as wasted in this image."))
+            else:
+                details.show("Wasted file", waste_details(self.index, *row))
         elif isinstance(widget, FindingsPane):
             finding = widget.finding
             details = self.query_one(DetailsPane)
@@ -428,10 +549,13 @@ class SlimviewApp(App[None]):
             elif self.analysis is None:
                 details.show("Findings", _placeholder("Looking for findings…"))
             else:
-                details.show("Findings", _placeholder(f"{len(self.analysis.findings)} findings; Enter on one shows its files."))
+                count = plural(len(self.analysis.findings), "finding")
+                details.show("Findings", _placeholder(f"{count}; Enter on one shows its files."))
 
     def _show_layer_details(self, layer_no: int) -> None:
         if self.index is None:
+            if self.partial is not None:
+                self.query_one(DetailsPane).show(f"Layer {layer_no}", partial_layer_details(self.partial, layer_no))
             return
         layer = self.index.layers[layer_no]
         findings = self.analysis.by_layer.get(layer_no, []) if self.analysis else []
@@ -440,11 +564,28 @@ class SlimviewApp(App[None]):
     def _show_file_details(self, path: str | None) -> None:
         tree = self.query_one(FileTree)
         details = self.query_one(DetailsPane)
-        if path is None or tree.view is None or self.index is None:
+        if path is None or tree.view is None:
             details.show("File", _placeholder("No file selected."))
             return
         findings = self.analysis.by_path.get(path, []) if self.analysis else []
-        details.show("File", file_details(self.index, tree.view, path, findings))
+        details.show("File", file_details(tree.view.index, tree.view, path, findings))
+
+    def _show_image_details(self) -> None:
+        details = self.query_one(DetailsPane)
+        if self.index is not None:
+            details.show("Image", image_details(self.index.source, tuple(layer.stats.size for layer in self.index.layers)))
+        elif self.partial is not None:
+            d = self.partial.described
+            details.show("Image", image_details(d.image, d.sizes, d.measure, d.provisional))
+
+    def _title_insights(self) -> None:
+        insights = self.query_one("#insights", ContentSwitcher)
+        if insights.current == "wasted":
+            insights.border_title = "Wasted files (dive)"
+            insights.border_subtitle = "w: findings"
+        else:
+            insights.border_title = "Findings"
+            insights.border_subtitle = "w: dive's wasted files"
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -465,10 +606,12 @@ class SlimviewApp(App[None]):
             return
         focused = self.focused
         current = focused.id if focused is not None else None
-        if current == "filter":
-            current = "tree"
+        current = {"filter": "tree", "findings": "insights", "wasted": "insights"}.get(current or "", current)
         i = PANES.index(current) if current in PANES else -1
-        self.query_one(f"#{PANES[(i + step) % len(PANES)]}").focus()
+        pane = PANES[(i + step) % len(PANES)]
+        if pane == "insights":
+            pane = self.query_one("#insights", ContentSwitcher).current or "findings"
+        self.query_one(f"#{pane}").focus()
 
     def action_next_pane(self) -> None:
         self._pane_step(1)
@@ -489,6 +632,9 @@ class SlimviewApp(App[None]):
             self.query_one(FileTree).focus()
 
     def action_toggle_view(self) -> None:
+        if self.index is None:
+            self.notify("All files after a layer are shown once every layer is read.", timeout=3)
+            return
         self._request_tree(mode=LAYER if self.tree_query.mode == AGGREGATE else AGGREGATE)
 
     def action_toggle_sort(self) -> None:
@@ -499,12 +645,32 @@ class SlimviewApp(App[None]):
         if tree.view is None:
             return
         tree.expanded = set(tree.view.directories())
+        if tree.selection is not None:  # a filter shows every match: only its own closed directories open
+            tree.open_all_filtered()
+            return
         self._request_tree(force=True, open_all=True)
 
     def action_collapse_all(self) -> None:
         tree = self.query_one(FileTree)
         tree.expanded.clear()
+        if tree.selection is not None:
+            tree.close_all_filtered()
+            return
         self._request_tree(force=True)
+
+    def action_toggle_attributes(self) -> None:
+        self.query_one(FileTree).toggle_attributes()
+
+    def action_toggle_waste(self) -> None:
+        insights = self.query_one("#insights", ContentSwitcher)
+        had_focus = self.focused is not None and self.focused.id in ("findings", "wasted")
+        insights.current = "findings" if insights.current == "wasted" else "wasted"
+        self._title_insights()
+        if had_focus:
+            self.query_one(f"#{insights.current}").focus()
+
+    def action_image(self) -> None:
+        self._show_image_details()
 
     def action_toggle_kind(self, name: str) -> None:
         kind = {v: k for k, v in KIND_KEYS.items()}[name]
@@ -536,26 +702,76 @@ class SlimviewApp(App[None]):
         # A hard link's bytes are its target's, as its own layer stored them.
         self.push_screen(FileViewerScreen(self.index, layer_no, entry.path, entry.size))
 
+    def action_extract(self) -> None:
+        """The selected file (files pane) or layer (layers pane), into a directory the user picks."""
+        index = self.index
+        if index is None:
+            self.notify("Files can be extracted once every layer is read.", severity="warning")
+            return
+        focused = self.focused
+        if isinstance(focused, LayersPane) and focused.layer_no is not None:
+            layer_no = focused.layer_no
+            what, name = f"layer {layer_no} as a tar", layer_file_name(layer_no)
+            job: Callable[[ExtractRequest], Extracted] = lambda r: session.extract_layer(  # noqa: E731
+                index, layer_no, r.directory, self.options, force=r.overwrite, include_secrets=r.include_secrets)
+        elif isinstance(focused, FileTree) and focused.cursor_path is not None and focused.view is not None:
+            path, view = focused.cursor_path, focused.view
+            found = view.entry(path)
+            if found is None or view.kind(path) == Change.DELETED or view.is_dir(path):
+                self.notify("Only a file present in this view can be extracted (or a whole layer, from the layers pane).",
+                            severity="warning")
+                return
+            stored_in = found[1]
+            what, name = f"/{path} as layer {stored_in} stored it", file_name(path)
+            job = lambda r: session.extract_file(  # noqa: E731
+                index, path, r.directory, self.options, layer=stored_in, force=r.overwrite, include_secrets=r.include_secrets)
+        else:
+            self.notify("Select a file in the files pane, or a layer in the layers pane, to extract.", severity="warning")
+            return
+
+        def chosen(request: ExtractRequest | None) -> None:
+            if request is not None:
+                self.extract_directory = request.directory
+                self.notify(f"Extracting {what}…", timeout=3, markup=False)
+                self.run_extract(job, request)
+
+        self.push_screen(ExtractScreen(what, name, self.extract_directory or os.getcwd()), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="extract", name="extract")
+    def run_extract(self, job: Callable[[ExtractRequest], Extracted], request: ExtractRequest) -> None:
+        self.post_message(ExtractDone(job(request)))
+
     def action_export(self) -> None:
         analysis = self.analysis
         if analysis is None:
             self.notify("The findings are still being worked out; export needs them.", severity="warning")
             return
         directory = self.export_directory or os.getcwd()
-        self.push_screen(ExportScreen(lambda: self.rewriter(analysis), directory), self.export_chosen)
+        self.push_screen(ExportScreen(lambda: self._rewrite_of(analysis), directory), self.export_chosen)
+
+    def _rewrite_of(self, analysis: Analysis) -> Rewrite:
+        """The rewrite, worked out once per explorer (the export dialog may open many times)."""
+        if self._rewrite is None:
+            self._rewrite = self.rewriter(analysis)
+        return self._rewrite
 
     def export_chosen(self, request: ExportRequest | None) -> None:
-        """The export screen's answer: the core writes the files; the app reports how it went."""
+        """The export screen's answer: the core writes the files; the app reports how it went.
+
+        The directory is remembered, written or not: the next export proposes it again.
+        """
         if request is None:
             return
+        self.export_directory = request.directory
         written = []
-        for (_name, text), path in zip(request.files, request.paths()):
-            try:
+        try:
+            ensure_directory(request.directory)
+            for (_name, text), path in zip(request.files, request.paths()):
                 write_atomic(path, text, force=request.overwrite)
-            except SlimviewError as exc:
-                self.notify(str(exc), title="Export failed", severity="error", timeout=10, markup=False)
-                return
-            written.append(path)
+                written.append(path)
+        except SlimviewError as exc:
+            self.notify(str(exc), title="Export failed", severity="error", timeout=10, markup=False)
+            return
         self.notify("Wrote " + " and ".join(written), title="Exported", timeout=6, markup=False)
 
     def action_help(self) -> None:

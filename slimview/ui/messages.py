@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from slimview.extract import Extracted
 from slimview.findings import Analysis
+from slimview.index.layer import LayerFiles
 from slimview.index.model import ImageIndex
 from slimview.index.tree import TreeView
+from slimview.source.model import Described
 from slimview.ui.treemodel import Row, Selection, TreeQuery
 from slimview.ui.widgets.summary import ImageFigures
 
@@ -47,3 +50,25 @@ class TreeReady(Message):
     view: TreeView
     selection: Selection | None
     rows: list[Row]
+
+
+@dataclass
+class ImageDescribed(Message):
+    """The image's layers, history and config are known; its layers are not read yet."""
+
+    described: Described
+
+
+@dataclass
+class LayerRead(Message):
+    """One layer's files are read (how they change the layers below is not known yet)."""
+
+    layer: int
+    files: LayerFiles
+
+
+@dataclass
+class ExtractDone(Message):
+    """A file or layer was written out of the image."""
+
+    extracted: Extracted

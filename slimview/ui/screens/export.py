@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from slimview.display import human_bytes
+from slimview.display import human_bytes, printable
 from slimview.rewrite import DOCKERFILE_NAME, DOCKERIGNORE_NAME
 from slimview.rewrite.summary import UNKNOWN
 
@@ -78,20 +78,28 @@ def changes_text(rewrite: Rewrite) -> Text:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no, with No the default."""
+    """Replace these files? Each one named on a line of its own; No is the default."""
 
     BINDINGS = [
         Binding("escape,n", "answer(False)", "No", id="confirm.no"),
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
     ]
 
-    def __init__(self, question: str):
+    def __init__(self, existing: list[str]):
         super().__init__()
-        self.question = question
+        self.existing = existing
+
+    def question(self) -> Text:
+        one = len(self.existing) == 1
+        text = Text("This file already exists:\n" if one else "These files already exist:\n")
+        for path in self.existing:
+            text.append(f"  {printable(path)}\n", "bold")
+        text.append("\nReplace it?" if one else "\nReplace them?")
+        return text
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog"):
-            yield Label(Text(self.question), id="confirm-question")
+            yield Static(self.question(), id="confirm-question")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Overwrite", id="confirm-yes", variant="error")
                 yield Button("Cancel", id="confirm-no", variant="primary")
@@ -209,8 +217,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             if yes:
                 self.dismiss(self._request(overwrite=True))
 
-        names = " and ".join(existing)
-        self.app.push_screen(ConfirmScreen(f"{names} already exist{'s' if len(existing) == 1 else ''}. Overwrite?"), answered)
+        self.app.push_screen(ConfirmScreen(existing), answered)
 
     def action_copy_dockerfile(self) -> None:
         if self.rewrite is not None:

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, TextArea
+from textual.widgets import Footer, Label, Static, TextArea
 from textual.worker import Worker
 
 from slimview.display import human_bytes, printable
@@ -77,9 +77,11 @@ class FileViewerScreen(ModalScreen[None]):
         with Vertical(id="viewer-dialog", classes="dialog"):
             yield Label("Reading…", id="viewer-status")
             yield TextArea("", read_only=True, show_line_numbers=True, soft_wrap=False, id="viewer-text")
+            yield Static("", id="viewer-reason")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#viewer-reason").display = False
         dialog = self.query_one("#viewer-dialog")
         dialog.border_title = Text(f"/{printable(self.path)} (layer {self.layer_no})")
         dialog.border_subtitle = "Esc closes"
@@ -101,5 +103,9 @@ class FileViewerScreen(ModalScreen[None]):
         cast("SlimviewApp", self.app).handle_worker_state(event)  # worker messages do not bubble: hand them to the app's handler
 
     def worker_failed(self, message: str) -> None:
-        """Called by the app's worker-error handler."""
-        self.query_one("#viewer-status", Label).update(Text(f"Cannot show this file: {message}"))
+        """Called by the app's worker-error handler: the reason replaces the (empty) text, so
+        no line numbers stand there without lines."""
+        self.query_one("#viewer-status", Label).update(Text("Cannot show this file."))
+        self.query_one("#viewer-text", TextArea).display = False
+        self.query_one("#viewer-reason", Static).update(Text(message))
+        self.query_one("#viewer-reason", Static).display = True

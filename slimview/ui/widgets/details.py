@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from slimview.display import human_bytes, printable
+from slimview.display import human_bytes, plural, printable
 from slimview.dockerfile.history import NO_HISTORY, short_instruction
 from slimview.findings.model import Finding
 from slimview.index.model import Change, ImageIndex, LayerIndex
+from slimview.index.partial import PartialIndex
+from slimview.index.secretscan import env_holds_secret
 from slimview.index.tree import TreeView
+from slimview.source.model import FILE_BYTES, SourceImage
 from slimview.source.tarstream import EntryType
 from slimview.ui.widgets.filetree import MARKS, permissions
 
 PATHS_SHOWN = 12
+LABEL_WIDTH = 13  # "Digest       ": the column values start in
 CHANGE_STYLE = {Change.ADDED: "green", Change.MODIFIED: "yellow", Change.DELETED: "red", Change.UNCHANGED: "dim"}
 
 
@@ -62,6 +68,92 @@ def layer_details(index: ImageIndex, layer: LayerIndex, findings: list[Finding])
     return text
 
 
+def _field(text: Text, label: str, value: str) -> None:
+    text.append(f"{label:<{LABEL_WIDTH}}", "dim")
+    text.append(value + "\n")
+
+
+def image_details(source: SourceImage, sizes: tuple[int, ...] = (), measure: str = FILE_BYTES, provisional: bool = False) -> Text:
+    """The image's config: what it runs, as whom, where, with what (``sizes``: each layer's,
+    while the image is still read)."""
+    config = source.image_config
+    text = Text()
+    text.append(printable(source.name) + "\n", "bold")
+    if provisional:
+        text.append("as the engine describes it; its own config replaces this once the save is read\n", "dim")
+    _field(text, "Platform", source.platform or "unknown")
+    created = str(source.config.get("created") or "")
+    if created:
+        _field(text, "Created", created)
+    if source.config_digest:
+        _field(text, "Image id", source.config_digest)
+    known = [size for size in sizes if size >= 0]
+    shown = f", {human_bytes(sum(known))} {'of files' if measure == FILE_BYTES else 'stored'}" if known else ""
+    _field(text, "Layers", plural(len(source.layers), "layer") + shown)
+    _field(text, "User", printable(str(config.get("User") or "")) or "root (none set)")
+    _field(text, "Workdir", printable(str(config.get("WorkingDir") or "")) or "/ (none set)")
+    for label, key in (("Entrypoint", "Entrypoint"), ("Command", "Cmd")):
+        value = config.get(key)
+        if value:
+            _field(text, label, printable(" ".join(str(v) for v in value) if isinstance(value, list) else str(value)))
+    ports = config.get("ExposedPorts") or {}
+    if ports:
+        _field(text, "Ports", ", ".join(sorted(printable(str(p)) for p in ports)))
+    health = config.get("Healthcheck") or {}
+    if isinstance(health, dict) and health.get("Test"):
+        _field(text, "Health check", printable(" ".join(str(v) for v in health["Test"])))
+    env = [str(e) for e in config.get("Env") or []]
+    if env:
+        text.append("Environment\n", "dim")
+        for entry in env:
+            name = entry.partition("=")[0]
+            if env_holds_secret(entry):
+                text.append(f"  {printable(name)}=", "")
+                text.append("(withheld: it looks like a secret)\n", "dim")
+            else:
+                text.append(f"  {printable(entry)}\n")
+    labels = config.get("Labels") or {}
+    if isinstance(labels, dict) and labels:
+        text.append("Labels\n", "dim")
+        for key, value in sorted(labels.items()):
+            text.append(f"  {printable(str(key))}={printable(str(value))}\n")
+    return text
+
+
+def partial_layer_details(partial: PartialIndex, layer_no: int) -> Text:
+    """A layer while the image is read: what its source said, and its files once read."""
+    layer = partial.layers[layer_no]
+    text = Text()
+    text.append(f"Layer {layer_no}", "bold")
+    text.append(f" of {len(partial.layers)}\n")
+    _field(text, "Digest", layer.digest or "unknown")
+    if layer_no in partial.read:
+        _field(text, "Size", _bytes(layer.stats.size))
+        _field(text, "Entries", f"{layer.stats.entries:,} (how they change the layers below comes once every layer is read)")
+    else:
+        size = partial.described.sizes[layer_no]
+        said = f"{_bytes(size)} {'of files' if partial.described.measure == FILE_BYTES else 'stored'}, as its source says" if size >= 0 else "not known yet"
+        _field(text, "Size", said)
+        _field(text, "Files", "still being read")
+    text.append("Instruction\n", "dim")
+    text.append((layer.instruction or NO_HISTORY) + "\n")
+    return text
+
+
+def waste_details(index: ImageIndex, path: str, total: int, count: int) -> Text:
+    """One row of dive's wasted-files table: the path, its copies, and the layers that touched it."""
+    text = Text()
+    text.append("/" + printable(path) + "\n", "bold")
+    _field(text, "Count", f"{count:,} layers add, change or delete it")
+    _field(text, "Total", _bytes(total) + " across them (dive counts all of it as wasted)")
+    text.append("Touched by\n", "dim")
+    for layer_no, change in index.path_history(path):
+        text.append(f"  #{layer_no:<3} ")
+        text.append(f"{MARKS.get(change, '=')} {Change.NAMES.get(change, '?'):<9}", CHANGE_STYLE.get(change, ""))
+        text.append(f" {short_instruction(index.layers[layer_no].instruction)}\n")
+    return text
+
+
 def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Finding]) -> Text:
     text = Text()
     text.append("/" + printable(path) + "\n", "bold")
@@ -80,7 +172,7 @@ def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Fi
         text.append(EntryType.NAMES[entry.type] + "\n")
         text.append("Size         ", "dim")
         if entry.type == EntryType.DIR or path in view.kids:
-            text.append(_bytes(view.size(path)) + f" below, {len(view.kids.get(path, ())):,} entries\n")
+            text.append(_bytes(view.size(path)) + f" below, {plural(len(view.kids.get(path, ())), 'entry', 'entries')}\n")
         else:
             text.append(_bytes(entry.size) + "\n")
         text.append("Mode         ", "dim")
@@ -139,6 +231,35 @@ def finding_details(finding: Finding) -> Text:
     return text
 
 
+_LABEL = re.compile(r"[A-Z][A-Za-z ]*?  +(?=\S)")  # "Digest       " before a value
+
+
+def hanging(line: str) -> int:
+    """How far a wrapped line's continuation is indented: under the value after a label
+    ("Digest       sha256:…"), else two cells in from where the line starts."""
+    label = _LABEL.match(line)
+    if label is not None and label.end() <= LABEL_WIDTH:
+        return label.end()
+    return len(line) - len(line.lstrip(" ")) + 2
+
+
+def hanging_lines(body: Text, width: int, console) -> list[Text]:
+    """``body``'s lines wrapped to ``width``, each continuation indented (see ``hanging``)."""
+    out: list[Text] = []
+    for line in body.split("\n", allow_blank=True):
+        if line.cell_len <= width:
+            out.append(line)
+            continue
+        indent = hanging(line.plain)
+        if indent > width // 2:
+            indent = 2
+        head = line[:indent] if indent <= len(line.plain) else line
+        pieces = line[indent:].wrap(console, width - indent, overflow="fold")
+        for i, piece in enumerate(pieces):
+            out.append(Text.assemble(head, piece) if i == 0 else Text.assemble(" " * indent, piece))
+    return out
+
+
 class DetailsPane(ScrollView, can_focus=True):
     """A scrollable block of text about the focused item, drawn line by line.
 
@@ -183,8 +304,9 @@ class DetailsPane(ScrollView, can_focus=True):
             self._lines = []
             return
         console = self.app.console
-        options = console.options.update_width(width)
-        self._lines = [Strip(line) for line in console.render_lines(self.body, options, pad=False)]
+        wrapped = Text("\n").join(hanging_lines(self.body, width, console))
+        options = console.options.update(width=width, no_wrap=True, overflow="ignore")
+        self._lines = [Strip(line) for line in console.render_lines(wrapped, options, pad=False)]
         # Whole pages: details a line longer or shorter than the last keep the layout as it is.
         page = max(self.scrollable_content_region.height, 1)
         height = -(-max(len(self._lines), 1) // page) * page

@@ -102,6 +102,7 @@ class FileTree(ScrollView, can_focus=True):
         self.closed_in_filter: set[str] = set()  # directories closed while a filter opens all
         self._announced: str | None = None
         self._styles: dict[str, Style] | None = None  # component styles, until the CSS changes
+        self.attributes: bool | None = None  # permissions and owner shown; None: when the pane is wide enough
 
     # -- data ----------------------------------------------------------------------------------
     def show_rows(self, view: TreeView, selection: Selection | None, rows: list[Row], order: str) -> None:
@@ -169,6 +170,35 @@ class FileTree(ScrollView, can_focus=True):
     def _open_row(self, i: int) -> bool:
         """Whether row ``i`` is an open directory (its children follow it)."""
         return i + 1 < len(self.rows) and self.rows[i + 1][1] > self.rows[i][1]
+
+    def open_all_filtered(self) -> None:
+        """Open every directory that holds a match (a filtered tree has all its rows already)."""
+        if self.view is not None and self.selection is not None:
+            self.closed_in_filter.clear()
+            self._rebuild_filtered()
+
+    def close_all_filtered(self) -> None:
+        """Close every directory of a filtered tree, down to its top-level rows."""
+        if self.view is not None and self.selection is not None:
+            self.closed_in_filter = set(self.selection.parents)
+            self._rebuild_filtered()
+
+    def _rebuild_filtered(self) -> None:
+        assert self.view is not None
+        keep = self.cursor_path
+        self.rows = treemodel.rows(self.view, "", 0, self._is_open, self.order, self.selection)
+        self.cursor = self._row_of(keep, fallback=True) if keep is not None else 0
+        self._rows_changed()
+        self._scroll_cursor_into_view(center=True)
+        self._announce()
+
+    def toggle_attributes(self) -> None:
+        """Show or hide permissions and owner (dive's ctrl+b)."""
+        self.attributes = not self._shows_attributes(self.scrollable_content_region.width)
+        self.refresh()
+
+    def _shows_attributes(self, width: int) -> bool:
+        return width >= WIDE if self.attributes is None else self.attributes
 
     def _rows_changed(self) -> None:
         self.virtual_size = Size(0, len(self.rows))
@@ -336,8 +366,12 @@ class FileTree(ScrollView, can_focus=True):
         plain = Style()
         style = self._style(KIND_CLASS[kind]) if kind in KIND_CLASS else plain
         dim = self._style("filetree--dim")
+        if is_dir and kind in (None, Change.UNCHANGED) and path in view.changed_below and not self._open_row(row_no):
+            # A closed directory with changes inside is marked as changed, as dive does.
+            kind = Change.MODIFIED
+            style = self._style(KIND_CLASS[kind])
         pieces = [((MARKS.get(kind, " ") if kind is not None else " ") + " ", style)]
-        if width >= WIDE:
+        if self._shows_attributes(width):
             if found is not None:
                 entry = found[0]
                 pieces.append((f"{permissions(entry.type, entry.mode)} {entry.uid:>5}:{entry.gid:<5} ", dim))

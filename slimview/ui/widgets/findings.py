@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from slimview.display import human_bytes
 from slimview.findings.model import Finding
@@ -29,10 +32,41 @@ def grouped(findings: list[Finding]) -> list[tuple[str, int, list[Finding]]]:
 class FindingsPane(Tree[Finding | None]):
     """Findings as a two-level tree: kind, then each finding."""
 
+    BINDINGS = [
+        Binding("k", "cursor_up", "Up", show=False, id="findings.up"),
+        Binding("j", "cursor_down", "Down", show=False, id="findings.down"),
+        Binding("home", "first", "First", show=False, id="findings.first"),
+        Binding("end", "last", "Last", show=False, id="findings.last"),
+    ]
+
     def __init__(self, *, id: str | None = None):
         super().__init__("Findings", id=id)
         self.show_root = False
         self.guide_depth = 2
+
+    def waiting(self, message: str) -> None:
+        """Shown until the findings are in."""
+        self.clear()
+        self.root.add_leaf(Text(message, style="dim"), data=None)
+
+    def action_first(self) -> None:
+        self.cursor_line = 0
+
+    def action_last(self) -> None:
+        self.cursor_line = self.last_line
+
+    def render_label(self, node: TreeNode[Finding | None], base_style: Style, style: Style) -> Text:
+        """The label cut with "…" to the room its guides leave (never cut unmarked at the edge)."""
+        label = super().render_label(node, base_style, style)
+        depth = 0  # below the (hidden) root
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            depth += 1
+            parent = parent.parent
+        room = self.scrollable_content_region.width - self.guide_depth * depth
+        if room > 0 and label.cell_len > room:
+            label.truncate(room, overflow="ellipsis")
+        return label
 
     def load(self, findings: list[Finding]) -> None:
         self.clear()

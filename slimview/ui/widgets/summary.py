@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from rich.text import Text
 from textual.widgets import Static
 
-from slimview.display import human_bytes, percent
+from slimview.display import human_bytes, percent, plural
 from slimview.findings import Analysis
 from slimview.index.model import ImageIndex
+from slimview.index.partial import PartialIndex
 
 WIDE = 200  # the width assumed before the bar has been laid out
 
@@ -44,7 +45,7 @@ def summary_text(figures: ImageFigures, width: int = WIDE) -> Text:
 def _summary(f: ImageFigures, wide: bool) -> Text:
     parts: list[str | tuple[str, str]] = [
         (f.name, "bold"),
-        f"  {human_bytes(f.size)} in {f.layers} layers, {f.entries:,} entries",
+        f"  {human_bytes(f.size)} in {plural(f.layers, 'layer')}, {plural(f.entries, 'entry', 'entries')}",
         "  " if wide else "\n",
         "efficiency ",
         (f"{f.efficiency * 100:.1f} %", "bold"),
@@ -69,6 +70,17 @@ class SummaryBar(Static):
 
     def starting(self, reference: str) -> None:
         self.update(Text.assemble(("slimview", "bold"), f"  opening {reference}"))
+
+    def reading(self, partial: PartialIndex) -> None:
+        """The image is described; its layers are being read."""
+        described = partial.described
+        known = described.known_bytes
+        size = f"{human_bytes(known)} in " if known else ""
+        self.update(Text.assemble(
+            (described.image.name, "bold"),
+            f"  {size}{plural(len(partial.layers), 'layer')}  ",
+            (f"reading layers: {len(partial.read)} of {len(partial.layers)}…", "dim"),
+        ))
 
     def show(self, figures: ImageFigures) -> None:
         self.figures = figures
