@@ -51,6 +51,8 @@ class _DefaultToTui(click.Group):
 
     def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            if args and not args[0].startswith("-"):
+                refuse_mistyped_command(args[0], [name for name in self.commands if name != "tui"])
             args = ["tui", *args]
         return super().parse_args(ctx, args)
 
@@ -165,8 +167,6 @@ def cli():
               "the layers aligned and the changed files to walk, as `slimview diff BASELINE IMAGE` reports them.")
 def tui(image, options, baseline):
     """Explore layers, files and findings interactively (the default command)."""
-    if image is not None:
-        refuse_mistyped_command(image)
     refuse_without_terminal(image)
     if image is None:
         image = bundled_sample_path()
@@ -192,9 +192,9 @@ def refuse_without_terminal(image: str | None) -> None:
     raise SlimviewError(f"the explorer needs a terminal (standard input and output are not one); for a text report run `{command}`")
 
 
-def refuse_mistyped_command(word: str) -> None:
+def refuse_mistyped_command(word: str, commands: list[str]) -> None:
     """``slimview reprot``: a word close to a command that names neither a file nor an engine image."""
-    close = difflib.get_close_matches(word, [name for name in cli.commands if name != "tui"], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, commands, n=1, cutoff=0.6)
     if not close or os.path.lexists(word) or any(c in word for c in "/:@") or engine_has_image(word):
         return
     raise click.UsageError(f"'{word}' is not a command, a file or an image in the local engine; did you mean `slimview {close[0]}`?")

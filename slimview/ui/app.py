@@ -177,6 +177,7 @@ class SlimviewApp(App[None]):
         self.extract_directory: str | None = None  # and in the extract dialog
         self.partial: PartialIndex | None = None  # the image while it is read
         self._first_query: TreeQuery | None = None  # the tree's query while reading, until the user changes it
+        self._image_pinned = False  # the details show the image's config until the user moves
         self._rewrite: Rewrite | None = None
         self.compare_with = compare  # a baseline to compare the image with first (compare mode)
         self.index: ImageIndex | None = None
@@ -304,6 +305,7 @@ class SlimviewApp(App[None]):
             layers.move_cursor(row=top)
         self.query_one(LoadingPanel).reading(partial)
         self.query_one(FindingsPane).waiting("Findings come once every layer is read.")
+        self._image_pinned = True
         self._show_image_details()
         self._request_tree(force=True)
 
@@ -321,7 +323,7 @@ class SlimviewApp(App[None]):
         if message.layer == self.tree_query.layer_no:
             self._request_tree(force=True)
         layers = self.query_one(LayersPane)
-        if self.focused is layers and layers.layer_no == message.layer:
+        if self.focused is layers and layers.layer_no == message.layer and not self._image_pinned:
             self._show_layer_details(message.layer)
 
     def on_index_ready(self, message: IndexReady) -> None:
@@ -405,11 +407,11 @@ class SlimviewApp(App[None]):
         files = self.query_one("#files")
         q = self.tree_query
         if self.index is None:
-            what = f"layer {q.layer_no}'s files (changes marked once every layer is read)"
+            what = f"layer {q.layer_no}'s own files"
         else:
             what = f"layer {q.layer_no} changes" if q.mode == LAYER else f"all files after layer {q.layer_no}"
         files.border_title = f"Files · {what}"
-        notes = [f"by {q.order}"]
+        notes = [f"by {q.order}"] if self.index is not None else ["changes marked once every layer is read", f"by {q.order}"]
         if q.kinds is not None:
             notes.append("kinds " + "".join(_KIND_MARK[k] for k in sorted(q.kinds)) if q.kinds else "kinds none")
         if q.only is not None:
@@ -425,6 +427,9 @@ class SlimviewApp(App[None]):
     def layer_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if (self.index is None and self.partial is None) or event.cursor_row != event.data_table.cursor_row or not self.screen_stack:
             return  # not described yet, a stale event from refilling the table, or the app is closing
+        if self._image_pinned and event.cursor_row == self.tree_query.layer_no:
+            return  # the cursor was put there, not moved: the image's config stays in the details
+        self._image_pinned = False
         self._request_tree(layer_no=event.cursor_row)
         if self.focused is self.query_one(LayersPane):
             self._show_layer_details(event.cursor_row)
@@ -518,10 +523,15 @@ class SlimviewApp(App[None]):
 
     # -- details -------------------------------------------------------------------------------
     def on_descendant_focus(self, event) -> None:
+        if not isinstance(event.widget, (LayersPane, DetailsPane)):
+            self._image_pinned = False
         self._show_details_for(event.widget)
 
     def _show_details_for(self, widget) -> None:
         if widget is None:
+            return
+        if self._image_pinned and isinstance(widget, LayersPane):
+            self._show_image_details()
             return
         if self.index is None:
             if self.partial is not None and isinstance(widget, LayersPane) and widget.layer_no is not None:
@@ -670,6 +680,7 @@ class SlimviewApp(App[None]):
             self.query_one(f"#{insights.current}").focus()
 
     def action_image(self) -> None:
+        self._image_pinned = isinstance(self.focused, LayersPane)  # until the cursor moves
         self._show_image_details()
 
     def action_toggle_kind(self, name: str) -> None:
