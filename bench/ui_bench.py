@@ -3,6 +3,12 @@
     python3 bench/ui_bench.py                  # the bloated sample tarball and a 1,000,000-entry image
     python3 bench/ui_bench.py --entries 100000 --keys 100
     python3 bench/ui_bench.py --skip-real      # only the synthetic image
+    python3 bench/ui_bench.py --engine python-inference:latest --engine-only   # the first screen on an engine image
+
+Engine image (``--engine REF``, DOCKER_HOST as for slimview): in the same tmux pane size,
+with an empty cache each run, slimview's time to its layer list (every layer's
+instruction on screen), to the full file tree, and dive's time to its first screen
+(its layer and file panes), run alternately, median of ``--runs``.
 
 First frame: the installed ``slimview`` runs in a tmux pane (120x40) and the pane is
 captured every few milliseconds; "first frame" is when the explorer's progress display
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,7 +49,7 @@ WORK = os.path.join(HERE, "work")
 SAMPLE_TAR = "/var/lib/slimview-ci/python-inference.tar"
 TMUX_SIZE = (120, 40)
 FIRST_FRAME_MARKS = ("Opening ", "Layers indexed", "Reading:")  # the progress display
-READY_MARK = "Files · "
+READY_MARK = "Files · all files after layer "  # the final image's tree (while layers are read: "Files · layer N's own files")
 
 sys.path.insert(0, HERE)
 from run import exe  # noqa: E402 - bench/ is not a package
@@ -68,10 +75,11 @@ def synthetic_image(entries: int) -> str:
 
 
 class Pane:
-    """The installed ``slimview`` in a tmux pane, read back with capture-pane."""
+    """The installed ``slimview`` (or another command) in a tmux pane, read back with capture-pane."""
 
-    def __init__(self, image: str, cache_dir: str):
+    def __init__(self, image: str, cache_dir: str, command: str | None = None):
         slimview = exe("slimview")  # the real console script, not a pyenv shim's extra shell
+        command = command or f"{slimview} {image}"
         self.session = f"slimview-bench-{os.getpid()}"
         self.tmux = ["tmux", "-L", self.session, "-f", "/dev/null"]  # a server of its own
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
@@ -84,7 +92,7 @@ class Pane:
         self.started = time.perf_counter()
         subprocess.run(
             [*self.tmux, "respawn-pane", "-k", "-t", self.session,
-             f"env -u COLUMNS -u LINES XDG_CACHE_HOME={cache_dir} TERM=xterm-256color {slimview} {image}; sleep 30"],
+             f"env -u COLUMNS -u LINES XDG_CACHE_HOME={cache_dir} TERM=xterm-256color {command}; sleep 30"],
             check=True,
         )
 
@@ -141,6 +149,41 @@ def first_frame(image: str, cache_dir: str) -> tuple[float, float]:
     finally:
         pane.close()
     return first, ready
+
+
+DIVE_FIRST_SCREEN = "Current Layer Contents"  # dive's file pane, drawn with its layer pane once it has analysed
+
+
+def engine_instructions(image: str) -> list[str]:
+    """Each layer's instruction as the layers pane starts it (its first 12 characters), from
+    ``docker history``: what the first screen must show."""
+    from slimview.dockerfile.history import short_instruction
+
+    proc = subprocess.run(["/usr/bin/docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image],
+                          capture_output=True, text=True, check=True)
+    lines = [short_instruction(line) for line in proc.stdout.splitlines()]
+    return [line[:12] for line in lines if line.startswith(("RUN ", "COPY ", "ADD "))]
+
+
+def engine_first_screen(image: str, cache_dir: str, marks: list[str]) -> tuple[float, float]:
+    """(seconds to the layer list, seconds to the file tree) with ``cache_dir`` empty."""
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    pane = Pane(image, cache_dir)
+    try:
+        layers = pane.wait_for(lambda screen: all(mark in screen for mark in marks))
+        ready = pane.wait_for(lambda screen: READY_MARK in screen)
+    finally:
+        pane.close()
+    return layers, ready
+
+
+def dive_first_screen(image: str) -> float:
+    """Seconds until dive shows its first screen (it saves and analyses the whole image first)."""
+    pane = Pane(image, "/nonexistent", command=f"{exe('dive')} {image}")
+    try:
+        return pane.wait_for(lambda screen: DIVE_FIRST_SCREEN in screen)
+    finally:
+        pane.close()
 
 
 def key_latencies(image: str, cache_dir: str, keys: int) -> list[tuple[str, list[float]]]:
@@ -281,7 +324,29 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries in the synthetic image")
     parser.add_argument("--keys", type=int, default=200, help="key presses per navigation measurement")
     parser.add_argument("--skip-real", action="store_true", help=f"do not open {SAMPLE_TAR}")
+    parser.add_argument("--engine", metavar="REF", help="also time the first screen on this engine image, next to dive")
+    parser.add_argument("--engine-only", action="store_true", help="only the engine image's first screen")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each tool on the engine image")
     args = parser.parse_args()
+
+    if args.engine:
+        marks = engine_instructions(args.engine)
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="slimview-ui-bench-") as tmp:
+            for _ in range(args.runs):
+                layers, tree = engine_first_screen(args.engine, os.path.join(tmp, "cache"), marks)
+                dive = dive_first_screen(args.engine)
+                rows.append((layers, tree, dive))
+        print(f"\nFirst screen on the engine image {args.engine}, {TMUX_SIZE[0]}x{TMUX_SIZE[1]} tmux pane, "
+              f"empty cache, {os.cpu_count()} CPUs, run alternately\n")
+        print("| run | slimview: layer list | slimview: file tree | dive: first screen |")
+        print("| --- | ---: | ---: | ---: |")
+        for i, (layers, tree, dive) in enumerate(rows, 1):
+            print(f"| {i} | {ms(layers)} | {ms(tree)} | {ms(dive)} |")
+        medians = [statistics.median(column) for column in zip(*rows)]
+        print(f"| median | {ms(medians[0])} | {ms(medians[1])} | {ms(medians[2])} |")
+        if args.engine_only:
+            return
 
     synthetic = synthetic_image(args.entries)
     images = [] if args.skip_real or not os.path.exists(SAMPLE_TAR) else [(SAMPLE_TAR, "python-inference.tar")]

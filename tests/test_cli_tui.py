@@ -13,7 +13,7 @@ import pytest
 from slimview.sample.mini import write_sample
 
 from hostile import cli_env, error_line, run_cli
-from test_ui_tmux import Terminal
+from terminal import Terminal
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 

@@ -4,11 +4,8 @@ bundled sample: navigate, export the rewrite, confirm an overwrite, quit."""
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import subprocess
 import time
-import uuid
 
 import pytest
 
@@ -18,47 +15,11 @@ from slimview.sample import bundled_sample_path
 from slimview.session import analyse
 from slimview.ui.app import rewrite_of
 
+from terminal import Terminal
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"  # the rewrite then depends on the image alone
-
-
-class Terminal:
-    """A tmux pane on a server of its own (other tmux users on the machine are left alone)."""
-
-    def __init__(self, command: str, cwd: str, env: dict[str, str], size=(120, 40)):
-        self.session = f"slimview-test-{uuid.uuid4().hex[:8]}"
-        self.tmux = ["tmux", "-L", self.session, "-f", "/dev/null"]
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        # The pane starts idle and the program is started in it once tmux has sized it: a
-        # program started with the session can read the size before tmux applies -x/-y.
-        # COLUMNS/LINES from the test runner's environment would override the pane's size.
-        subprocess.run(
-            [*self.tmux, "new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]), "-c", cwd, "sleep 600"],
-            check=True,
-        )
-        subprocess.run(
-            [*self.tmux, "respawn-pane", "-k", "-t", self.session, "-c", cwd, f"env -u COLUMNS -u LINES {exports} {command}; echo slimview-exit=$?; sleep 60"],
-            check=True,
-        )
-
-    def screen(self) -> str:
-        return subprocess.run([*self.tmux, "capture-pane", "-t", self.session, "-p"], capture_output=True, text=True, check=True).stdout
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run([*self.tmux, "send-keys", "-t", self.session, *keys], check=True)
-
-    def close(self) -> None:
-        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 def wait_for_text(path, text: str, timeout: float = 30.0) -> None:
