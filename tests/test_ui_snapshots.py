@@ -6,11 +6,18 @@ rewrite, so a snapshot changes only when the UI does. Update with --snapshot-upd
 
 from __future__ import annotations
 
-import pytest
+import threading
 
-from slimview.index import IndexOptions
+import pytest
+from textual.worker import get_current_worker
+
+from slimview.errors import EngineError
+from slimview.index import IndexOptions, build_index
+from slimview.index.tree import Cancelled
 from slimview.rewrite.model import Fix, Rewrite, SizeRow
 from slimview.sample.mini import write_sample
+from slimview.source import open_image
+from slimview.source.model import STORED_BYTES, Described
 from slimview.ui.app import make_app
 from slimview.ui.screens.export import ExportScreen
 from slimview.ui.screens.viewer import FileViewerScreen
@@ -127,5 +134,64 @@ def test_file_viewer_100x30(snap_compare, sample):
     assert snap_compare(app_for(sample), terminal_size=(100, 30), run_before=run_before)
 
 
-def test_image_that_cannot_be_opened_80x24(snap_compare):
-    assert snap_compare(app_for("/nonexistent/image.tar"), terminal_size=(80, 24), run_before=settle)
+def test_first_screen_while_the_layers_are_read_80x24(snap_compare, sample):
+    """The image described, layer 6 read (its own files shown), the other layers still read."""
+    builder = Stepwise(read=[6])
+
+    async def run_before(pilot):
+        await until(pilot, lambda: pilot.app.query_one(FileTree).view is not None and not pilot.app.tree_busy)
+        await pilot.pause(0.2)
+
+    app = make_app(sample, IndexOptions(use_cache=False), index_builder=builder, analyser=fixed_report)
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        builder.release.set()
+
+
+def test_dives_wasted_files_table_80x24(snap_compare, sample):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("w", "tab", "tab", "down")
+        await settle(pilot)
+
+    assert snap_compare(app_for(sample), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_error_after_the_layers_are_shown_80x24(snap_compare, sample):
+    """A save cut short after the image was described: its layers stay, the error replaces the files."""
+
+    def broken_save(reference, options, progress, events):
+        source = open_image(reference, sink=lambda name, stream: None)
+        events.described(Described(source, tuple(layer.stored_size for layer in source.layers), STORED_BYTES))
+        raise EngineError("the engine stream for 'app:1' was cut mid-save (ChunkedEncodingError); is the engine still running?")
+
+    app = make_app(sample, IndexOptions(use_cache=False), index_builder=broken_save, analyser=fixed_report)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+class Stepwise:
+    """Announces the image and the layers in ``read``, then waits until released."""
+
+    def __init__(self, read: list[int]):
+        self.read = read
+        self.release = threading.Event()
+
+    def __call__(self, reference, options, progress, events):
+        index = build_index(reference, options)
+        events.described(Described(index.source, tuple(layer.ref.stored_size for layer in index.layers), STORED_BYTES))
+        for layer in self.read:
+            events.indexed(layer, index.layers[layer].files)
+        worker = get_current_worker()
+        while not self.release.wait(0.05):  # until released, or the app leaves (it cancels its workers)
+            if worker.is_cancelled:
+                raise Cancelled
+        return index
+
+
+async def until(pilot, test, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if test():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the app did not get there")

@@ -276,7 +276,8 @@ class SlimviewApp(App[None]):
                 return
             self.query_one("#files-switcher", ContentSwitcher).current = "loading"
             self.query_one(LoadingPanel).failed(message)
-            self.query_one(SummaryBar).update(Text(f"slimview: could not open {self.reference}"))
+            name = self.partial.described.image.name
+            self.query_one(SummaryBar).update(Text(f"slimview: could not read {name}: its layers are listed, its files are not"))
             self.query_one(DetailsPane).show("Details", _placeholder(message))
             return
         if event.worker.name == "tree":
@@ -304,7 +305,6 @@ class SlimviewApp(App[None]):
         if partial.layers:
             layers.move_cursor(row=top)
         self.query_one(LoadingPanel).reading(partial)
-        self.query_one(FindingsPane).waiting("Findings come once every layer is read.")
         self._image_pinned = True
         self._show_image_details()
         self._request_tree(force=True)

@@ -13,6 +13,7 @@ from textual.widgets.tree import TreeNode
 from slimview.display import human_bytes
 from slimview.findings.model import Finding
 
+WAITING = "Findings come once every layer is read."
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -44,10 +45,8 @@ class FindingsPane(Tree[Finding | None]):
         self.show_root = False
         self.guide_depth = 2
 
-    def waiting(self, message: str) -> None:
-        """Shown until the findings are in."""
-        self.clear()
-        self.root.add_leaf(Text(message, style="dim"), data=None)
+    def on_mount(self) -> None:
+        self.root.add_leaf(Text(WAITING, style="dim"), data=None)  # until the findings are in
 
     def action_first(self) -> None:
         self.cursor_line = 0
