@@ -22,6 +22,7 @@ class Terminal:
             [*self.tmux, "new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]), "-c", cwd, "sleep 600"],
             check=True,
         )
+        self.started = time.monotonic()  # the command starts now
         subprocess.run(
             [*self.tmux, "respawn-pane", "-k", "-t", self.session, "-c", cwd, f"env -u COLUMNS -u LINES {exports} {command}; echo slimview-exit=$?; sleep 60"],
             check=True,
@@ -38,6 +39,15 @@ class Terminal:
                 return screen
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def seconds_until(self, texts: list[str], timeout: float = 60.0) -> float:
+        """Seconds from the command's start until every one of ``texts`` is on the screen."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(text in self.screen() for text in texts):
+                return time.monotonic() - self.started
+            time.sleep(0.02)
+        raise AssertionError(f"{texts!r} never all appeared; the screen was:\n{self.screen()}")
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.tmux, "send-keys", "-t", self.session, *keys], check=True)

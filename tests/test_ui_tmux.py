@@ -100,3 +100,27 @@ def test_installed_script_navigates_exports_and_confirms_overwrites(tmp_path, ca
     finally:
         term.close()
     assert sorted(os.listdir(out)) == sorted([DOCKERFILE_NAME, DOCKERIGNORE_NAME])  # no temporary files left
+
+
+@pytest.mark.engine
+def test_an_engine_image_shows_its_layers_before_its_save(engine, python_inference, tmp_path):
+    """Done when of issue 13: with an empty cache, the layer instructions are on screen within
+    1.5 s of starting, long before the engine's save (seconds) has been read."""
+    from slimview.dockerfile.history import short_instruction
+
+    slimview = shutil.which("slimview")
+    steps = [short_instruction(step["CreatedBy"]) for step in engine.api.history(python_inference)]
+    marks = [step[:18] for step in steps if step.startswith(("RUN ", "COPY ", "ADD "))]  # as the layers pane starts them
+    assert len(marks) >= 4
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_HOST": engine.docker_host, "TERM": "xterm-256color",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    term = Terminal(f"{slimview} {python_inference}", str(tmp_path), env)
+    try:
+        layers = term.seconds_until(marks)
+        tree = term.seconds_until(["Files · all files after layer"], timeout=600)
+        term.keys("q")
+        term.wait_for("slimview-exit=0")
+    finally:
+        term.close()
+    assert layers < 1.5, f"the layers took {layers:.2f} s"
+    assert tree > layers
