@@ -116,11 +116,15 @@ def test_an_engine_image_shows_its_layers_before_its_save(engine, python_inferen
            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     term = Terminal(f"{slimview} {python_inference}", str(tmp_path), env)
     try:
+        first_frame = term.seconds_until(["─ Layers ─"])  # the explorer is up (its panes, empty or not)
         layers = term.seconds_until(marks)
         tree = term.seconds_until(["Files · all files after layer"], timeout=600)
         term.keys("q")
         term.wait_for("slimview-exit=0")
     finally:
         term.close()
-    assert layers < 1.5, f"the layers took {layers:.2f} s"
-    assert tree > layers
+    assert tree > layers + 1.0, (layers, tree)  # the layers did not wait for the save
+    if os.getloadavg()[0] <= (os.cpu_count() or 1):
+        assert layers < 1.5, f"the layers took {layers:.2f} s"
+    else:  # a machine busier than its CPUs times the other jobs too: the layers follow the first frame, not the save
+        assert layers - first_frame < 1.5, f"the layers took {layers - first_frame:.2f} s after the first frame ({first_frame:.2f} s)"
