@@ -4,6 +4,7 @@ layer announced as soon as it is (slimview/index/events.py), from every kind of 
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 
@@ -150,3 +151,22 @@ def test_an_engine_image_is_described_from_inspect_and_history_before_its_save(e
     history = engine.api.history(python_inference)  # the engine's own figures, newest first
     assert sorted(described.sizes) == sorted(step["Size"] for step in history)[-len(index.layers):]
     assert described.image.image_config == engine.images.get(python_inference).attrs["Config"]
+
+
+def test_a_registry_image_is_described_from_its_manifest_before_any_blob(http_registry, tmp_path):
+    """Sizes from the manifest (the compressed blobs), before the first layer is downloaded."""
+    from slimview.sample.builder import oci_layout_files
+    from slimview.sample.mini import sample_spec
+
+    from registry import push_oci
+
+    repo = f"described-{uuid.uuid4().hex[:8]}"
+    push_oci(http_registry, repo, "v1", oci_layout_files([(sample_spec(), "latest", None)], "gzip"))
+    recorder = Recorder()
+    index = session.open_index(http_registry.ref(f"{repo}:v1"), IndexOptions(use_cache=False), recorder.progress, recorder)
+    check_announced(recorder, index)
+    described = recorder.described_with
+    assert described.measure == STORED_BYTES and not described.provisional
+    assert described.sizes == tuple(layer.ref.stored_size for layer in index.layers)  # the manifest's sizes
+    first_download = next(i for i, e in enumerate(recorder.log) if e[:2] == ("progress", "download"))
+    assert recorder.log.index(("described",)) < first_download

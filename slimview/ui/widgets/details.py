@@ -190,7 +190,8 @@ def file_details(index: ImageIndex, view: TreeView, path: str, findings: list[Fi
     if history:
         for layer_no, change in history:
             text.append(f"  #{layer_no:<3} ")
-            text.append(f"{MARKS.get(change, '=')} {Change.NAMES.get(change, '?'):<9}", CHANGE_STYLE.get(change, ""))
+            # 0: a layer listed before the layers below it were read (no change kind yet)
+            text.append(f"{MARKS.get(change, '=')} {Change.NAMES.get(change, 'stored'):<9}", CHANGE_STYLE.get(change, ""))
             text.append(f" {short_instruction(index.layers[layer_no].instruction)[:70]}\n")
     else:
         text.append("  no layer names it itself (a parent directory implied by its contents)\n")
