@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing import resource_tracker
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -50,10 +51,6 @@ from slimview.source.tarstream import EntryType
 from slimview.ui.commands import SlimviewCommands
 from slimview.ui.messages import AnalysisReady, ExtractDone, ImageDescribed, IndexProgress, IndexReady, LayerRead, TreeReady
 from slimview.ui.screens.compare import CompareScreen
-from slimview.ui.screens.export import ExportRequest, ExportScreen
-from slimview.ui.screens.extract import ExtractRequest, ExtractScreen
-from slimview.ui.screens.help import HelpScreen
-from slimview.ui.screens.viewer import FileViewerScreen
 from slimview.ui.treemodel import TreeQuery, ViewCache, prepare
 from slimview.ui.widgets.details import DetailsPane, file_details, finding_details, image_details, layer_details, partial_layer_details, waste_details
 from slimview.ui.widgets.filetree import FileTree
@@ -62,6 +59,10 @@ from slimview.ui.widgets.layers import LayersPane, index_rows, partial_rows
 from slimview.ui.widgets.loading import LoadingPanel
 from slimview.ui.widgets.summary import ImageFigures, SummaryBar
 from slimview.ui.widgets.waste import WastePane
+
+if TYPE_CHECKING:
+    from slimview.ui.screens.export import ExportRequest
+    from slimview.ui.screens.extract import ExtractRequest
 
 IndexBuilder = Callable[[str, IndexOptions, Progress, IndexEvents], ImageIndex]
 Analyser = Callable[[ImageIndex], Analysis]
@@ -711,6 +712,8 @@ class SlimviewApp(App[None]):
             self.notify(f"/{path} is a {EntryType.NAMES[entry.type]}, not a file.", severity="warning", markup=False)
             return
         # A hard link's bytes are its target's, as its own layer stored them.
+        from slimview.ui.screens.viewer import FileViewerScreen  # dialogs load when first opened (see README)
+
         self.push_screen(FileViewerScreen(self.index, layer_no, entry.path, entry.size))
 
     def action_extract(self) -> None:
@@ -746,6 +749,8 @@ class SlimviewApp(App[None]):
                 self.notify(f"Extracting {what}…", timeout=3, markup=False)
                 self.run_extract(job, request)
 
+        from slimview.ui.screens.extract import ExtractScreen  # dialogs load when first opened (see README)
+
         self.push_screen(ExtractScreen(what, name, self.extract_directory or os.getcwd()), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="extract", name="extract")
@@ -758,6 +763,8 @@ class SlimviewApp(App[None]):
             self.notify("The findings are still being worked out; export needs them.", severity="warning")
             return
         directory = self.export_directory or os.getcwd()
+        from slimview.ui.screens.export import ExportScreen  # dialogs load when first opened (see README)
+
         self.push_screen(ExportScreen(lambda: self._rewrite_of(analysis), directory), self.export_chosen)
 
     def _rewrite_of(self, analysis: Analysis) -> Rewrite:
@@ -786,6 +793,8 @@ class SlimviewApp(App[None]):
         self.notify("Wrote " + " and ".join(written), title="Exported", timeout=6, markup=False)
 
     def action_help(self) -> None:
+        from slimview.ui.screens.help import HelpScreen  # dialogs load when first opened (see README)
+
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:

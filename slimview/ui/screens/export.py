@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -170,10 +171,6 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
     @on(RewriteReady)
     def show_rewrite(self, message: RewriteReady) -> None:
-        # Imported here: pygments (with the plugin lookup it imports) is a fifth of the
-        # explorer's start-up CPU, and only this dialog highlights anything.
-        from rich.syntax import Syntax
-
         rewrite = self.rewrite = message.rewrite
         self.query_one("#export-loading").display = False
         self.query_one("#export-tabs").display = True

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer
+from textual.widgets import Footer, Markdown
 
 
 def help_text() -> str:
@@ -21,10 +21,6 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        # Imported here: the Markdown widget and its parser cost start-up time the help,
-        # opened now and then, need not put before the explorer's first screen.
-        from textual.widgets import Markdown
-
         with Vertical(id="help-dialog", classes="dialog"):
             with VerticalScroll(id="help-scroll"):
                 yield Markdown(help_text(), id="help-body")
