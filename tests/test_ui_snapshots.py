@@ -109,6 +109,8 @@ def test_help_screen_80x24(snap_compare, sample):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("question_mark")
+        # The Markdown widget mounts its blocks as it parses: wait for the table at the end.
+        await until(pilot, lambda: bool(pilot.app.screen.query("MarkdownTable")))
         await pilot.pause()
 
     assert snap_compare(app_for(sample), terminal_size=(80, 24), run_before=run_before)

@@ -279,7 +279,6 @@ class SlimviewApp(App[None]):
             self.query_one(LoadingPanel).failed(message)
             name = self.partial.described.image.name
             self.query_one(SummaryBar).update(Text(f"slimview: could not read {name}: its layers are listed, its files are not"))
-            self.query_one(DetailsPane).show("Details", _placeholder(message))
             return
         if event.worker.name == "tree":
             self._set_tree_busy(False)
