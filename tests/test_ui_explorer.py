@@ -108,7 +108,7 @@ async def test_the_first_screen_comes_from_the_description_and_each_layer_as_it_
         assert (loading.done, loading.total) == (0.0, float(sum(sizes)))  # determinate from the start
         assert app.query_one("#files-switcher", ContentSwitcher).current == "loading"
         assert "Layer 6's files are still being read." in str(app.query_one("#loading-stage").render())
-        assert "Findings come once every layer is read." in screen_text(app)
+        assert "│Findings once all layers are read" in screen_text(app)
 
         builder.step()  # layer 6 is read: its own files, without change marks yet
         await until(pilot, lambda: app.query_one("#files-switcher", ContentSwitcher).current == "tree")

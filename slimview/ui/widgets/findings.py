@@ -13,7 +13,7 @@ from textual.widgets.tree import TreeNode
 from slimview.display import human_bytes
 from slimview.findings.model import Finding
 
-WAITING = "Findings come once every layer is read."
+WAITING = "Findings once all layers are read"  # whole in the pane at 80x24
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
