@@ -14,7 +14,7 @@ from slimview.index.layer import LayerFiles
 from slimview.index.partial import PartialIndex
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 from slimview.source.engine import _empty_steps
-from slimview.source.model import FILE_BYTES, STORED_BYTES, Described
+from slimview.source.model import Described, SizeMeasure
 
 
 class Recorder:
@@ -74,7 +74,7 @@ def test_an_archive_is_described_before_its_layers_are_announced(tmp_path, whole
     index = session.open_index(str(path), IndexOptions(use_cache=False), recorder.progress, recorder)
     check_announced(recorder, index)
     described = recorder.described_with
-    assert described.measure == STORED_BYTES and not described.provisional
+    assert described.measure == SizeMeasure.STORED_BYTES and not described.provisional
     assert described.sizes == tuple(layer.ref.stored_size for layer in index.layers)
 
 
@@ -145,7 +145,7 @@ def test_an_engine_image_is_described_from_inspect_and_history_before_its_save(e
     index = session.open_index(python_inference, options, recorder.progress, recorder)
     check_announced(recorder, index)
     described = recorder.described_with
-    assert described.provisional and described.measure == FILE_BYTES
+    assert described.provisional and described.measure == SizeMeasure.FILE_BYTES
     first_save = next(i for i, e in enumerate(recorder.log) if e[:2] == ("progress", "save"))
     assert recorder.log.index(("described",)) < first_save
     history = engine.api.history(python_inference)  # the engine's own figures, newest first
@@ -166,7 +166,7 @@ def test_a_registry_image_is_described_from_its_manifest_before_any_blob(http_re
     index = session.open_index(http_registry.ref(f"{repo}:v1"), IndexOptions(use_cache=False), recorder.progress, recorder)
     check_announced(recorder, index)
     described = recorder.described_with
-    assert described.measure == STORED_BYTES and not described.provisional
+    assert described.measure == SizeMeasure.STORED_BYTES and not described.provisional
     assert described.sizes == tuple(layer.ref.stored_size for layer in index.layers)  # the manifest's sizes
     first_download = next(i for i, e in enumerate(recorder.log) if e[:2] == ("progress", "download"))
     assert recorder.log.index(("described",)) < first_download

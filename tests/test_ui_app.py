@@ -16,7 +16,7 @@ from slimview.index.model import Change
 from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER
 from slimview.sample.mini import write_sample
 from slimview.source import open_image
-from slimview.source.model import STORED_BYTES, Described
+from slimview.source.model import Described, SizeMeasure
 from slimview.ui.app import SlimviewApp, make_app
 from slimview.ui.screens.help import HelpScreen
 from slimview.ui.screens.viewer import FileViewerScreen
@@ -107,7 +107,7 @@ async def test_an_error_after_the_layers_are_shown_stays_on_screen_until_quit(sa
 
     def broken_save(reference, options, progress, events):
         source = open_image(reference, sink=lambda name, stream: None)
-        events.described(Described(source, tuple(layer.stored_size for layer in source.layers), STORED_BYTES))
+        events.described(Described(source, tuple(layer.stored_size for layer in source.layers), SizeMeasure.STORED_BYTES))
         raise EngineError("the engine stream for 'app:1' was cut mid-save (ChunkedEncodingError); is the engine still running?")
 
     app = make_app(sample, IndexOptions(use_cache=False), index_builder=broken_save)

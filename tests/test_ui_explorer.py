@@ -18,7 +18,7 @@ from slimview.index.tree import AGGREGATE, LAYER
 from slimview.rewrite.model import Rewrite
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
 from slimview.sample.mini import write_sample
-from slimview.source.model import STORED_BYTES, Described
+from slimview.source.model import Described, SizeMeasure
 from slimview.ui.app import make_app
 from slimview.ui.screens.export import ConfirmScreen, ExportScreen
 from slimview.ui.screens.extract import ExtractScreen
@@ -73,7 +73,7 @@ class Stepwise:
 
     def __call__(self, reference, options, progress, events):
         index = self.index = build_index(reference, options)
-        events.described(Described(index.source, tuple(layer.ref.stored_size for layer in index.layers), STORED_BYTES))
+        events.described(Described(index.source, tuple(layer.ref.stored_size for layer in index.layers), SizeMeasure.STORED_BYTES))
         for layer in self.order:
             assert self.go.acquire(timeout=30)
             events.indexed(layer, index.layers[layer].files)

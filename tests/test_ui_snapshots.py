@@ -17,7 +17,7 @@ from slimview.index.tree import Cancelled
 from slimview.rewrite.model import Fix, Rewrite, SizeRow
 from slimview.sample.mini import write_sample
 from slimview.source import open_image
-from slimview.source.model import STORED_BYTES, Described
+from slimview.source.model import Described, SizeMeasure
 from slimview.ui.app import make_app
 from slimview.ui.screens.export import ExportScreen
 from slimview.ui.screens.viewer import FileViewerScreen
@@ -165,7 +165,7 @@ def test_error_after_the_layers_are_shown_80x24(snap_compare, sample):
 
     def broken_save(reference, options, progress, events):
         source = open_image(reference, sink=lambda name, stream: None)
-        events.described(Described(source, tuple(layer.stored_size for layer in source.layers), STORED_BYTES))
+        events.described(Described(source, tuple(layer.stored_size for layer in source.layers), SizeMeasure.STORED_BYTES))
         raise EngineError("the engine stream for 'app:1' was cut mid-save (ChunkedEncodingError); is the engine still running?")
 
     app = make_app(sample, IndexOptions(use_cache=False), index_builder=broken_save, analyser=fixed_report)
@@ -181,7 +181,7 @@ class Stepwise:
 
     def __call__(self, reference, options, progress, events):
         index = build_index(reference, options)
-        events.described(Described(index.source, tuple(layer.ref.stored_size for layer in index.layers), STORED_BYTES))
+        events.described(Described(index.source, tuple(layer.ref.stored_size for layer in index.layers), SizeMeasure.STORED_BYTES))
         for layer in self.read:
             events.indexed(layer, index.layers[layer].files)
         worker = get_current_worker()

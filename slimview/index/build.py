@@ -23,7 +23,7 @@ from slimview.index.waste import dive_efficiency
 from slimview.index.workers import index_cold, layer_label
 from slimview.source import open_image
 from slimview.source.compression import media_type_compression
-from slimview.source.model import STORED_BYTES, ByteStream, Described, LayerRef, Progress, SourceImage, no_progress
+from slimview.source.model import ByteStream, Described, LayerRef, Progress, SizeMeasure, SourceImage, no_progress
 
 
 def build_index(
@@ -58,7 +58,7 @@ def build_index(
                 raise next(iter(streamed.failed.values())) from None
             raise
         if not announcer.is_described:
-            announcer.described(Described(source, tuple(layer.stored_size for layer in source.layers), STORED_BYTES))
+            announcer.described(Described(source, tuple(layer.stored_size for layer in source.layers), SizeMeasure.STORED_BYTES))
         return index_source(source, options, progress, cache, streamed, announcer)
 
 

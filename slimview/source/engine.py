@@ -18,7 +18,7 @@ from slimview.dockerfile.instruction import CONFIG_ONLY
 from slimview.errors import EngineError, ImageNotFound, InputError
 from slimview.source.archive import build_source, check_config, config_platform, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
-from slimview.source.model import FILE_BYTES, Describe, Described, LayerRef, LayerSink, Progress, SourceImage, no_progress, not_described
+from slimview.source.model import Describe, Described, LayerRef, LayerSink, Progress, SizeMeasure, SourceImage, no_progress, not_described
 from slimview.source.platform import platform_mismatch
 
 SAVE_CHUNK = 1 << 20
@@ -186,7 +186,7 @@ def describe_from_engine(client, reference: str, attrs: dict, tags: list[str]) -
     source = SourceImage(reference, "engine", name, tags, config, image_id, layers, platform=config_platform(config))
     if len(sizes) != len(layers):
         sizes = [-1] * len(layers)
-    return Described(source, tuple(sizes), FILE_BYTES, provisional=True)
+    return Described(source, tuple(sizes), SizeMeasure.FILE_BYTES, provisional=True)
 
 
 def _empty_steps(steps: list[dict], layer_count: int) -> list[bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 
@@ -66,8 +67,13 @@ class LayerSink(Protocol):
 
     def __call__(self, name: str, stream: ByteStream, /, *, digest: bool = True) -> None: ...
 
-FILE_BYTES = "file bytes"  # a layer's size as the bytes of its regular files (the engine's history)
-STORED_BYTES = "stored bytes"  # a layer's size as its blob is stored (compressed or not)
+
+class SizeMeasure(Enum):
+    """What the layer sizes a source gives before reading its layers count; the value is
+    how the explorer writes it after a size ("12.3 MB of files", "4.1 MB stored")."""
+
+    FILE_BYTES = "of files"  # the bytes of a layer's regular files (the engine's history)
+    STORED_BYTES = "stored"  # a layer's blob as stored (compressed or not)
 
 
 @dataclass
@@ -134,7 +140,7 @@ class Described:
 
     image: SourceImage
     sizes: tuple[int, ...]  # per layer, in ``measure``; -1 where the source does not say
-    measure: str  # FILE_BYTES or STORED_BYTES
+    measure: SizeMeasure
     provisional: bool = False
 
     @property

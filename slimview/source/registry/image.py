@@ -28,7 +28,7 @@ from slimview.source.archive import (
     config_platform,
     load_json,
 )
-from slimview.source.model import STORED_BYTES, Describe, Described, LayerRef, LayerSink, Progress, SourceImage, not_described
+from slimview.source.model import Describe, Described, LayerRef, LayerSink, Progress, SizeMeasure, SourceImage, not_described
 from slimview.source.platform import host_platform, parse_platform, platform_matches, platform_mismatch, platform_text
 from slimview.source.registry.blobs import PARALLEL_BLOBS, BlobJob, fetch_blobs
 from slimview.source.registry.reference import RegistryReference, parse_reference
@@ -94,7 +94,7 @@ def open_registry_image(
             reference, "registry", label, tags, config, config_digest, layers,
             platform=chosen_platform or config_platform(config), config_bytes=config_bytes,
         )
-        described(Described(source, tuple(layer.stored_size for layer in layers), STORED_BYTES))
+        described(Described(source, tuple(layer.stored_size for layer in layers), SizeMeasure.STORED_BYTES))
         fetch_blobs(transport, jobs, sink, progress, label)
     finally:
         transport.close()

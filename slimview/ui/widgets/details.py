@@ -17,7 +17,7 @@ from slimview.index.model import Change, ImageIndex, LayerIndex
 from slimview.index.partial import PartialIndex
 from slimview.index.secretscan import env_holds_secret
 from slimview.index.tree import TreeView
-from slimview.source.model import FILE_BYTES, SourceImage
+from slimview.source.model import SizeMeasure, SourceImage
 from slimview.source.tarstream import EntryType
 from slimview.ui.widgets.filetree import MARKS, permissions
 
@@ -73,7 +73,7 @@ def _field(text: Text, label: str, value: str) -> None:
     text.append(value + "\n")
 
 
-def image_details(source: SourceImage, sizes: tuple[int, ...] = (), measure: str = FILE_BYTES, provisional: bool = False) -> Text:
+def image_details(source: SourceImage, sizes: tuple[int, ...] = (), measure: SizeMeasure = SizeMeasure.FILE_BYTES, provisional: bool = False) -> Text:
     """The image's config: what it runs, as whom, where, with what (``sizes``: each layer's,
     while the image is still read)."""
     config = source.image_config
@@ -88,7 +88,7 @@ def image_details(source: SourceImage, sizes: tuple[int, ...] = (), measure: str
     if source.config_digest:
         _field(text, "Image id", source.config_digest)
     known = [size for size in sizes if size >= 0]
-    shown = f", {human_bytes(sum(known))} {'of files' if measure == FILE_BYTES else 'stored'}" if known else ""
+    shown = f", {human_bytes(sum(known))} {measure.value}" if known else ""
     _field(text, "Layers", plural(len(source.layers), "layer") + shown)
     _field(text, "User", printable(str(config.get("User") or "")) or "root (none set)")
     _field(text, "Workdir", printable(str(config.get("WorkingDir") or "")) or "/ (none set)")
@@ -132,7 +132,7 @@ def partial_layer_details(partial: PartialIndex, layer_no: int) -> Text:
         _field(text, "Entries", f"{layer.stats.entries:,} (how they change the layers below comes once every layer is read)")
     else:
         size = partial.described.sizes[layer_no]
-        said = f"{_bytes(size)} {'of files' if partial.described.measure == FILE_BYTES else 'stored'}, as its source says" if size >= 0 else "not known yet"
+        said = f"{_bytes(size)} {partial.described.measure.value}, as its source says" if size >= 0 else "not known yet"
         _field(text, "Size", said)
         _field(text, "Files", "still being read")
     text.append("Instruction\n", "dim")
