@@ -78,8 +78,11 @@ class StreamedLayers:
 
     def index(self, name: str, stream: ByteStream, /, *, digest: bool = True) -> None:
         tune_allocator()
+        # A layer the source vouches for needs no digest, except by a caller shown each layer
+        # as it is read: its digest is all that places a streamed layer in the image.
+        verify = digest or (self.announcer is not None and self.announcer.listening)
         try:
-            files = index_layer_stream(stream, where=self.where(name), verify=digest, max_entries=self.options.max_entries)
+            files = index_layer_stream(stream, where=self.where(name), verify=verify, max_entries=self.options.max_entries)
         except LimitExceeded:
             raise
         except InputError as exc:

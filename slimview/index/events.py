@@ -42,12 +42,14 @@ class Announcer:
 
     A streamed layer (an engine save, a registry blob, a compressed tarball) is known by the
     name it passed under, which says nothing of its place in the image: its digest does, once
-    it is read (every streamed layer is digested). Layers read before the image is described
-    (a compressed tarball describes itself only at its end) are announced when it is.
+    it is read (a ``listening`` announcer has every streamed layer digested, even those the
+    source vouches for). Layers read before the image is described (a compressed tarball
+    describes itself only at its end) are announced when it is.
     """
 
     def __init__(self, events: IndexEvents):
         self.events = events
+        self.listening = not isinstance(events, NoEvents)
         self._positions: dict[str, list[int]] | None = None  # diff_id → the layers it is
         self._waiting: list[LayerFiles] = []
         self._announced: set[int] = set()
