@@ -31,11 +31,12 @@ class Terminal:
     def screen(self) -> str:
         return subprocess.run([*self.tmux, "capture-pane", "-t", self.session, "-p"], capture_output=True, text=True, check=True).stdout
 
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+    def wait_for(self, text: str, timeout: float = 60.0, without: str | None = None) -> str:
+        """The screen once ``text`` is on it (and ``without``, when given, is not)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if text in screen and (without is None or without not in screen):
                 return screen
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")

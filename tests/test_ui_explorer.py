@@ -141,10 +141,15 @@ async def test_an_untouched_first_screen_opens_on_the_final_image(sample):
     app = make_app(sample, IndexOptions(use_cache=False), index_builder=builder, analyser=fixed_report)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.partial is not None)
-        builder.step(8)
+        builder.step(7)  # every layer read: layer 6's own files are shown, the index is not done
+        tree = app.query_one(FileTree)
+        await until(pilot, lambda: tree.view is not None and not app.tree_busy)
+        assert tree.cursor_path == "root"  # the first of layer 6's own files
+        builder.step()
         await settle(pilot)
         assert (app.tree_query.mode, app.tree_query.layer_no) == (AGGREGATE, 6)
-        assert app.query_one(FileTree).view.refs is app.index.final
+        assert tree.view.refs is app.index.final
+        assert tree.cursor == 0 and tree.cursor_path == "app"  # the final image from its top, not the preview's row
 
 
 @async_test

@@ -57,12 +57,14 @@ def test_installed_script_navigates_exports_and_confirms_overwrites(tmp_path, ca
         assert "RUN apt-get update" in screen  # the layers pane
 
         term.keys("Up")  # layer 5: the pip install
-        term.wait_for("Files · all files after layer 5")
+        # The title changes when the view is asked for: a key pressed while it is still
+        # "building…" would act on the tree of layer 6, which the new view then replaces.
+        term.wait_for("Files · all files after layer 5", without="building…")
         term.keys("Tab", "Space")  # the tree: open app/
         screen = term.wait_for("▸ .git/")
         assert "  .env" in screen and "  Dockerfile" in screen
         term.keys("a")  # layer 5's own changes
-        term.wait_for("Files · layer 5 changes")
+        term.wait_for("Files · layer 5 changes", without="building…")
         term.keys("/")
         term.keys(*"numpy.body")
         screen = term.wait_for("1 match ")

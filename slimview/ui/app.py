@@ -339,6 +339,7 @@ class SlimviewApp(App[None]):
         top = len(index.layers) - 1
         if self._first_query is None or self.tree_query == self._first_query:
             self.tree_query = TreeQuery(mode=AGGREGATE, layer_no=max(top, 0))  # the user has not moved: the final image
+            self.query_one(FileTree).start_at_top()
             if index.layers:
                 layers.move_cursor(row=top)
         if index.layers:

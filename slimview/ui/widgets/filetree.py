@@ -100,6 +100,7 @@ class FileTree(ScrollView, can_focus=True):
         self.cursor = 0
         self.expanded: set[str] = set()  # open directories, kept across views
         self.closed_in_filter: set[str] = set()  # directories closed while a filter opens all
+        self._from_top = False  # the next rows start with the cursor on the first
         self._announced: str | None = None
         self._styles: dict[str, Style] | None = None  # component styles, until the CSS changes
         self.attributes: bool | None = None  # permissions and owner shown; None: when the pane is wide enough
@@ -107,7 +108,8 @@ class FileTree(ScrollView, can_focus=True):
     # -- data ----------------------------------------------------------------------------------
     def show_rows(self, view: TreeView, selection: Selection | None, rows: list[Row], order: str) -> None:
         """Show new rows, keeping the cursor on the same path (or its nearest shown ancestor)."""
-        keep = self.cursor_path
+        keep = None if self._from_top else self.cursor_path
+        self._from_top = False
         self.view, self.selection, self.rows, self.order = view, selection, rows, order
         self.closed_in_filter.clear()
         self.cursor = 0
@@ -117,6 +119,11 @@ class FileTree(ScrollView, can_focus=True):
         self._scroll_cursor_into_view(center=True)
         self.refresh()
         self._announce()
+
+    def start_at_top(self) -> None:
+        """The next rows shown start with the cursor on the first: the rows shown now were a
+        preview (one layer's files while the image was read), not where the user went."""
+        self._from_top = True
 
     @property
     def cursor_path(self) -> str | None:
