@@ -241,7 +241,7 @@ def oci_copy(source: str, compression: str) -> str:
 def engine_row(tag: str, n: int) -> tuple[float, float, float, float, float]:
     """(docker save alone, dive, slimview cold, slimview reopen, slimview peak MB) on an engine image."""
     env = engine_env()
-    saves = [timed(["/usr/bin/docker", "save", "-o", "/dev/stdout", tag], env) for _ in range(n)]
+    saves = [timed(["/usr/bin/docker", "save", tag], env) for _ in range(n)]
     out = os.path.join(WORK, "dive-engine.json")
     dives = [timed([exe("dive"), "--source", "docker", tag, "--json", out], env) for _ in range(n)]
     cold, reopen, peak = [], [], []
