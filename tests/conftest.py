@@ -10,6 +10,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from slimview.sample.mini import write_sample
+
 from engine import EngineClient, EngineUnavailable, connect, save_image
 from samples import SAMPLES, SampleBuildError, ensure_sample_image
 
@@ -168,3 +170,17 @@ def python_inference_in_registry(http_registry, python_inference_tar, tmp_path_f
             skopeo_copy(f"docker-archive:{python_inference_tar}", http_registry, "python-inference:latest")
             marker.touch()
     return "python-inference:latest"
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """An empty index cache for this test (the explorer tests use it as their module mark)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory) -> str:
+    """The bundled mini sample (no engine needed), written once per test process."""
+    path = tmp_path_factory.mktemp("sample") / "python-inference-mini.tar"
+    write_sample(str(path))
+    return str(path)

@@ -25,12 +25,9 @@ from slimview.ui.app import make_app
 from hostile import Archive, empty_entries_layer, gzip_layer_diff_id, member, symlink, tar
 from uihelpers import async_test, settle
 
+pytestmark = pytest.mark.usefixtures("private_cache")
+
 SIZE = (120, 40)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 async def _failure_shown(image: str, options: IndexOptions, *, listed: bool = True) -> tuple[str, str, int]:

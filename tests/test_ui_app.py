@@ -14,7 +14,6 @@ from slimview.errors import EngineError, InputError
 from slimview.index import IndexOptions, build_index
 from slimview.index.model import Change
 from slimview.index.tree import AGGREGATE, BY_SIZE, LAYER
-from slimview.sample.mini import write_sample
 from slimview.source import open_image
 from slimview.source.model import Described, SizeMeasure
 from slimview.ui.app import SlimviewApp, make_app
@@ -29,20 +28,10 @@ from slimview.ui.widgets.waste import WastePane
 
 from uihelpers import FIXED_AVOIDABLE, FIXED_FINDINGS, LISTS, async_test, fixed_report, settle
 
+pytestmark = pytest.mark.usefixtures("private_cache")
+
 SIZE = (120, 40)
 NARROW = 70  # a tree this wide leaves out permissions and owner
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("sample") / "python-inference-mini.tar"
-    write_sample(str(path))
-    return str(path)
 
 
 def app_for(sample: str) -> SlimviewApp:

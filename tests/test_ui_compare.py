@@ -21,12 +21,9 @@ from slimview.ui.widgets.layers import LayersPane
 from compare_util import after_layers, archive, before_layers
 from uihelpers import async_test, settle
 
+pytestmark = pytest.mark.usefixtures("private_cache")
+
 SIZE = (140, 40)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 async def compared(pilot, timeout: float = 30.0) -> CompareScreen:

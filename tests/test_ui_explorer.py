@@ -17,7 +17,6 @@ from slimview.index.model import Change
 from slimview.index.tree import AGGREGATE, LAYER
 from slimview.rewrite.model import Rewrite
 from slimview.sample.builder import ImageSpec, Layer, write_docker_archive
-from slimview.sample.mini import write_sample
 from slimview.source.model import Described, SizeMeasure
 from slimview.ui.app import make_app
 from slimview.ui.screens.export import ConfirmScreen, ExportScreen
@@ -31,20 +30,10 @@ from slimview.ui.widgets.waste import WastePane
 
 from uihelpers import async_test, fixed_report, settle
 
+pytestmark = pytest.mark.usefixtures("private_cache")
+
 SIZE = (120, 40)
 SMALL = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("sample") / "python-inference-mini.tar"
-    write_sample(str(path))
-    return str(path)
 
 
 def app_for(sample: str, **kwargs):

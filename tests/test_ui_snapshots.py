@@ -15,7 +15,6 @@ from slimview.errors import EngineError
 from slimview.index import IndexOptions, build_index
 from slimview.index.tree import Cancelled
 from slimview.rewrite.model import Fix, Rewrite, SizeRow
-from slimview.sample.mini import write_sample
 from slimview.source import open_image
 from slimview.source.model import Described, SizeMeasure
 from slimview.ui.app import make_app
@@ -24,6 +23,8 @@ from slimview.ui.screens.viewer import FileViewerScreen
 from slimview.ui.widgets.filetree import FileTree
 
 from uihelpers import fixed_report, settle
+
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 FIXED_REWRITE = Rewrite(
     dockerfile=(
@@ -48,18 +49,6 @@ FIXED_REWRITE = Rewrite(
     copied_sources=["inference_engine/"],
     smoke=None,
 )
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("sample") / "python-inference-mini.tar"
-    write_sample(str(path))
-    return str(path)
 
 
 def app_for(image: str):
