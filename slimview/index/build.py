@@ -73,6 +73,7 @@ class StreamedLayers:
         self.announcer = announcer
         self.results: dict[str, LayerFiles] = {}
         self.failed: dict[str, InputError] = {}
+        self.vouched: set[str] = set()  # members the source vouched for (see LayerSink)
         self._entries = 0
         self._lock = threading.Lock()
 
@@ -93,6 +94,8 @@ class StreamedLayers:
             return
         with self._lock:
             self.results[name] = files
+            if not digest:
+                self.vouched.add(name)
             self._entries += entry_count(files)
             self.progress("index", len(self.results), None)
             # Early, before more layers stream in: --max-entries bounds the whole image.
@@ -131,7 +134,7 @@ def index_source(
         if failure is not None:
             raise failure
         got = streamed.results.get(layer.member) if streamed is not None and layer.blob is None else None
-        if got is not None and not got.tar_digest and source.diff_ids_vouched:
+        if got is not None and not got.tar_digest and streamed is not None and layer.member in streamed.vouched:
             got.tar_digest = layer.diff_id  # the engine's own diff_id for the stream it saved
         if layer.skipped:
             got = LayerFiles(notes=[layer.skipped])

@@ -289,7 +289,6 @@ def open_engine_image(
         raise EngineError(f"the engine's save of {reference!r} ended before its manifest (stream cut or engine stopped)")
     tag = reference if reference in tags else None
     source = build_source(store, reference, "engine", tag if tag else None, None)
-    source.diff_ids_vouched = True
     if tags and source.name not in tags:
         source.name = tags[0]
     return source

@@ -61,8 +61,8 @@ class LayerSink(Protocol):
     compressed if it was stored so); the index keeps what it read under that name.
 
     ``digest`` False: the source vouches for the layer's diff_id itself (the local engine
-    computed the diff_ids it reports and saves), so the index does not digest the stream;
-    the source's SourceImage then has ``diff_ids_vouched`` set.
+    computed the diff_ids it reports and saves), so the index does not digest the stream
+    and takes it to be the diff_id the image's config gives that layer.
     """
 
     def __call__(self, name: str, stream: ByteStream, /, *, digest: bool = True) -> None: ...
@@ -90,9 +90,6 @@ class SourceImage:
     platform: str = ""
     config_bytes: bytes = b""
     warnings: list[str] = field(default_factory=list)
-    # The producer computed the layers' diff_ids and the streamed layers were not digested
-    # again (see LayerSink): each streamed layer is taken to be its config's diff_id.
-    diff_ids_vouched: bool = False
 
     @property
     def history(self) -> list[HistoryEntry]:
