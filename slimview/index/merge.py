@@ -30,7 +30,10 @@ class _Merger:
     def __init__(self, layers: list[LayerIndex]):
         self.layers = layers
         self.final: dict[str, EntryRef] = {}
-        self.children: dict[str, set[str]] = {}
+        # Directory → the names ever linked below it, removed ones included: they are
+        # dropped when the list is next read (see _live), a list per directory costing a
+        # tenth of a set (60 MB on a million entries).
+        self.children: dict[str, list[str]] = {}
         self.hidden: list[Hidden] = []
         self.notes: list[str] = []
         self._links_to: dict[int, dict[str, list[int]]] = {}  # layer → target path → its hard links
@@ -94,21 +97,20 @@ class _Merger:
             p = stack.pop()
             kids = self.children.pop(p, None)
             if kids:
-                # Sorted: sets iterate in a per-process hash order, and deletions (and hidden
-                # bytes) must be listed the same way on every run.
-                stack.extend(sorted(kids, reverse=True))
+                stack.extend(reversed(self._live(kids)))
             ref = self.final.pop(p, None)
             if ref is not None:
                 self._hide(p, ref, by.index, "deleted", by.stats)
                 by.deleted_paths.append((p, ref))
                 by.stats.deleted += 1
-        parent = path.rpartition("/")[0]
-        siblings = self.children.get(parent)
-        if siblings is not None:
-            siblings.discard(path)
 
     def _exists(self, path: str) -> bool:
         return path in self.final or path in self.children
+
+    def _live(self, kids: list[str]) -> list[str]:
+        """The names in a directory's list still in the view, each once, sorted: deletions
+        (and hidden bytes) are listed the same way on every run."""
+        return sorted({kid for kid in kids if self._exists(kid)})
 
     # -- one layer -----------------------------------------------------------------------------
     def apply(self, layer: LayerIndex) -> None:
@@ -129,7 +131,7 @@ class _Merger:
             else:
                 absent += 1
         for path in files.opaque_dirs:
-            for child in sorted(children.get(path, ())):
+            for child in self._live(children.get(path, [])):
                 self._remove(child, layer)
         if absent:
             self.notes.append(f"layer {layer.index}: {absent} whiteout(s) name paths that no lower layer has")
@@ -152,6 +154,7 @@ class _Merger:
             if type_ == FILE:
                 layer_size += size
             prev = final.get(path)
+            linked = prev is not None or path in children
             if prev is None:
                 change = Change.ADDED
                 stats.added += 1
@@ -179,15 +182,16 @@ class _Merger:
             if type_ != DIR and path in children:
                 # A non-directory replaces a directory, whether an entry or only implied by
                 # deeper paths: the directory's subtree goes with it.
-                for child in sorted(children.pop(path)):
+                for child in self._live(children.pop(path)):
                     self._remove(child, layer)
             changes[i] = change
             final[path] = entry_ref(me, i)
-            kids = children.get(parent)
-            if kids is None:
-                children[parent] = {path}
-            else:
-                kids.add(path)
+            if not linked:
+                kids = children.get(parent)
+                if kids is None:
+                    children[parent] = [path]
+                else:
+                    kids.append(path)
         stats.size = layer_size
 
     def _ensure_dirs(self, parent: str, layer: LayerIndex) -> None:
@@ -206,14 +210,14 @@ class _Merger:
             p = p.rpartition("/")[0]
         p = parent
         while p and p not in self.final:  # an existing directory was linked when it was added
+            if p in self.children:
+                return  # a directory implied by an earlier entry: linked, its ancestors checked, then
             grand = p.rpartition("/")[0]
             kids = self.children.get(grand)
             if kids is None:
-                self.children[grand] = {p}
-            elif p in kids:
-                return  # a directory implied by an earlier entry: its ancestors were checked then
+                self.children[grand] = [p]
             else:
-                kids.add(p)
+                kids.append(p)
             p = grand
 
 

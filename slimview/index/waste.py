@@ -16,29 +16,40 @@ number differs from slimview's hidden bytes):
   zero-size non-directory.
 
 slimview's own measure, hidden bytes (see merge.py), has none of these blind spots.
+
+Memory: dive keeps a tree of every layer and one of the stacked image, and a record of
+every path. Only what can change the figures is kept here: the stacked tree holds just
+the nodes at or below a path some whiteout deletes (nothing else is ever looked up in
+it), and a path gets a record only if a second layer may count it (a path of the first
+layer that no later layer names is counted once, straight into the totals). A
+million-entry image needs tens of megabytes here, not hundreds. ``tests/dive_model.py``
+is dive's algorithm written plainly; the tests hold the two to the same figures.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Iterator
 
 from slimview.index.layer import WHITEOUT_PREFIX, LayerFiles
 from slimview.index.model import DiveEfficiency
 from slimview.source.tarstream import EntryType
 
-_IMPLIED = (False, 0)
+Payload = tuple[bool, int]  # a node of dive's tree: (is a directory, size)
+_IMPLIED: Payload = (False, 0)
 
 
 class _Tree:
-    """Just enough of dive's FileTree: node payloads (is_dir, size) and children."""
+    """Just enough of dive's FileTree: node payloads and children."""
 
     __slots__ = ("nodes", "kids")
 
     def __init__(self):
-        self.nodes: dict[str, tuple[bool, int]] = {}
+        self.nodes: dict[str, Payload] = {}
         self.kids: dict[str, set[str]] = {}
 
-    def add(self, path: str, payload: tuple[bool, int] | None) -> None:
+    def add(self, path: str, payload: Payload) -> None:
         """dive's AddPath: create missing ancestors (empty payload), then set the payload."""
         nodes = self.nodes
         if path not in nodes:
@@ -54,13 +65,11 @@ class _Tree:
                     break
                 nodes[parent] = _IMPLIED
                 child, parent = parent, parent.rpartition("/")[0]
-            nodes[path] = _IMPLIED
-        if payload is not None:
-            nodes[path] = payload
+        nodes[path] = payload
 
-    def remove(self, path: str) -> bool:
+    def remove(self, path: str) -> None:
         if path not in self.nodes:
-            return False
+            return
         stack = [path]
         while stack:
             p = stack.pop()
@@ -69,7 +78,6 @@ class _Tree:
         siblings = self.kids.get(path.rpartition("/")[0])
         if siblings is not None:
             siblings.discard(path)
-        return True
 
     def subtree_size(self, path: str) -> int:
         total = 0
@@ -81,94 +89,218 @@ class _Tree:
         return total
 
 
+class _Deleted:
+    """The paths some layer's whiteout deletes, and everything below them: the only nodes
+    of the stacked tree dive ever looks at."""
+
+    def __init__(self, layers: list[LayerFiles]):
+        self.targets = {target for files in layers for target in files.whiteouts}
+        self._dirs: dict[str, bool] = {"": False}
+
+    def _below(self, directory: str) -> bool:
+        known = self._dirs.get(directory)
+        if known is not None:
+            return known
+        chain = []  # from ``directory`` up to the first directory already decided
+        while known is None:
+            chain.append(directory)
+            directory = directory.rpartition("/")[0]
+            known = self._dirs.get(directory)
+        for d in reversed(chain):
+            known = known or d in self.targets
+            self._dirs[d] = known
+        return known
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.targets or self._below(path.rpartition("/")[0])
+
+
+class _LayerTree:
+    """dive's tree of one layer, described rather than built: its leaves in dive's order,
+    and its nodes at or below a deleted path."""
+
+    def __init__(self, files: LayerFiles):
+        self.files = files
+        paths = files.paths
+        # A path stored twice is one node, where it was first added, with its last entry.
+        self.last: dict[str, int] | None = None
+        if len(set(paths)) != len(paths):
+            self.last = {}
+            for i, path in enumerate(paths):
+                self.last[path] = i
+        self.whiteouts = {_whiteout_node(target): target for target in files.whiteouts}
+        self.extras = dict(files.estargz_extras)  # dive knows nothing of estargz: its TOC is a file
+        opaque = [o for o in dict.fromkeys(files.opaque_dirs) if o]  # the marker is never added
+        self.parents = parents = _ancestors((*paths, *self.whiteouts, *opaque, *self.extras))
+        # An opaque directory with nothing below it is a leaf, unless it is an entry (a leaf already).
+        lone = {o for o in opaque if o not in parents}
+        if lone:
+            lone.difference_update(p for p in paths if p in lone)
+        self.lone_opaque = [o for o in opaque if o in lone]
+        self.opaque = opaque
+
+    def leaves(self) -> Iterator[tuple[str, int]]:
+        """(node, size) of every node without children, in the order dive's tree holds them."""
+        parents = self.parents
+        sizes = self.files.sizes
+        entries = self.last.items() if self.last is not None else ((p, i) for i, p in enumerate(self.files.paths))
+        for path, i in entries:
+            if path not in parents:
+                yield path, sizes[i]
+        for node in self.whiteouts:
+            if node not in parents:
+                yield node, 0
+        for opaque in self.lone_opaque:
+            yield opaque, 0
+        for path, size in self.extras.items():
+            if path not in parents:
+                yield path, size
+
+    def nodes_in(self, deleted: _Deleted, *, whiteouts: bool) -> dict[str, Payload]:
+        """The layer's nodes at or below a deleted path, with dive's payloads (its whiteout
+        nodes too when ``whiteouts``)."""
+        files = self.files
+        types, sizes = files.types, files.sizes
+        out: dict[str, Payload] = {}
+        for i, path in enumerate(files.paths):
+            if path in deleted:
+                out[path] = (types[i] == EntryType.DIR, sizes[i])
+        for path in self.parents:
+            if path not in out and path in deleted:
+                out[path] = _IMPLIED
+        if whiteouts:
+            for node in self.whiteouts:
+                if node in deleted:
+                    out[node] = _IMPLIED
+        for path in self.opaque:
+            if path not in out and path in deleted:
+                out[path] = _IMPLIED
+        for path, size in self.extras.items():
+            if path in deleted:
+                out[path] = (False, size)
+        if not whiteouts:
+            for node in self.whiteouts:
+                out.pop(node, None)
+        return out
+
+
+def _ancestors(paths) -> set[str]:
+    """Every directory above any of ``paths`` (the root excluded)."""
+    found: set[str] = set()
+    last = None
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        if parent == last:
+            continue
+        last = parent
+        while parent and parent not in found:
+            found.add(parent)
+            parent = parent.rpartition("/")[0]
+    return found
+
+
+class _Tally:
+    """dive's per-path record (bytes summed over layers, the smallest, the count), kept
+    only for the paths in ``tracked``; any other path is counted once, into the totals."""
+
+    def __init__(self, tracked: set[str]):
+        self.tracked = tracked
+        self.once = 0  # bytes of the paths counted only once
+        self.slots: dict[str, int] = {}
+        self.cumulative = array("q")
+        self.minimum = array("q")
+        self.count = array("q")
+
+    def record(self, path: str, size: int) -> None:
+        if path not in self.tracked:
+            self.once += size
+            return
+        slot = self.slots.get(path)
+        if slot is None:
+            self.slots[path] = len(self.count)
+            self.cumulative.append(size)
+            self.minimum.append(size)
+            self.count.append(1)
+        else:
+            self.cumulative[slot] += size
+            if size < self.minimum[slot] or self.minimum[slot] < 0:
+                self.minimum[slot] = size
+            self.count[slot] += 1
+
+    def missing(self, path: str) -> None:
+        """dive registers a path (smallest -1, nothing summed) before its lookup fails."""
+        if path not in self.slots:
+            self.slots[path] = len(self.count)
+            self.cumulative.append(0)
+            self.minimum.append(-1)
+            self.count.append(0)
+
+    def efficiency(self, layers: list[LayerFiles]) -> DiveEfficiency:
+        total = self.once + sum(self.cumulative)
+        score = (self.once + sum(self.minimum)) / total if total else 1.0
+        inefficient = [(p, self.cumulative[s], self.count[s]) for p, s in self.slots.items() if self.count[s] >= 2]
+        inefficient.sort(key=lambda t: t[1], reverse=True)
+        wasted = sum(c for _p, c, _n in inefficient)
+        sizes = [f.file_bytes + sum(size for _path, size in f.estargz_extras) for f in layers]
+        user_size = sum(sizes[1:])
+        return DiveEfficiency(
+            score=score,
+            wasted_bytes=wasted,
+            user_size=user_size,
+            wasted_user_percent=(wasted / user_size) if user_size else 0.0,
+            inefficient_paths=inefficient,
+        )
+
+
+def _counted_again(layers: list[LayerFiles], targets: set[str]) -> set[str]:
+    """Every path a layer above the first may count: its nodes, and deleted paths."""
+    paths = set(targets)
+    for files in layers[1:]:
+        paths.update(files.paths)
+        paths.update(files.opaque_dirs)
+        paths.update(path for path, _size in files.estargz_extras)
+    return paths
+
+
 def _whiteout_node(path: str) -> str:
     parent, _, name = path.rpartition("/")
     return f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name
 
 
-def _layer_tree(files: LayerFiles) -> tuple[_Tree, dict[str, str]]:
-    """dive's tree of one layer, plus its whiteout nodes (node path → path it deletes)."""
-    tree = _Tree()
-    for i, path in enumerate(files.paths):
-        tree.add(path, (files.types[i] == EntryType.DIR, files.sizes[i]))
-    whiteouts = {}
-    for target in files.whiteouts:
-        node = _whiteout_node(target)
-        tree.add(node, (False, 0))
-        whiteouts[node] = target
-    for opaque in files.opaque_dirs:
-        if opaque:
-            tree.add(opaque, None)  # the marker is never added, but its ancestors are
-    for path, size in files.estargz_extras:
-        tree.add(path, (False, size))  # dive knows nothing of estargz: its TOC is a file
-    return tree, whiteouts
-
-
-def _visit_order(paths) -> list[str]:
-    return sorted(paths, key=lambda p: [c.encode("utf-8", "surrogateescape") for c in p.split("/")])
+def _visit_key(leaf: tuple[str, int]) -> list[bytes]:
+    return [c.encode("utf-8", "surrogateescape") for c in leaf[0].split("/")]
 
 
 def dive_efficiency(layers: list[LayerFiles]) -> DiveEfficiency:
-    cumulative: dict[str, int] = {}
-    minimum: dict[str, int] = {}
-    count: dict[str, int] = {}
-    stacked: _Tree | None = None
-
-    def record(path: str, size: int) -> None:
-        if path in cumulative:
-            cumulative[path] += size
-            if size < minimum[path] or minimum[path] < 0:
-                minimum[path] = size
-            count[path] += 1
-        else:
-            cumulative[path] = size
-            minimum[path] = size
-            count[path] = 1
-
+    deleted = _Deleted(layers)
+    tally = _Tally(_counted_again(layers, deleted.targets))
+    stacked = _Tree()  # only its nodes at or below a deleted path
     for k, files in enumerate(layers):
-        tree, whiteouts = _layer_tree(files)
-        lookup = tree if k == 0 else stacked
-        leaves = [p for p in tree.nodes if p not in tree.kids]
-        if any(lookup is None or target not in lookup.nodes for target in whiteouts.values()):
+        tree = _LayerTree(files)
+        if k == 0:  # dive stacks onto (a copy of) the first layer's tree, whiteout nodes and all
+            for path, payload in tree.nodes_in(deleted, whiteouts=True).items():
+                stacked.add(path, payload)
+        leaves: Iterator[tuple[str, int]] | list[tuple[str, int]] = tree.leaves()
+        if any(target not in stacked.nodes for target in tree.whiteouts.values()):
             # dive stops visiting this layer at the first whiteout it cannot resolve.
-            leaves = _visit_order(leaves)
-        for leaf in leaves:
-            target = whiteouts.get(leaf)
+            leaves = sorted(leaves, key=_visit_key)
+        for leaf, size in leaves:
+            target = tree.whiteouts.get(leaf)
             if target is None:
-                record(leaf, tree.nodes[leaf][1])
+                tally.record(leaf, size)
                 continue
-            node = lookup.nodes.get(target) if lookup is not None else None
+            node = stacked.nodes.get(target)
             if node is None:
-                # dive registers the path (minimum size -1, nothing cumulative) before its
-                # lookup fails, so the -1 lowers its score; then it stops the visit.
-                if target not in cumulative:
-                    cumulative[target], minimum[target], count[target] = 0, -1, 0
+                tally.missing(target)
                 break
-            record(target, lookup.subtree_size(target) if node[0] and lookup is not None else 0)
-        if stacked is None:
-            stacked = tree  # dive stacks onto a copy of the first tree
+            tally.record(target, stacked.subtree_size(target) if node[0] else 0)
         # dive's Stack: whiteouts remove, every other node (implied ones too) sets its payload.
-        for target in whiteouts.values():
+        for target in tree.whiteouts.values():
             stacked.remove(target)
         if k > 0:
-            for path, payload in tree.nodes.items():
-                if path not in whiteouts:
-                    stacked.add(path, payload)
-
-    total = sum(cumulative.values())
-    score = sum(minimum.values()) / total if total else 1.0
-    inefficient = [(p, cumulative[p], count[p]) for p in cumulative if count[p] >= 2]
-    inefficient.sort(key=lambda t: t[1], reverse=True)
-    wasted = sum(c for _p, c, _n in inefficient)
-    sizes = [f.file_bytes + sum(size for _path, size in f.estargz_extras) for f in layers]
-    user_size = sum(sizes[1:])
-    return DiveEfficiency(
-        score=score,
-        wasted_bytes=wasted,
-        user_size=user_size,
-        wasted_user_percent=(wasted / user_size) if user_size else 0.0,
-        inefficient_paths=inefficient,
-    )
+            for path, payload in tree.nodes_in(deleted, whiteouts=False).items():
+                stacked.add(path, payload)
+    return tally.efficiency(layers)
 
 
 def dive_user_wasted_ratio(dive: DiveEfficiency) -> float:
