@@ -39,6 +39,9 @@ def awkward_spec() -> ImageSpec:
         .hardlink("hard", BAD_UTF8).file(CONTROL, b"c" * 3).dir("app").file("app/old", b"o" * 5),
         GnuLayer("RUN rm").whiteout(BAD_UTF8).whiteout(BAD_DIR).whiteout(CONTROL).file("app/new", b"n" * 10),
         GnuLayer("RUN again").opaque("app").file("app/z", b"z" * 7).file("empty", b""),
+        # Files stored twice: long lists of dive's inefficient files and of a finding's paths.
+        GnuLayer("RUN make").file(BAD_DIR + "2/a", b"1" * 20).file("w/b", b"2" * 30).file("w/c", b"3" * 40).file("w/d", b"4" * 100_000),
+        GnuLayer("RUN make again").file(BAD_DIR + "2/a", b"5" * 20).file("w/b", b"6" * 30).file("w/c", b"7" * 40).file("w/d", b"8" * 50),
     ])
 
 
@@ -109,12 +112,14 @@ def test_json_text_and_bytes_are_the_documented_document(tmp_path):
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 1000])
 def test_file_lists_written_in_batches_are_the_documents_bytes(tmp_path, monkeypatch, batch):
-    """Large layers' file lists are written a batch at a time: any batch size gives the
-    bytes of one encoding of the whole document (links, undecodable paths and deleted
-    entries falling in any batch)."""
+    """Long lists (files, findings' paths, dive's inefficient files) are written a batch at
+    a time: any batch size gives the bytes of one encoding of the whole document (links,
+    undecodable paths and deleted entries falling in any batch)."""
     report = awkward_report(tmp_path)
-    monkeypatch.setattr(jsondoc, "FILES_BATCH", batch)
+    monkeypatch.setattr(jsondoc, "LIST_BATCH", batch)
     assert max(len(layer.files) for layer in report.index.layers) > 3
+    assert max(len(layer.deleted_paths) for layer in report.index.layers) > 3
+    assert len(report.index.dive.inefficient_paths) > 3 and max(len(f.paths) for f in report.findings) > 3
     assert render_json_bytes(report) == (json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 

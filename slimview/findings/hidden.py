@@ -56,13 +56,12 @@ class _Group:
         return self.deleted + self.overwritten
 
 
-def _restore_kind(view: ImageView, h: Hidden) -> tuple[str, _Change | None]:
+def _restore_kind(view: ImageView, h: Hidden, entries: dict[int, dict[str, int]]) -> tuple[str, _Change | None]:
     """How the overwriting entry relates to the one it hides: "metadata" (same bytes, other
     owner or mode, with the attributes before and after), "identical" (same bytes and
-    attributes) or "" (new content)."""
-    lower_layer, upper_layer = view.layers[h.stored_in], view.layers[h.hidden_by]
-    lower, upper = lower_layer.files, upper_layer.files
-    i, j = lower_layer.find(h.path), upper_layer.find(h.path)
+    attributes) or "" (new content). ``entries``: per layer, the entry of each overwritten path."""
+    lower, upper = view.layers[h.stored_in].files, view.layers[h.hidden_by].files
+    i, j = entries[h.stored_in].get(h.path), entries[h.hidden_by].get(h.path)
     if i is None or j is None or upper.types[j] != lower.types[i] or upper.sizes[j] != lower.sizes[i]:
         return "", None
     if lower.hashes[16 * i:16 * i + 16] != upper.hashes[16 * j:16 * j + 16]:
@@ -75,14 +74,19 @@ def _restore_kind(view: ImageView, h: Hidden) -> tuple[str, _Change | None]:
 def _groups(view: ImageView, db: PackageDatabase | None) -> dict[tuple[int, int], _Group]:
     groups: dict[tuple[int, int], _Group] = defaultdict(_Group)
     owner = db.owner if db is not None else {}
-    for h in view.index.hidden:
-        if h.path.startswith(BOOKKEEPING):
-            continue
+    hidden = [h for h in view.index.hidden if not h.path.startswith(BOOKKEEPING)]
+    overwritten: dict[int, set[str]] = defaultdict(set)
+    for h in hidden:
+        if h.how != "deleted":
+            overwritten[h.stored_in].add(h.path)
+            overwritten[h.hidden_by].add(h.path)
+    entries = {n: view.layers[n].find_many(paths) for n, paths in overwritten.items()}
+    for h in hidden:
         group = groups[(h.stored_in, h.hidden_by)]
         if h.how == "deleted":
             group.deleted.append(h)
             continue
-        kind, change = _restore_kind(view, h)
+        kind, change = _restore_kind(view, h, entries)
         if change is not None:  # a chown or chmod, also of a package's files
             group.rechowned.append(h)
             group.changes[change].append(h)

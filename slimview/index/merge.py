@@ -56,7 +56,7 @@ class _Merger:
             body = i
         elif type_ == HARDLINK:
             # Removing a hard link hides its target's bytes if it was their last visible name.
-            found = self.layers[stored_in].find(files.links[i])
+            found = self.layers[stored_in].link_body(i)
             if found is None or files.types[found] != FILE or not files.sizes[found]:
                 return
             body = found

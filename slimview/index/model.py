@@ -85,6 +85,7 @@ class LayerIndex:
     deleted_paths: list[tuple[str, EntryRef]] = field(default_factory=list)  # (path, the entry that was there)
     stats: LayerStats = field(default_factory=LayerStats)
     _lookup: dict[str, int] | None = None
+    _link_bodies: dict[str, int] | None = None
 
     @property
     def instruction(self) -> str:
@@ -98,10 +99,32 @@ class LayerIndex:
         return self.ref.diff_id or self.files.tar_digest
 
     def find(self, path: str) -> int | None:
-        """Entry index of ``path`` in this layer (the last copy), built lazily."""
+        """Entry index of ``path`` in this layer (the last copy), from a lookup of the whole
+        layer built on first use: for a person's questions. A pass over many paths uses
+        :meth:`find_many` (a large layer's lookup is tens of megabytes, kept)."""
         if self._lookup is None:
             self._lookup = {p: i for i, p in enumerate(self.files.paths)}
         return self._lookup.get(path)
+
+    def find_many(self, paths: Iterable[str]) -> dict[str, int]:
+        """Entry index (the last copy) of each of ``paths`` this layer has, in one pass that
+        keeps only those."""
+        if self._lookup is not None:
+            return {p: i for p in paths if (i := self._lookup.get(p)) is not None}
+        wanted = set(paths)
+        found: dict[str, int] = {}
+        if wanted:
+            for i, p in enumerate(self.files.paths):
+                if p in wanted:
+                    found[p] = i
+        return found
+
+    def link_body(self, i: int) -> int | None:
+        """Entry index of the path hard link ``i`` names (its last copy in this layer)."""
+        if self._link_bodies is None:
+            files = self.files
+            self._link_bodies = self.find_many(files.links[j] for j in files.links if files.types[j] == EntryType.HARDLINK)
+        return self._link_bodies.get(self.files.links[i])
 
     def entries(self) -> Iterator[tuple[Entry, int]]:
         for i in range(len(self.files)):
@@ -221,10 +244,9 @@ class ImageIndex:
         files = self.layers[layer_no].files
         if files.types[i] != EntryType.HARDLINK:
             return ref
-        link = files.links[i]
-        body = self.layers[layer_no].find(link)
+        body = self.layers[layer_no].link_body(i)
         # Not in its own layer (a hand-made tar): whatever the path holds now.
-        target = entry_ref(layer_no, body) if body is not None else self.final.get(link)
+        target = entry_ref(layer_no, body) if body is not None else self.final.get(files.links[i])
         if target is None:
             return None
         target_layer, j = split_ref(target)
@@ -290,7 +312,7 @@ def bodies(index: ImageIndex, refs: Mapping[str, int], hidden: Iterable[int] = (
             if files.sizes[i]:
                 yield path, files.sizes[i]
         elif type_ == EntryType.HARDLINK:
-            body = layers[layer].find(files.links[i])
+            body = layers[layer].link_body(i)
             if body is None or files.types[body] != EntryType.FILE or not files.sizes[body]:
                 continue
             body_ref = entry_ref(layer, body)

@@ -61,13 +61,19 @@ def _with_raw_paths(items: list[dict], paths: list[str]) -> list[dict]:
 
 def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
     """The layer's entries, then the lower paths it deleted, as JSON objects."""
-    return [item for batch in _layer_file_batches(index, layer_no, FILES_BATCH) for item in batch]
+    return [item for batch in _layer_file_batches(index, layer_no, LIST_BATCH) for item in batch]
 
 
-# Entries per batch when a file list is written: bounds what one layer's list holds in
-# memory (a million-entry layer was 400 MB of dicts plus its encoding, twice; batches of
-# 20,000 still added 22 MB to the sample's 56 MB peak, batches of 2,000 nothing).
-FILES_BATCH = 2_000
+# Items per batch when a long list (a layer's files, a finding's paths, dive's inefficient
+# files) is written: bounds what one list holds in memory (a million-entry layer was 400 MB
+# of dicts plus its encoding, twice; batches of 20,000 still added 22 MB to the sample's
+# 56 MB peak, batches of 2,000 nothing).
+LIST_BATCH = 2_000
+
+
+def _batches(items: list, batch: int) -> Iterator[list]:
+    for lo in range(0, len(items), batch):
+        yield items[lo : lo + batch]
 
 
 def _layer_file_batches(index: ImageIndex, layer_no: int, batch: int) -> Iterator[list[dict]]:
@@ -101,13 +107,23 @@ def _layer_file_batches(index: ImageIndex, layer_no: int, batch: int) -> Iterato
             if "xxh3" in item:  # "link" comes before "xxh3" (only a hand-made index links a regular file)
                 item["xxh3"] = item.pop("xxh3")
         yield _with_raw_paths(out, files.paths[lo:hi])
-    deleted = []
-    for path, ref in layer.deleted_paths:
-        owner, j = split_ref(ref)
-        gone = index.layers[owner].files
-        deleted.append({"path": path, "type": type_names[gone.types[j]], "change": "deleted", "size": gone.sizes[j], "from_layer": owner})
-    if deleted:
-        yield _with_raw_paths(deleted, [path for path, _ref in layer.deleted_paths])
+    for some in _batches(layer.deleted_paths, batch):
+        deleted = []
+        for path, ref in some:
+            owner, j = split_ref(ref)
+            gone = index.layers[owner].files
+            deleted.append({"path": path, "type": type_names[gone.types[j]], "change": "deleted", "size": gone.sizes[j], "from_layer": owner})
+        yield _with_raw_paths(deleted, [path for path, _ref in some])
+
+
+def _path_batches(finding: Finding, batch: int) -> Iterator[list[dict]]:
+    for some in _batches(finding.paths, batch):
+        yield _with_raw_paths([{"path": path, "size": size, "layer": layer} for path, size, layer in some], [p.path for p in some])
+
+
+def _inefficient_batches(inefficient: list[tuple[str, int, int]], batch: int) -> Iterator[list[dict]]:
+    for some in _batches(inefficient, batch):
+        yield [{**path_fields(p), "bytes": n, "count": c} for p, n, c in some]
 
 
 def _safe(value):
@@ -121,7 +137,8 @@ def _safe(value):
     return value
 
 
-def finding_json(finding: Finding) -> dict:
+def finding_json(finding: Finding, *, paths: bool = True) -> dict:
+    """The finding as JSON; without its ``paths`` (an empty list) for a caller writing them itself."""
     return {
         "kind": finding.kind,
         "title": safe_text(finding.title),
@@ -129,10 +146,7 @@ def finding_json(finding: Finding) -> dict:
         "bytes": finding.bytes,
         "layer": finding.layer,
         "instruction": safe_text(finding.instruction),
-        "paths": _with_raw_paths(
-            [{"path": path, "size": size, "layer": layer} for path, size, layer in finding.paths],
-            [p.path for p in finding.paths],
-        ),
+        "paths": [item for batch in _path_batches(finding, LIST_BATCH) for item in batch] if paths else [],
         "evidence": safe_text(finding.evidence),
         "fix": safe_text(finding.fix),
         "details": _safe(finding.details.to_json()) if finding.details is not None else {},
@@ -148,7 +162,9 @@ def _by_kind(findings: list[Finding]) -> dict:
     return out
 
 
-def report_json(analysis: Analysis, *, include_files: bool = True) -> dict:
+def report_json(analysis: Analysis, *, include_files: bool = True, long_lists: bool = True) -> dict:
+    """The document; without ``long_lists``, findings' paths and dive's inefficient files are
+    left empty (``write_json`` writes them a batch at a time)."""
     index = analysis.index
     source = index.source
     size = index.size
@@ -213,14 +229,14 @@ def report_json(analysis: Analysis, *, include_files: bool = True) -> dict:
                 "user_size_bytes": dive.user_size,
                 "wasted_user_percent": round(dive.wasted_user_percent, 6),
                 "inefficient_files": [
-                    {**path_fields(p), "bytes": n, "count": c} for p, n, c in dive.inefficient_paths
-                ],
+                    item for batch in _inefficient_batches(dive.inefficient_paths, LIST_BATCH) for item in batch
+                ] if long_lists else [],
             },
             "avoidable_bytes": avoidable,
             "avoidable_share": round(avoidable / size, 6) if size else 0.0,
         },
         "layers": layers,
-        "findings": [finding_json(f) for f in analysis.findings],
+        "findings": [finding_json(f, paths=long_lists) for f in analysis.findings],
         "findings_by_kind": _by_kind(analysis.findings),
         "notes": index.notes,
     }
@@ -230,27 +246,37 @@ def report_json(analysis: Analysis, *, include_files: bool = True) -> dict:
 # orjson writes the same document as json.dumps(indent=2, ensure_ascii=False) + "\n", about
 # ten times faster: a million-entry image is a few hundred MB of JSON.
 _ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
-# Where a layer's "files" list sits in the document: items at 8 spaces, the key at 6.
-_FILES_INDENT = b"\n" + b" " * 6
+# Where a long list sits in the document: items at 8 spaces, the key at 6.
+_LIST_INDENT = b"\n" + b" " * 6
 
 
 def write_json(analysis: Analysis, out: BinaryIO, *, include_files: bool = True) -> None:
-    """Write the JSON document to ``out`` (UTF-8), one layer's file list at a time.
+    """Write the JSON document to ``out`` (UTF-8), one long list at a time.
 
-    The file lists are most of a large image's document: building them all first held
-    the whole document in memory twice (the dicts, then the bytes). Here the rest of the
-    document is encoded with a marker where each layer's list goes, and each list is
-    built, encoded (indented to its place) and written in turn. The bytes are exactly
-    those of one ``orjson.dumps`` of the whole document.
+    Long lists (each layer's files, each finding's paths, dive's inefficient files) are
+    most of a large image's document: building them all first held the whole document in
+    memory twice (the dicts, then the bytes). Here the rest of the document is encoded
+    with a marker where each long list goes, and each list is built, encoded (indented to
+    its place) and written a batch at a time. The bytes are exactly those of one
+    ``orjson.dumps`` of the whole document.
     """
-    doc = report_json(analysis, include_files=False)
-    markers: list[bytes] = []
+    index = analysis.index
+    doc = report_json(analysis, include_files=False, long_lists=False)
+    token = uuid.uuid4().hex
+    lists: list[tuple[bytes, Iterator[list[dict]]]] = []
+
+    def later(batches: Iterator[list[dict]]) -> str:
+        """A marker for a list written later; lists are added in the document's order."""
+        marker = f"slimview-list-{token}-{len(lists)}"
+        lists.append((orjson.dumps(marker), batches))
+        return marker
+
+    doc["waste"]["dive"]["inefficient_files"] = later(_inefficient_batches(index.dive.inefficient_paths, LIST_BATCH))
     if include_files:
-        token = uuid.uuid4().hex
         for layer in doc["layers"]:
-            placeholder = f"slimview-files-{token}-{layer['index']}"
-            layer["files"] = placeholder
-            markers.append(orjson.dumps(placeholder))
+            layer["files"] = later(_layer_file_batches(index, layer["index"], LIST_BATCH))
+    for item, finding in zip(doc["findings"], analysis.findings):
+        item["paths"] = later(_path_batches(finding, LIST_BATCH))
     try:
         skeleton = orjson.dumps(doc, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
@@ -259,25 +285,25 @@ def write_json(analysis: Analysis, out: BinaryIO, *, include_files: bool = True)
         return
     del doc  # only its bytes are needed now
     view, at = memoryview(skeleton), 0
-    for layer_no, marker in enumerate(markers):
+    for marker, batches in lists:
         found = skeleton.find(marker, at)
-        assert found >= 0, "every layer's marker is in the document"
+        assert found >= 0, "every list's marker is in the document, in order"
         out.write(view[at:found])
-        _write_files(out, _layer_file_batches(analysis.index, layer_no, FILES_BATCH))
+        _write_list(out, batches)
         at = found + len(marker)
     out.write(view[at:])
 
 
-def _write_files(out: BinaryIO, batches: Iterator[list[dict]]) -> None:
-    """Write a file list batch by batch, as the bytes one ``orjson.dumps`` of the whole
-    list would be (indented to its place in the document)."""
+def _write_list(out: BinaryIO, batches: Iterator[list[dict]]) -> None:
+    """Write a long list batch by batch, as the bytes one ``orjson.dumps`` of the whole
+    list would be, indented to its place (every long list sits at the same depth)."""
     separator = b"["
     for batch in batches:
         # Paths and link targets in file lists are made valid UTF-8 (see _layer_file_batches): orjson takes them.
         encoded = orjson.dumps(batch, option=orjson.OPT_INDENT_2)
-        out.write(separator + encoded[1:-2].replace(b"\n", _FILES_INDENT))
+        out.write(separator + encoded[1:-2].replace(b"\n", _LIST_INDENT))
         separator = b","
-    out.write(b"[]" if separator == b"[" else _FILES_INDENT + b"]")
+    out.write(b"[]" if separator == b"[" else _LIST_INDENT + b"]")
 
 
 def _json_document(analysis: Analysis, include_files: bool) -> str:
