@@ -28,7 +28,7 @@ from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
 from slimview.source.model import BlobRef
 
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600

@@ -60,7 +60,7 @@ class LayerFiles:
     paths: list[str] = field(default_factory=list)
     types: bytearray = field(default_factory=bytearray)
     sizes: array = field(default_factory=lambda: array("q"))
-    modes: array = field(default_factory=lambda: array("l"))
+    modes: array = field(default_factory=lambda: array("H"))  # permission bits only (tarstream masks 0o7777)
     uids: array = field(default_factory=lambda: array("q"))
     gids: array = field(default_factory=lambda: array("q"))
     hashes: bytearray = field(default_factory=bytearray)  # 16 bytes per entry

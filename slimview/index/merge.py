@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from slimview.display import quoted_path
 from slimview.index.layer import LayerFiles
-from slimview.index.model import Change, EntryRef, Hidden, LayerIndex, LayerStats, entry_ref, ref_layer, split_ref
+from slimview.index.model import Change, EntryRef, Hidden, HiddenFiles, LayerIndex, LayerStats, entry_ref, ref_layer, split_ref
 from slimview.source.tarstream import EntryType
 
 FILE = EntryType.FILE
@@ -34,7 +34,7 @@ class _Merger:
         # dropped when the list is next read (see _live), a list per directory costing a
         # tenth of a set (60 MB on a million entries).
         self.children: dict[str, list[str]] = {}
-        self.hidden: list[Hidden] = []
+        self.hidden = HiddenFiles()
         self.notes: list[str] = []
         self._links_to: dict[int, dict[str, list[int]]] = {}  # layer → target path → its hard links
         self._hidden_bodies: set[EntryRef] = set()  # file bodies already counted hidden
@@ -101,7 +101,7 @@ class _Merger:
             ref = self.final.pop(p, None)
             if ref is not None:
                 self._hide(p, ref, by.index, "deleted", by.stats)
-                by.deleted_paths.append((p, ref))
+                by.deleted_paths.append(p, ref)
                 by.stats.deleted += 1
 
     def _exists(self, path: str) -> bool:
@@ -208,20 +208,22 @@ class _Merger:
                     self.notes.append(f"layer {layer.index}: {quoted_path(p)} was a {EntryType.NAMES[files.types[i]]}; entries below it replace it with a directory")
                 break
             p = p.rpartition("/")[0]
-        p = parent
-        while p and p not in self.final:  # an existing directory was linked when it was added
-            if p in self.children:
-                return  # a directory implied by an earlier entry: linked, its ancestors checked, then
-            grand = p.rpartition("/")[0]
-            kids = self.children.get(grand)
-            if kids is None:
-                self.children[grand] = [p]
-            else:
-                kids.append(p)
-            p = grand
+        # Then link each missing directory into its parent, up to the first that exists (an
+        # entry, or a directory implied by an earlier entry: its ancestors were checked then).
+        children = self.children
+        p, child = parent, None
+        while p and p not in self.final:
+            implied = p in children
+            if child is not None:
+                children.setdefault(p, []).append(child)
+            if implied:
+                return
+            p, child = p.rpartition("/")[0], p
+        if child is not None:
+            children.setdefault(p, []).append(child)
 
 
-def merge_layers(layers: list[LayerIndex]) -> tuple[dict[str, EntryRef], list[Hidden], list[str]]:
+def merge_layers(layers: list[LayerIndex]) -> tuple[dict[str, EntryRef], HiddenFiles, list[str]]:
     """Apply ``layers`` bottom-up; fills each layer's changes and stats."""
     merger = _Merger(layers)
     for layer in layers:

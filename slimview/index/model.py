@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,6 +58,45 @@ class Hidden(NamedTuple):
     entry: int = -1  # index of the stored entry in layer ``stored_in`` (-1: unknown)
 
 
+class HiddenFiles:
+    """Every :class:`Hidden` of an image, kept in columns (a large image hides hundreds of
+    thousands of files: a tuple and two ints each was six times the memory); iterating
+    makes each record on demand."""
+
+    __slots__ = ("paths", "sizes", "layers", "deleted", "entries")
+
+    def __init__(self, records: Iterable[Hidden] = ()):
+        self.paths: list[str] = []
+        self.sizes = array("q")
+        self.layers = array("l")  # stored_in, hidden_by: two per record
+        self.deleted = bytearray()  # how: 1 "deleted", 0 "overwritten"
+        self.entries = array("q")
+        for record in records:
+            self.append(record)
+
+    def append(self, record: Hidden) -> None:
+        self.paths.append(record.path)
+        self.sizes.append(record.size)
+        self.layers.append(record.stored_in)
+        self.layers.append(record.hidden_by)
+        self.deleted.append(record.how == "deleted")
+        self.entries.append(record.entry)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Hidden]:
+        layers = self.layers
+        for k, (path, size, deleted, entry) in enumerate(zip(self.paths, self.sizes, self.deleted, self.entries)):
+            yield Hidden(path, size, layers[2 * k], layers[2 * k + 1], "deleted" if deleted else "overwritten", entry)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HiddenFiles) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"HiddenFiles({list(self)!r})"
+
+
 @dataclass
 class LayerStats:
     entries: int = 0
@@ -73,6 +113,38 @@ class LayerStats:
     hidden_stored: int = 0  # bytes stored here that are not visible in the final image
 
 
+class Deletions:
+    """The lower paths a layer deleted, each with the entry that was there: (path, EntryRef)
+    pairs kept in two columns (a large deletion is a hundred thousand of them)."""
+
+    __slots__ = ("paths", "refs")
+
+    def __init__(self, pairs: Iterable[tuple[str, int]] = ()):
+        self.paths: list[str] = []
+        self.refs = array("q")
+        for path, ref in pairs:
+            self.append(path, ref)
+
+    def append(self, path: str, ref: int) -> None:
+        self.paths.append(path)
+        self.refs.append(ref)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[tuple[str, EntryRef]]:
+        return zip(self.paths, self.refs)  # type: ignore[arg-type]
+
+    def __getitem__(self, at: slice) -> list[tuple[str, EntryRef]]:
+        return list(zip(self.paths[at], self.refs[at]))  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Deletions) and self.paths == other.paths and self.refs == other.refs
+
+    def __repr__(self) -> str:
+        return f"Deletions({list(self)!r})"
+
+
 @dataclass
 class LayerIndex:
     """One layer: its entries with change kinds against the layers below, and its totals."""
@@ -82,7 +154,7 @@ class LayerIndex:
     history: HistoryEntry | None
     files: LayerFiles
     changes: bytearray = field(default_factory=bytearray)  # Change per entry
-    deleted_paths: list[tuple[str, EntryRef]] = field(default_factory=list)  # (path, the entry that was there)
+    deleted_paths: Deletions = field(default_factory=Deletions)  # (path, the entry that was there)
     stats: LayerStats = field(default_factory=LayerStats)
     _lookup: dict[str, int] | None = None
     _link_bodies: dict[str, int] | None = None
@@ -149,7 +221,7 @@ class ImageIndex:
     source: SourceImage
     layers: list[LayerIndex]
     final: dict[str, EntryRef]  # path → the entry visible there in the final image
-    hidden: list[Hidden]
+    hidden: HiddenFiles
     dive: DiveEfficiency
     notes: list[str] = field(default_factory=list)
 

@@ -8,7 +8,7 @@ every layer below, and come with the finished index (``build_index``).
 from __future__ import annotations
 
 from slimview.index.layer import LayerFiles
-from slimview.index.model import DiveEfficiency, ImageIndex, LayerIndex, LayerStats
+from slimview.index.model import DiveEfficiency, HiddenFiles, ImageIndex, LayerIndex, LayerStats
 from slimview.source.model import Described
 
 
@@ -22,7 +22,7 @@ class PartialIndex:
         self.layers = [LayerIndex(ref.index, ref, histories[ref.index], LayerFiles()) for ref in source.layers]
         self.read: set[int] = set()
         # Views of a layer's own files need only that layer: the merge's fields stay empty.
-        self.index = ImageIndex(source, self.layers, {}, [], DiveEfficiency(0.0, 0, 0, 0.0, []))
+        self.index = ImageIndex(source, self.layers, {}, HiddenFiles(), DiveEfficiency(0.0, 0, 0, 0.0, []))
 
     def add(self, layer_no: int, files: LayerFiles) -> None:
         """Layer ``layer_no`` was read."""

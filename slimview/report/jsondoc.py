@@ -15,7 +15,7 @@ import orjson
 from slimview import __version__
 from slimview.findings import KINDS, Analysis
 from slimview.findings.model import Finding
-from slimview.index.model import Change, ImageIndex, split_ref
+from slimview.index.model import Change, Deletions, ImageIndex, split_ref
 from slimview.source.tarstream import EntryType
 
 SCHEMA_VERSION = 1
@@ -71,7 +71,7 @@ def _layer_files(index: ImageIndex, layer_no: int) -> list[dict]:
 LIST_BATCH = 2_000
 
 
-def _batches(items: list, batch: int) -> Iterator[list]:
+def _batches(items: list | Deletions, batch: int) -> Iterator[list]:
     for lo in range(0, len(items), batch):
         yield items[lo : lo + batch]
 
