@@ -127,12 +127,15 @@ def layer_tar(index: ImageIndex, layer_no: int, reopen: Reopen | None = None, sc
     blob = index.layers[layer_no].ref.blob
     if blob is not None:
         raw = RangeReader(blob.path, blob.offset, blob.size)
+        stream = None
         try:
             stream, _kind = open_decompressed(raw)
             yield stream
         except DECOMPRESSION_ERRORS as exc:
             raise InputError(f"layer {layer_no} could not be re-read ({exc.__class__.__name__})") from None
         finally:
+            if stream is not None:
+                stream.close()
             raw.close()
         return
     if reopen is None:
@@ -160,11 +163,13 @@ def _copy_streamed(index: ImageIndex, layer_no: int, reopen: Reopen, out: Binary
             return
         out.seek(0)
         out.truncate()
+        tar, _kind = open_decompressed(stream)
         try:
-            tar, _kind = open_decompressed(stream)
             copied = copy_stream(tar, out)
         except DECOMPRESSION_ERRORS as exc:
             raise InputError(f"layer {layer_no} could not be re-read ({exc.__class__.__name__})") from None
+        finally:
+            tar.close()
         found = copied == ref.diff_id
 
     reopen(sink, lambda diff_id: diff_id != ref.diff_id)

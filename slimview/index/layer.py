@@ -22,7 +22,7 @@ from slimview.display import quoted_path
 from slimview.errors import InputError, LimitExceeded
 from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, BodyUse, body_use, capture_limit, holds_private_key, not_a_key_file
 from slimview.index.secretscan import scan
-from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
+from slimview.source.compression import DECOMPRESSION_ERRORS, DecompressAhead, PeekableReader, open_decompressed
 from slimview.source.model import ByteStream
 from slimview.source.tarstream import EntryType, TarError, TarReader, located
 
@@ -148,6 +148,7 @@ def index_layer_stream(
     peek = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
     digester = None
     counter = _Counter()
+    stream: DecompressAhead | PeekableReader = peek
     try:
         stream, compression = open_decompressed(peek)
         if verify:
@@ -162,6 +163,8 @@ def index_layer_stream(
         raise InputError(f"{where}: corrupt or truncated layer data ({str(exc).splitlines()[0][:100] if str(exc) else exc.__class__.__name__})") from None
     finally:
         digest = digester.finish() if digester else None
+        if stream is not peek:
+            stream.close()  # stops the decompressing thread of a layer read only in part
     files.compression = compression
     if digest is not None:
         files.tar_digest, files.tar_bytes = digest

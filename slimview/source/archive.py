@@ -760,14 +760,16 @@ def open_archive_file(path: str, reference: str, tag: str | None, platform: str 
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         counting = _CountingReader(fh, lambda n: progress("read", n, size))
+        stream, _kind = open_decompressed(counting)
         try:
-            stream, _kind = open_decompressed(counting)
             peek = PeekableReader(stream)
             if not _looks_like_tar(peek.peek(512)):
                 raise InputError(f"{path}: a {compression} stream that does not hold a tar archive")
             streamed = stream_archive(peek, path, sink, no_progress, None)
         except DECOMPRESSION_ERRORS as exc:
             raise InputError(f"{path}: corrupt or truncated {compression} data ({_short(exc)})") from None
+        finally:
+            stream.close()
     kind = "oci-archive" if streamed.exists("oci-layout") and not streamed.exists("manifest.json") else "docker-archive"
     return build_source(streamed, reference, kind, tag, platform)
 
