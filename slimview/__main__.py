@@ -1,6 +1,6 @@
 """``python -m slimview``: the same as the ``slimview`` command."""
 
-from slimview.cli import main
+from slimview.launch import main
 
 if __name__ == "__main__":
     main()

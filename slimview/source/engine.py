@@ -1,7 +1,7 @@
 """Images in a local engine (Docker, or podman's Docker-compatible socket), via the docker SDK.
 
 The save is consumed as a stream straight into the index: it is never held in memory
-and never written to disk. When the cache already knows the image's config and every
+and never written to disk. From a unix socket it is read raw (see enginesave.py). When the cache already knows the image's config and every
 layer (by diff_id, as the engine reports them), no save happens at all.
 """
 
@@ -18,7 +18,8 @@ from slimview.dockerfile.instruction import CONFIG_ONLY
 from slimview.errors import EngineError, ImageNotFound, InputError
 from slimview.source.archive import build_source, check_config, config_platform, stream_archive
 from slimview.source.compression import DECOMPRESSION_ERRORS
-from slimview.source.model import Describe, Described, LayerRef, LayerSink, Progress, SizeMeasure, SourceImage, no_progress, not_described
+from slimview.source.enginesave import SaveRefused, SaveStream, discard_early, save_name, take_early, unix_socket
+from slimview.source.model import ByteStream, Describe, Described, LayerRef, LayerSink, Progress, SizeMeasure, SourceImage, no_progress, not_described
 from slimview.source.platform import platform_mismatch
 
 SAVE_CHUNK = 1 << 20
@@ -134,6 +135,17 @@ class _ChunkStream:
         return True
 
 
+def _save_stream(client, image, name: str, progress: Callable[[int], None]) -> ByteStream:
+    """The engine's save of ``image`` (asked for as ``name``): off its unix socket, taking
+    the request the command line sent early if it asked for the same; else via the SDK."""
+    path = unix_socket(engine_host())
+    if path is None:
+        return _ChunkStream(iter(image.save(chunk_size=SAVE_CHUNK, named=name if name in (image.tags or []) else False)), progress)
+    stream = take_early(path, name) or SaveStream(path, name)
+    stream.progress = progress
+    return stream
+
+
 def inspect_image(client, reference: str):
     import docker
 
@@ -245,7 +257,12 @@ def open_engine_image(
     import urllib3
 
     client = client or connect()
-    image = inspect_image(client, reference)
+    try:
+        image = inspect_image(client, reference)
+    except ImageNotFound:
+        if discard_early():  # the command line found the image and asked for its save
+            raise ImageNotFound(f"image {reference!r} disappeared from the engine during the save") from None
+        raise
     attrs = image.attrs
     why = platform_mismatch({"os": attrs.get("Os"), "architecture": attrs.get("Architecture"), "variant": attrs.get("Variant")}, platform) if platform else ""
     if why:
@@ -255,6 +272,7 @@ def open_engine_image(
     tags = list(image.tags or [])
     config_bytes = cached_config(image_id)
     if config_bytes is not None and diff_ids and all(layer_cached(d) for d in diff_ids):
+        discard_early()
         config = json.loads(config_bytes)
         check_config(config, f"engine image {reference}")
         layers = [LayerRef(i, d, "", "", -1, f"engine layer {i}", None) for i, d in enumerate(diff_ids)]
@@ -267,19 +285,25 @@ def open_engine_image(
     total = int(image.attrs.get("Size") or 0) or None
     described(describe_from_engine(client, reference, image.attrs, tags))
     label = f"engine image {reference}"
+    name = save_name(reference, tags, image_id)
     try:
-        # Save under the tag the user named: named=True would use the image's first tag, and
-        # the save of an alias (busybox tagged app:dev) would not hold the name asked for.
-        chunks = image.save(chunk_size=SAVE_CHUNK, named=reference if reference in tags else True)
-        stream = _ChunkStream(iter(chunks), lambda n: progress("save", n, total))
+        stream = _save_stream(client, image, name, lambda n: progress("save", n, total))
         # The engine computed the diff_ids it reports from the layers it saves: the streamed
         # layers are not digested again (a third of the work per byte).
-        store = stream_archive(stream, label, lambda name, layer: sink(name, layer, digest=False), no_progress, total)
+        try:
+            store = stream_archive(stream, label, lambda member, layer: sink(member, layer, digest=False), no_progress, total)
+        finally:
+            if isinstance(stream, SaveStream):
+                stream.close()
+    except SaveRefused as exc:
+        if exc.status == 404:
+            raise ImageNotFound(f"image {reference!r} disappeared from the engine during the save") from None
+        raise EngineError(f"the engine failed to save {reference!r}: {exc.message}") from None
     except (docker.errors.NotFound, docker.errors.ImageNotFound):
         raise ImageNotFound(f"image {reference!r} disappeared from the engine during the save") from None
     except docker.errors.APIError as exc:
         raise EngineError(f"the engine failed to save {reference!r}: {exc.explanation or exc}") from None
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as exc:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise EngineError(f"the engine stream for {reference!r} was cut mid-save ({exc.__class__.__name__}); is the engine still running?") from None
     except InputError as exc:
         raise EngineError(f"the engine's save of {reference!r} was unreadable: {exc}") from None
