@@ -34,6 +34,7 @@ CORE = [
     "slimview.report.sarif",
     "slimview.gate",
     "slimview.cli",
+    "slimview.launch",
 ]
 
 
