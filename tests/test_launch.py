@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import click
 import pytest
@@ -155,3 +157,54 @@ def test_no_engine_is_the_same_one_line(tmp_path):
         f"no container engine is running at {host} (start Docker or podman, or set DOCKER_HOST; "
         "image files and OCI layouts work without one)"
     )
+
+
+class _Engine:
+    """A unix socket answering one request with ``answer``, then closing."""
+
+    def __init__(self, path: str, answer: bytes):
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen(1)
+        self.request = b""
+
+        def serve():
+            conn, _ = self.server.accept()
+            while b"\r\n\r\n" not in self.request:
+                self.request += conn.recv(4096)
+            conn.sendall(answer)
+            conn.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+
+def test_a_save_stream_reads_what_a_file_would(tmp_path):
+    body = bytes(range(256)) * 5000
+    engine = _Engine(str(tmp_path / "e.sock"), b"HTTP/1.0 200 OK\r\nContent-Type: application/x-tar\r\n\r\n" + body)
+    stream = enginesave.SaveStream(str(tmp_path / "e.sock"), "app:1")
+    seen = []
+    stream.progress = seen.append
+    head = stream.read(10)
+    rest = stream.read(-1)
+    assert head + rest == body and stream.read(100) == b""
+    assert seen[-1] == len(body)
+    engine.thread.join(5)
+    assert engine.request.startswith(b"GET /images/get?names=app%3A1 HTTP/1.0\r\n")
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_refused_save_carries_the_engines_words(tmp_path, status):
+    message = json.dumps({"message": "reference does not exist"}).encode()
+    _Engine(str(tmp_path / "e.sock"), f"HTTP/1.1 {status} No\r\nContent-Type: application/json\r\n\r\n".encode() + message)
+    stream = enginesave.SaveStream(str(tmp_path / "e.sock"), "app:1")
+    with pytest.raises(enginesave.SaveRefused) as refused:
+        stream.read(1 << 20)
+    assert (refused.value.status, refused.value.message) == (status, "reference does not exist")
+
+
+def test_an_answer_cut_before_its_headers_is_a_connection_error(tmp_path):
+    _Engine(str(tmp_path / "e.sock"), b"HTTP/1.0 200 OK\r\nContent-")
+    stream = enginesave.SaveStream(str(tmp_path / "e.sock"), "app:1")
+    with pytest.raises(ConnectionError):
+        stream.read(1 << 20)

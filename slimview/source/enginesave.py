@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 READ_SIZE = 1 << 20
+# As long as the docker SDK waits (engine.connect): a big image's save can take minutes to start.
+READ_TIMEOUT_S = 600
 MAX_HEAD_BYTES = 64 << 10  # status line and headers; the engine sends a few hundred bytes
 MAX_ERROR_BYTES = 64 << 10  # an error answer's body: a JSON message
 
@@ -126,6 +129,9 @@ class SaveStream:
         self.path = path
         self.name = name
         self._sock = _request(path, "/images/get?" + urlencode({"names": name}), None)
+        # A timeout in the kernel, not Python's: Python's makes the socket non-blocking, and
+        # MSG_WAITALL then returns whatever has arrived.
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", READ_TIMEOUT_S, 0))
         self._started = False
         self._rest = b""
         self._done = 0
@@ -143,10 +149,15 @@ class SaveStream:
     def read(self, n: int = -1) -> bytes:
         if not self._started:
             self._start()
-        if self._rest:
-            data, self._rest = self._rest, b""
+        if n < 0:  # the rest of the save, as a file reads it
+            parts = [self._rest]
+            while chunk := self._sock.recv(READ_SIZE, socket.MSG_WAITALL):
+                parts.append(chunk)
+            data, self._rest = b"".join(parts), b""
+        elif self._rest:
+            data, self._rest = self._rest[:n], self._rest[n:]
         else:
-            data = self._sock.recv(n if n > 0 else READ_SIZE, socket.MSG_WAITALL)
+            data = self._sock.recv(n, socket.MSG_WAITALL) if n else b""
         self._done += len(data)
         self.progress(self._done)
         return data
