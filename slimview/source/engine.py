@@ -1,8 +1,9 @@
 """Images in a local engine (Docker, or podman's Docker-compatible socket), via the docker SDK.
 
 The save is consumed as a stream straight into the index: it is never held in memory
-and never written to disk. From a unix socket it is read raw (see enginesave.py). When the cache already knows the image's config and every
-layer (by diff_id, as the engine reports them), no save happens at all.
+and never written to disk; from a unix socket it is read raw (see enginesave.py). When
+the cache already knows the image's config and every layer (by diff_id, as the engine
+reports them), no save happens at all.
 """
 
 from __future__ import annotations
