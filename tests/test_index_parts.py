@@ -144,6 +144,38 @@ def test_parts_inside_a_big_file_read_only_their_own_bytes(tmp_path, monkeypatch
     assert combined is not None and fields(combined) == fields(one_pass(blob))
 
 
+def test_a_resync_takes_the_first_aligned_header_with_a_valid_checksum(tmp_path):
+    """Magic words off the block grid, or on it without a valid checksum, are passed over;
+    a header at or past the part's end is not the part's."""
+    noise = bytearray(random.Random(9).randbytes(8 * SEG))
+    for at in (257 + 3, 5 * 512 + 100, 7 * 512 + 257 + 1):  # ustar, but not at byte 257 of a block
+        noise[at : at + 5] = b"ustar"
+    fake = 9 * 512
+    noise[fake + 257 : fake + 262] = b"ustar"  # on the grid, but its checksum is wrong
+    real = member("found", b"x" * 10)
+    header_at = 2 * SEG + 3 * 512
+    noise[header_at : header_at + len(real)] = real
+    late = member("late", b"y")
+    noise[6 * SEG : 6 * SEG + len(late)] = late
+    blob = write(tmp_path, bytes(noise))
+    reader = blob_module.BlobReader(blob.path, blob.offset, blob.size, start=SEG)
+    try:
+        found, head = parts_module._resync(reader, SEG, 4 * SEG)
+    finally:
+        reader.close()
+    assert found == header_at and head.startswith(real)
+    reader = blob_module.BlobReader(blob.path, blob.offset, blob.size, start=3 * SEG)
+    try:
+        assert parts_module._resync(reader, 3 * SEG, 6 * SEG) == (None, b"")  # "late" begins at the end
+        reader2 = blob_module.BlobReader(blob.path, blob.offset, blob.size, start=3 * SEG)
+        try:
+            assert parts_module._resync(reader2, 3 * SEG, 6 * SEG + 512)[0] == 6 * SEG
+        finally:
+            reader2.close()
+    finally:
+        reader.close()
+
+
 def test_hard_links_across_a_cut_get_their_targets_hash(tmp_path):
     body = b"shared bytes " * 100
     members = [member("a/target", body), member("a/other", b"o" * 9000)]
