@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
 import xxhash
 
@@ -85,6 +86,76 @@ class BlobReader(RangeReader):
         if self._lo == self._hi == self._size == 0 and not self._digests:
             self._digests.append(self._hasher.digest())  # the empty blob: one empty segment
         return self._digests
+
+
+class ReadAhead:
+    """Has the kernel read the byte ranges that jobs will parse into the page cache ahead
+    of them (``posix_fadvise(WILLNEED)``), from a thread of the process that only waits
+    for the jobs otherwise.
+
+    Workers parsing small files keep the CPUs busy while the disk would sit idle, and a
+    worker hashing a big file reads one stream at a time; asked ahead, the disk reads
+    throughout. ``ranges`` are ``(path, offset, size)`` in the order the jobs were
+    submitted; at most ``budget`` bytes are asked for beyond the jobs that are done, so
+    pages are not evicted again before their job reads them.
+    """
+
+    STEP = 8 << 20
+
+    def __init__(self, ranges: list[tuple[str, int, int]], budget: int):
+        self._ranges = ranges
+        self._budget = budget
+        self._asked = [0] * len(ranges)  # bytes asked for, per job
+        self._done = [False] * len(ranges)
+        self._outstanding = 0  # bytes asked for whose job is not done
+        self._stopped = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="read-ahead", daemon=True)
+
+    def __enter__(self) -> ReadAhead:
+        if hasattr(os, "posix_fadvise") and self._ranges and self._budget >= self.STEP:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def done(self, job: int) -> None:
+        """Job ``job`` has read its bytes: they no longer count against the budget."""
+        with self._changed:
+            self._done[job] = True
+            self._outstanding -= self._asked[job]
+            self._changed.notify()
+
+    def _run(self) -> None:
+        fds: dict[str, int] = {}
+        try:
+            for job, (path, offset, size) in enumerate(self._ranges):
+                if path not in fds:
+                    fds[path] = os.open(path, os.O_RDONLY)
+                pos, end = offset, offset + size
+                while pos < end:
+                    step = min(self.STEP, end - pos)
+                    with self._changed:
+                        while not self._stopped and not self._done[job] and self._outstanding + step > self._budget:
+                            self._changed.wait()
+                        if self._stopped:
+                            return
+                        if self._done[job]:
+                            break
+                        self._asked[job] += step
+                        self._outstanding += step
+                    os.posix_fadvise(fds[path], pos, step, os.POSIX_FADV_WILLNEED)
+                    pos += step
+        except OSError:
+            return  # only a hint: the jobs read (and report) for themselves
+        finally:
+            for fd in fds.values():
+                os.close(fd)
 
 
 def blob_bytes(blob: BlobRef, offset: int, n: int) -> bytes:

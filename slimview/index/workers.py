@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 
 from slimview.errors import SlimviewError
-from slimview.index.blob import BlobReader, fingerprint_from
+from slimview.index.blob import BlobReader, ReadAhead, fingerprint_from
 from slimview.index.layer import LayerFiles, index_layer_stream
 from slimview.index.memory import tune_allocator
 from slimview.index.options import IndexOptions
@@ -24,6 +24,9 @@ from slimview.source.model import BlobRef, Progress, SourceImage
 
 # Layers smaller than this are indexed in-process: a worker would cost more than it saves.
 PARALLEL_MIN_BYTES = 32 << 20
+# Read ahead at most this far beyond the jobs that are done (see blob.ReadAhead): enough to
+# keep the disk reading while both workers parse small files for a few seconds.
+READ_AHEAD_MAX = 2 << 30
 
 
 def index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int) -> LayerFiles:
@@ -36,6 +39,19 @@ def index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int)
         return files
     finally:
         reader.close()
+
+
+def read_ahead_budget() -> int:
+    """READ_AHEAD_MAX, or a quarter of the memory available if that is less: pages read
+    ahead must still be in the page cache when their job reads them."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return min(READ_AHEAD_MAX, int(line.split()[1]) * 1024 // 4)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def layer_label(reference: str, i: int, diff_id: str) -> str:
@@ -78,6 +94,12 @@ def index_cold(
     jobs.sort(key=lambda job: job.size if isinstance(job, Part) else blobs[job].size, reverse=True)
     done = total - len(cold)
 
+    def extent(job: Part | int) -> tuple[str, int, int]:
+        if isinstance(job, Part):
+            blob = blobs[job.layer]
+            return blob.path, blob.offset + job.lo, job.size
+        return blobs[job].path, blobs[job].offset, blobs[job].size
+
     def where(i: int) -> str:
         return layer_label(source.reference, i, source.layers[i].diff_id)
 
@@ -96,8 +118,11 @@ def index_cold(
         progress("layers", done, total)
 
     if workers < 2 or len(jobs) < 2:
-        for i in sorted(cold):  # in order: the first layer that fails is the one named
-            finished(i, whole(i))
+        order = sorted(cold)  # in order: the first layer that fails is the one named
+        with ReadAhead([extent(i) for i in order], read_ahead_budget()) as readahead:
+            for k, i in enumerate(order):
+                finished(i, whole(i))
+                readahead.done(k)
         return
 
     # Layers finish in any order here; a failure is kept until every layer below it is
@@ -115,19 +140,23 @@ def index_cold(
     # fork is cheapest; from a threaded process (the TUI) forkserver avoids inheriting locks.
     method = "fork" if threading.active_count() == 1 else "forkserver"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    readahead = ReadAhead([extent(job) for job in jobs], read_ahead_budget())
+    with readahead, ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
         pending = {i: sum(1 for p in parts if p.layer == i) for i in cut}
         whole_layers: list[tuple[int, Future[LayerFiles]]] = []
         part_results: list[tuple[int, Future[PartResult]]] = []
         submit: Callable = pool.submit
-        for job in jobs:
+        for k, job in enumerate(jobs):
             if isinstance(job, Part):
                 # Each part may hold its share of the entry limit (a part over it sends the layer
                 # to one pass), so the parts together never hold more than one pass would.
                 share = options.max_entries // pending[job.layer] + 1
-                part_results.append((job.layer, submit(index_part, blobs[job.layer], job, where(job.layer), share)))
+                future = submit(index_part, blobs[job.layer], job, where(job.layer), share)
+                part_results.append((job.layer, future))
             else:
-                whole_layers.append((job, submit(index_blob, blobs[job], where(job), options.verify, options.max_entries)))
+                future = submit(index_blob, blobs[job], where(job), options.verify, options.max_entries)
+                whole_layers.append((job, future))
+            future.add_done_callback(lambda _, k=k: readahead.done(k))
         for i in sorted(small):
             attempt(i, partial(whole, i))
         for i, future in whole_layers:
