@@ -257,6 +257,26 @@ def test_the_fingerprint_does_not_depend_on_the_cuts(tmp_path):
         assert combined.blob_fingerprint == expected, cuts
 
 
+def test_without_a_fingerprint_nothing_is_hashed_twice_and_nothing_else_changes(tmp_path, monkeypatch):
+    data = tar(member("small", b"s" * 100), member("huge", os.urandom(9 * SEG + 77)), many_members(random.Random(5), 60))
+    blob = write(tmp_path, data)
+    reference = fields(one_pass(blob))
+    assert reference["blob_fingerprint"]
+    monkeypatch.setattr(blob_module.BlobReader, "_hash", lambda self, view: pytest.fail("hashed for a fingerprint"))
+    expected = {**reference, "blob_fingerprint": ""}
+    assert fields(index_blob(blob, "layer", None, 10**6, fingerprint=False)) == expected
+    joined = 0
+    for cuts in [[c] for c in range(SEG, blob.size, SEG)] + [[SEG, 5 * SEG], [3 * SEG, 11 * SEG]]:
+        bounds = [0, *cuts, blob.size]
+        results = [index_part(blob, Part(0, lo, hi), "layer", 10**6, fingerprint=False) for lo, hi in zip(bounds, bounds[1:])]
+        assert all(not r.digests for r in results)
+        combined = combine(results, blob, "layer", 10**6)
+        if combined is not None:
+            joined += 1
+            assert fields(combined) == expected, cuts
+    assert joined > 10
+
+
 def test_a_corrupt_header_in_a_later_part_falls_back_and_reports_like_one_pass(tmp_path):
     good = [member(f"f{i}", b"f" * 3000) for i in range(8)]
     bad = bytearray(member("broken", b"x" * 100))
@@ -320,7 +340,14 @@ def test_the_whole_pipeline_cuts_a_large_layer_and_matches_one_pass(tmp_path, mo
     assert len(calls) >= 4
     for a, b in zip(cut.layers, single.layers):
         assert fields(a.files) == fields(b.files)
+        assert a.files.blob_fingerprint == ""  # no cache: no fingerprint
     assert cut.final == single.final
+    # With a cache the fingerprints are made (its names for the blobs) and nothing else differs.
+    cached = build_index(str(path), IndexOptions(cache_dir=str(tmp_path / "cache"), workers=2))
+    for a, b in zip(cached.layers, single.layers):
+        assert a.files.blob_fingerprint == blob_module.blob_fingerprint(a.ref.blob.path, a.ref.blob.offset, a.ref.blob.size)
+        assert {**fields(a.files), "blob_fingerprint": "", "source_key": ""} == fields(b.files)
+    assert cached.final == single.final
     # Each part holds at most its share of the entry limit: near the limit a part goes over
     # its share and the layer is read in one pass; over the limit, one pass's error.
     total = sum(len(layer.files) for layer in single.layers)

@@ -41,9 +41,9 @@ class BlobReader(RangeReader):
     """Bytes ``[start, size)`` of a blob stored at ``offset`` in ``path``; positions here are
     relative to the blob.
 
-    Every byte read that falls inside ``window`` (segment-aligned) is hashed once, segment
-    by segment; ``segment_digests()`` finishes the window (reading what was not read) and
-    returns them.
+    Every byte read that falls inside ``window`` (segment-aligned; empty when no fingerprint
+    is wanted) is hashed once, segment by segment; ``segment_digests()`` finishes the window
+    (reading what was not read) and returns them.
     """
 
     def __init__(self, path: str, offset: int, size: int, start: int = 0, window: tuple[int, int] | None = None):

@@ -154,7 +154,7 @@ def index_source(
     progress("layers", total_layers - len(cold), total_layers)
 
     if cold:
-        index_cold(source, cold, files, options, progress, announcer.indexed)
+        index_cold(source, cold, files, options, progress, announcer.indexed, fingerprint=cache is not None)
     release_free_memory()  # the read buffers and the parts' columns, before the merge needs more
     indexed = [f for f in files if f is not None]
     assert len(indexed) == total_layers

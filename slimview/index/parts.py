@@ -19,7 +19,8 @@ the next is carried across the cut: hard-link targets, duplicate paths; a global
 header (never seen in layers) sends the layer to one pass.
 
 Each part also hashes its own fixed segments of the blob for the layer's fingerprint
-(see blob.py), so the fingerprint does not depend on how the work was divided.
+(see blob.py), so the fingerprint does not depend on how the work was divided; without a
+cache to file the layer under it, no part hashes.
 """
 
 from __future__ import annotations
@@ -134,12 +135,14 @@ def _magic_blocks(chunk: bytes) -> Iterator[int]:
         j = column.find(b"u", j + 1)
 
 
-def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartResult:
-    """Index the entries of ``blob`` whose headers begin in ``part`` (see the module doc)."""
+def index_part(blob: BlobRef, part: Part, where: str, max_entries: int, fingerprint: bool = True) -> PartResult:
+    """Index the entries of ``blob`` whose headers begin in ``part`` (see the module doc),
+    hashing the part's segments for the blob's fingerprint if asked."""
     tune_allocator()
     result = PartResult(part)
     last = part.hi == blob.size
-    reader = BlobReader(blob.path, blob.offset, blob.size, start=part.lo, window=(part.lo, part.hi))
+    window = (part.lo, part.hi if fingerprint else part.lo)
+    reader = BlobReader(blob.path, blob.offset, blob.size, start=part.lo, window=window)
     try:
         try:
             start, head = (0, b"") if part.lo == 0 else _resync(reader, part.lo, blob.size if last else part.hi)
@@ -154,7 +157,8 @@ def index_part(blob: BlobRef, part: Part, where: str, max_entries: int) -> PartR
         except InputError:
             result.failed = True
             result.files = result.scan = None
-        result.digests = reader.segment_digests()
+        if fingerprint:
+            result.digests = reader.segment_digests()
     finally:
         reader.close()
     return result
@@ -194,7 +198,9 @@ def combine(results: list[PartResult], blob: BlobRef, where: str, max_entries: i
     files.notes.extend(entry_notes(len(files.paths) - len(set(files.paths)), sparse))
     files.tar_bytes = blob.size
     files.compression = "none"
-    files.blob_fingerprint = fingerprint_from(blob.size, [d for r in results for d in r.digests])
+    digests = [d for r in results for d in r.digests]
+    if digests:  # none when the parts were not asked to hash (see index_part)
+        files.blob_fingerprint = fingerprint_from(blob.size, digests)
     return files
 
 

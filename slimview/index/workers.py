@@ -29,13 +29,14 @@ PARALLEL_MIN_BYTES = 32 << 20
 READ_AHEAD_MAX = 2 << 30
 
 
-def index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int) -> LayerFiles:
-    """Index one stored layer in full, computing its blob fingerprint on the way."""
+def index_blob(blob: BlobRef, where: str, verify: bool | None, max_entries: int, fingerprint: bool = True) -> LayerFiles:
+    """Index one stored layer in full, computing its blob fingerprint on the way if asked."""
     tune_allocator()
-    reader = BlobReader(blob.path, blob.offset, blob.size)
+    reader = BlobReader(blob.path, blob.offset, blob.size, window=(0, blob.size if fingerprint else 0))
     try:
         files = index_layer_stream(reader, where=where, verify=verify, max_entries=max_entries)
-        files.blob_fingerprint = fingerprint_from(blob.size, reader.segment_digests())
+        if fingerprint:
+            files.blob_fingerprint = fingerprint_from(blob.size, reader.segment_digests())
         return files
     finally:
         reader.close()
@@ -75,9 +76,11 @@ def index_cold(
     options: IndexOptions,
     progress: Progress,
     on_layer: Callable[[int, LayerFiles], None] = lambda i, files: None,
+    fingerprint: bool = True,
 ) -> None:
     """Fill ``files[i]`` for every layer ``i`` in ``cold`` (each has a blob on disk), telling
-    ``on_layer`` as each is done."""
+    ``on_layer`` as each is done. ``fingerprint``: compute the blobs' fingerprints (the
+    cache's name for them; without a cache, hashing every byte a second time buys nothing)."""
     tune_allocator()  # before the workers fork: they inherit it
     workers = options.workers or usable_cpus()
     total = len(source.layers)
@@ -104,7 +107,7 @@ def index_cold(
         return layer_label(source.reference, i, source.layers[i].diff_id)
 
     def whole(i: int) -> LayerFiles:
-        return index_blob(blobs[i], where(i), options.verify, options.max_entries)
+        return index_blob(blobs[i], where(i), options.verify, options.max_entries, fingerprint)
 
     def joined(i: int, ordered: list[PartResult]) -> LayerFiles:
         combined = combine(ordered, blobs[i], where(i), options.max_entries)
@@ -151,10 +154,10 @@ def index_cold(
                 # Each part may hold its share of the entry limit (a part over it sends the layer
                 # to one pass), so the parts together never hold more than one pass would.
                 share = options.max_entries // pending[job.layer] + 1
-                future = submit(index_part, blobs[job.layer], job, where(job.layer), share)
+                future = submit(index_part, blobs[job.layer], job, where(job.layer), share, fingerprint)
                 part_results.append((job.layer, future))
             else:
-                future = submit(index_blob, blobs[job], where(job), options.verify, options.max_entries)
+                future = submit(index_blob, blobs[job], where(job), options.verify, options.max_entries, fingerprint)
                 whole_layers.append((job, future))
             future.add_done_callback(lambda _, k=k: readahead.done(k))
         for i in sorted(small):
