@@ -298,6 +298,7 @@ def test_too_many_entries_counts_all_parts(tmp_path):
 
 def test_plan_cuts_at_segments_and_balances(monkeypatch):
     monkeypatch.setattr(parts_module, "SEGMENT", 16 << 20)
+    monkeypatch.setattr(blob_module, "SEGMENT", 16 << 20)  # segment_count's
     monkeypatch.setattr(parts_module, "PART_MIN", 64 << 20)
     mb = 1 << 20
     parts = plan([(2, 549 * mb), (5, 166 * mb), (0, 116 * mb)], workers=2)
@@ -309,8 +310,14 @@ def test_plan_cuts_at_segments_and_balances(monkeypatch):
         spans = sorted(by_layer[layer])
         assert spans[0][0] == 0 and spans[-1][1] == size
         assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
-    assert len(by_layer[2]) == 5 and len(by_layer[5]) == 1 and len(by_layer[0]) == 1
+    assert len(by_layer[2]) == 5 and len(by_layer[5]) == 2 and len(by_layer[0]) == 1  # 166 MB > PART_MAX
     assert [p.size for p in parts] == sorted((p.size for p in parts), reverse=True)
+    # No part over PART_MAX unless MAX_PARTS forbids: 477 MiB of small files went to three
+    # parts of 160 MiB, and the third ran alone on one of two CPUs.
+    small_files = plan([(0, 477 * mb), (1, 9535 * mb)], workers=2)
+    assert [p.size for p in small_files if p.layer == 0] == [128 * mb, 125 * mb, 112 * mb, 112 * mb]
+    assert all(p.size <= parts_module.PART_MAX for p in small_files if p.layer == 0)
+    assert len([p for p in small_files if p.layer == 1]) == parts_module.MAX_PARTS
 
 
 def test_the_whole_pipeline_cuts_a_large_layer_and_matches_one_pass(tmp_path, monkeypatch):

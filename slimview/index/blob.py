@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import deque
 
 import xxhash
 
@@ -101,6 +102,7 @@ class ReadAhead:
     """
 
     STEP = 8 << 20
+    DEPTH = 4  # steps asked for and not known to have arrived
 
     def __init__(self, ranges: list[tuple[str, int, int]], budget: int):
         self._ranges = ranges
@@ -133,6 +135,7 @@ class ReadAhead:
 
     def _run(self) -> None:
         fds: dict[str, int] = {}
+        in_flight: deque[tuple[int, int, int]] = deque()  # (fd, 1, offset): each step's last byte
         try:
             for job, (path, offset, size) in enumerate(self._ranges):
                 if path not in fds:
@@ -150,6 +153,12 @@ class ReadAhead:
                         self._asked[job] += step
                         self._outstanding += step
                     os.posix_fadvise(fds[path], pos, step, os.POSIX_FADV_WILLNEED)
+                    in_flight.append((fds[path], 1, pos + step - 1))
+                    if len(in_flight) > self.DEPTH:
+                        # Wait for the oldest step to arrive (its last byte does last), so only
+                        # a few steps queue up ahead of what the jobs read themselves: a slow
+                        # disk would otherwise serve seconds of read-ahead first.
+                        os.pread(*in_flight.popleft())
                     pos += step
         except OSError:
             return  # only a hint: the jobs read (and report) for themselves

@@ -19,7 +19,7 @@ from slimview.index.blob import BlobReader, ReadAhead, fingerprint_from
 from slimview.index.layer import LayerFiles, index_layer_stream
 from slimview.index.memory import tune_allocator
 from slimview.index.options import IndexOptions
-from slimview.index.parts import Part, PartResult, combine, index_part, plan, splittable
+from slimview.index.parts import Part, PartResult, combine, index_part, plan, sampled_entries, splittable
 from slimview.source.model import BlobRef, Progress, SourceImage
 
 # Layers smaller than this are indexed in-process: a worker would cost more than it saves.
@@ -93,8 +93,12 @@ def index_cold(
     small = [i for i in cold if i not in big]
     cut = [i for i in big if workers >= 2 and options.verify is not True and splittable(blobs[i])]
     parts = plan([(i, blobs[i].size) for i in cut], workers)
-    jobs: list[Part | int] = [p for p in parts] + [i for i in big if i not in cut]
-    jobs.sort(key=lambda job: job.size if isinstance(job, Part) else blobs[job].size, reverse=True)
+    # Longest first: whole layers (they cannot be split), then parts by their estimated
+    # entries, then by size. Parts of small files started first keep the CPUs busy while
+    # the disk reads ahead for the parts of big files (see ReadAhead), which need little CPU.
+    entries = {p: sampled_entries(blobs[p.layer], p) for p in parts}
+    jobs: list[Part | int] = [i for i in big if i not in cut] + [p for p in parts]
+    jobs.sort(key=lambda job: (1, entries[job], job.size) if isinstance(job, Part) else (2, 0, blobs[job].size), reverse=True)
     done = total - len(cold)
 
     def extent(job: Part | int) -> tuple[str, int, int]:
