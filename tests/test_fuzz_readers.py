@@ -275,7 +275,7 @@ def test_corrupted_cache_entries_are_dropped_not_trusted(data, tmp_path_factory)
     from slimview.index.layer import index_layer_stream
 
     files = index_layer_stream(io.BytesIO(simple_layer()), where="cache seed")
-    good = encode_layer(files)
+    good = b"".join(encode_layer(files))
     rng = data.draw(st.randoms(use_true_random=False))
     bad = Mutator(rng).mutate(good, depth=2)
     decoded = decode_layer(bad, files.tar_digest)

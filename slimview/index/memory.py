@@ -20,10 +20,11 @@ def tune_allocator() -> None:
     Indexing reads 1 MiB at a time into a new buffer and frees the last one. glibc serves
     such blocks from fresh mmaps (or trims them off the heap once freed), so every read
     page-faulted its megabyte in again: 15 % of the index's CPU time. Blocks up to 4 MiB
-    now come from the heap, which keeps up to 4 MiB of free space: enough for the next
-    read's buffer (32 MiB cost each worker process its share of it: the go-service sample
-    peaked at 70 MB with three processes, 58 MB with 4 MiB, in the same CPU time). Once per
-    process (each worker process calls it too); a no-op where there is no glibc.
+    now come from the heap, which keeps up to 2 MiB of free space: enough for the next
+    read's buffer (with 32 MiB each worker process kept its share: the go-service sample
+    peaked at 61–66 MB with 4 MiB, 60–62 MB with 2 MiB, 59–60 MB with 1 MiB, but 1 MiB
+    cost a tenth of a second of system time in page faults). Once per process (each worker
+    process calls it too); a no-op where there is no glibc.
     """
     global _TUNED
     if _TUNED:
@@ -34,7 +35,7 @@ def tune_allocator() -> None:
 
         mallopt = ctypes.CDLL(None).mallopt
         mallopt(M_MMAP_THRESHOLD, 4 << 20)
-        mallopt(M_TRIM_THRESHOLD, 4 << 20)
+        mallopt(M_TRIM_THRESHOLD, 2 << 20)
     except (OSError, AttributeError):
         pass
 
