@@ -15,7 +15,7 @@ from slimview.errors import InputError, LimitExceeded
 from slimview.index.cache import LayerCache
 from slimview.index.events import NO_EVENTS, Announcer, IndexEvents
 from slimview.index.layer import LayerFiles, index_layer_stream
-from slimview.index.memory import gc_paused, release_free_memory, tune_allocator
+from slimview.index.memory import gc_paused, tune_allocator
 from slimview.index.merge import merge_layers
 from slimview.index.model import ImageIndex, LayerIndex
 from slimview.index.options import IndexOptions
@@ -155,7 +155,6 @@ def index_source(
 
     if cold:
         index_cold(source, cold, files, options, progress, announcer.indexed, fingerprint=cache is not None)
-    release_free_memory()  # the read buffers and the parts' columns, before the merge needs more
     indexed = [f for f in files if f is not None]
     assert len(indexed) == total_layers
     check_total(source.reference, sum(entry_count(f) for f in indexed), options.max_entries)
@@ -209,7 +208,6 @@ def assemble(source: SourceImage, files: list[LayerFiles]) -> ImageIndex:
     # dive's figures first: their trees are freed before the merged view is built, and
     # the peak is the larger of the two, not their sum (a million entries: 400 MB, not 530).
     dive = dive_efficiency(files)
-    release_free_memory()
     final, hidden, merge_notes = merge_layers(layers)
     notes = list(source.warnings) + merge_notes
     for layer in layers:

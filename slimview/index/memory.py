@@ -40,22 +40,6 @@ def tune_allocator() -> None:
         pass
 
 
-def release_free_memory() -> None:
-    """Hand the heap's free pages back to the OS (glibc's malloc_trim).
-
-    Reading keeps freed buffers for the next read (see tune_allocator), and the columns
-    of a large layer's parts, unpickled and then appended into one, are freed in the
-    middle of the heap; after the last read nothing reuses them. A million-entry image:
-    20 MB less at its peak. A no-op where there is no glibc.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building large acyclic structures.
