@@ -257,11 +257,6 @@ class DecompressAhead(io.RawIOBase):
         self._at += len(data)
         return data
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         if not self.closed:
             self._stop.set()

@@ -25,6 +25,7 @@ from slimview.rewrite.copies import context_path
 from slimview.rewrite.model import Change, Fix, fixes
 from slimview.rewrite.ospackages import PackagePlan, package_comments, split_build_only
 from slimview.rewrite.smoke import smoke_command
+from slimview.rewrite.stacks.plain import Plain
 from slimview.rewrite.target import RewriteSource
 from slimview.rewrite.writer import Stored, merge_runs
 from slimview.source.tarstream import EntryType
@@ -77,7 +78,10 @@ def has_python(image: str) -> bool:
     return name.startswith("python:") or name.startswith("python@")
 
 
-class Python:
+class Python(Plain):
+    """Plain's defaults where Python needs nothing of its own (its builder takes no context
+    copy as input, the runtime runs the original's command, the base has no user)."""
+
     name = "python"
     serves = False  # verify proves it by importing what the program imports
 
@@ -245,15 +249,6 @@ class Python:
 
     def smoke(self, command: list[str]) -> list[str] | None:
         return smoke_command(command, True)
-
-    def builder_input(self, w: StageWriter, n: int) -> bool:
-        return False
-
-    def command(self, w: StageWriter, ins: Instruction) -> Instruction:
-        return ins
-
-    def base_user(self, w: StageWriter) -> tuple[str, str] | None:
-        return None
 
     def base_entrypoint(self, runtime_base: str) -> list[str]:
         return list(distroless.PYTHON_ENTRYPOINT) if distroless.is_distroless_python(runtime_base) else []
