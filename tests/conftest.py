@@ -9,11 +9,18 @@ from pathlib import Path
 
 import docker
 import pytest
+from hypothesis import settings
 
 from slimview.sample.mini import write_sample
 
 from engine import EngineClient, EngineUnavailable, connect, save_image
 from samples import SAMPLES, SampleBuildError, ensure_sample_image
+
+# Property tests draw fresh examples on a developer's machine (finding new cases); CI
+# (.ci/run sets HYPOTHESIS_PROFILE=ci) draws the same ones every run, so a red run is
+# the change's fault and reproduces. A case found locally becomes an @example.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

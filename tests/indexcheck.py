@@ -52,6 +52,7 @@ class Recount:
     visible_bytes: int  # distinct file bodies still reachable by some name in the final tree
     hidden_bytes: int  # stored bytes that are not visible
     final_paths: set[str]
+    broken_links: int  # hard links whose target held no file of their layer then (docker load fails)
 
 
 def _clean(name: str) -> str:
@@ -61,8 +62,9 @@ def _clean(name: str) -> str:
 def recount(archive: Path, tag: str | None = None) -> Recount:
     """Recount a docker save tarball: apply each layer's whiteouts, then its entries.
 
-    A body is one regular file stored by one layer; a hard link names a body of its own
-    layer (while some name still holds it). Visible bytes are the sizes of the distinct
+    A body is one regular file stored by one layer; a hard link names the body its target
+    path holds at that moment in the same layer, as extraction links to the path (a target
+    since dropped or replaced names nothing). Visible bytes are the sizes of the distinct
     bodies some final path names.
     """
     with tarfile.open(archive) as outer:
@@ -74,7 +76,8 @@ def recount(archive: Path, tag: str | None = None) -> Recount:
         below: dict[str, int] = {}  # path -> how many state paths lie strictly below it
         body_size: dict[tuple[int, str], int] = {}
         layer_bytes = []
-        seen: dict[str, tuple[int, str]] = {}  # this layer's bodies a hard link can still name
+        broken_links = 0
+        seen: dict[str, tuple[int, str]] = {}  # path -> the body this layer put there (a hard link's target)
 
         def ancestors(path: str):
             while path:
@@ -96,9 +99,7 @@ def recount(archive: Path, tag: str | None = None) -> Recount:
                 del state[p]
                 for a in ancestors(p):
                     below[a] -= 1
-                # a later hard link to p still finds the body while another name holds it
-                if p in seen and not any(body == seen[p] for _kind, body in state.values()):
-                    del seen[p]
+                seen.pop(p, None)  # a hard link names what its target path holds now
 
         for n, member in enumerate(item["Layers"]):
             with tarfile.open(fileobj=outer.extractfile(member)) as layer:
@@ -126,13 +127,19 @@ def recount(archive: Path, tag: str | None = None) -> Recount:
                     seen[path] = body
                     put(path, ("file", body))
                 elif e.islnk():
-                    put(path, ("link", seen.get(_clean(e.linkname))))
+                    body = seen.get(_clean(e.linkname))
+                    if body is not None:
+                        seen[path] = body
+                    else:
+                        broken_links += 1
+                    put(path, ("link", body))
                 else:
+                    seen.pop(path, None)
                     put(path, ("dir" if e.isdir() else "other", None))
             layer_bytes.append(stored)
     visible = {body for _kind, body in state.values() if body is not None}
     visible_bytes = sum(body_size[b] for b in visible)
-    return Recount(layer_bytes, visible_bytes, sum(layer_bytes) - visible_bytes, set(state))
+    return Recount(layer_bytes, visible_bytes, sum(layer_bytes) - visible_bytes, set(state), broken_links)
 
 
 # -- dive ---------------------------------------------------------------------------------
