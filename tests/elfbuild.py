@@ -32,6 +32,17 @@ def go_buildinfo(version: str, settings: dict[str, str]) -> bytes:
     return head + _uvarint(len(version)) + version.encode() + _uvarint(len(body)) + body
 
 
+def go_pclntab(functions: list[str]) -> bytes:
+    """A Go 1.18 pclntab: magic, pad, min LC, pointer size, eight words (nfunc, nfiles,
+    textStart, funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset), then the
+    function name table (NUL-separated) where funcnameOffset says, ending at cuOffset."""
+    names = b"".join(name.encode() + b"\0" for name in functions)
+    start = 8 + 8 * 8
+    end = start + len(names)
+    words = [len(functions), 1, 0x401000, start, end, end, end, end]
+    return struct.pack("<IBBBB", 0xFFFFFFF0, 0, 0, 1, 8) + struct.pack("<8Q", *words) + names + bytes(16)
+
+
 @dataclass
 class Program:
     interpreter: str = ""
@@ -42,6 +53,7 @@ class Program:
     symbols: int = 0  # .symtab size (a multiple of 24); .strtab gets half of it, rounded
     text: int = 300_000  # .text size: the capture policy keeps programs of 256 KiB and more
     shared_library: bool = False
+    functions: list[str] = field(default_factory=list)  # a Go 1.18 .gopclntab naming these
 
     @property
     def strtab(self) -> int:
@@ -68,6 +80,8 @@ class Program:
             sections.append((".dynamic", SHT_DYNAMIC, entries, len(sections), 16))  # link: .dynstr's section number
         if self.go_version:
             sections.append((".go.buildinfo", SHT_PROGBITS, go_buildinfo(self.go_version, self.go_settings), 0, 0))
+        if self.functions:
+            sections.append((".gopclntab", SHT_PROGBITS, go_pclntab(self.functions), 0, 0))
         for name, size in self.debug.items():
             sections.append((name, SHT_PROGBITS, bytes(size), 0, 0))
         if self.symbols:

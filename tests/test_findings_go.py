@@ -5,7 +5,7 @@ construction."""
 
 from __future__ import annotations
 
-from slimview.findings.programs import read_program
+from slimview.elf import read_program
 
 from elfbuild import Program
 from findings_util import base, findings_of, of_kind, paths_and_sizes, step
@@ -119,7 +119,7 @@ def test_gos_own_test_key_is_not_a_secret_but_the_same_key_in_the_application_is
 
 
 def test_the_go_version_and_build_settings_are_read_from_the_program():
-    program = read_program("server", 0, SERVER.build())
+    program = read_program(SERVER.build())
     assert program is not None
     assert (program.go_version, program.go_settings, program.linkage) == ("go1.19.8", {"CGO_ENABLED": "1", "GOOS": "linux"}, "dynamic")
     assert (program.interpreter, program.needed) == ("/lib64/ld-linux-x86-64.so.2", ["libc.so.6"])
@@ -127,6 +127,6 @@ def test_the_go_version_and_build_settings_are_read_from_the_program():
 
 def test_bodies_that_only_look_like_programs_are_skipped_without_an_error():
     body = SERVER.build()
-    assert read_program("x", 0, b"\x7fELF" + bytes(300_000)) is None
-    assert read_program("x", 0, body[:70_000]) is None  # cut short: sections past the end
-    assert read_program("x", 0, b"#!/bin/sh\n" + bytes(300_000)) is None
+    assert read_program(b"\x7fELF" + bytes(300_000)) is None
+    assert read_program(body[:70_000]) is None  # cut short: sections past the end
+    assert read_program(b"#!/bin/sh\n" + bytes(300_000)) is None

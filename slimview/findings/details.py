@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any, NamedTuple
 
+from slimview.elf import ElfSection, ProgramLinkage
 from slimview.packages.classify import BuildRole
 
 
@@ -111,11 +112,6 @@ class DevDependenciesDetails(_Details):
     packages: list[DevPackage]  # every dev-only package installed, largest first
 
 
-class ProgramLinkage(StrEnum):
-    STATIC = "static"
-    DYNAMIC = "dynamic"
-
-
 @dataclass(frozen=True)
 class ToolchainDetails(_Details):
     """A language toolchain shipped in the image that runs one program built with it."""
@@ -134,11 +130,6 @@ class ToolchainDetails(_Details):
     def to_json(self) -> dict[str, Any]:
         out = _json(self)
         return {"source": out.pop("source"), **out}
-
-
-class ElfSection(NamedTuple):
-    name: str
-    bytes: int
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections import defaultdict
 from slimview.display import printable
 from slimview.findings.details import SourceCandidate, SourceCategory, SourcesDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
-from slimview.findings.programs import Program
+from slimview.findings.programs import ImageProgram
 from slimview.findings.view import ImageView, severity_for
 from slimview.index.capture import SYSTEM_TREES
 from slimview.packages.npm import NodeProject
@@ -172,9 +172,9 @@ def _go_roots(view: ImageView) -> list[str]:
     return sorted(r for r in roots if not any(r != o and (not o or r.startswith(o + "/")) for o in roots))
 
 
-def detect(view: ImageView, projects: list[NodeProject], programs: list[Program]) -> list[Finding]:
+def detect(view: ImageView, projects: list[NodeProject], programs: list[ImageProgram]) -> list[Finding]:
     findings = [f for p in projects if (f := _typescript(view, p)) is not None]
-    go_programs = sorted((p for p in programs if p.is_go), key=lambda p: (-p.size, p.path))
+    go_programs = sorted((p for p in programs if p.elf.is_go), key=lambda p: (-p.elf.size, p.path))
     if go_programs:
         for root in _go_roots(view):
             found = _finding(view, "go", root, go_programs[0].path, _collect(view, root, _go_category))

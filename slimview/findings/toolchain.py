@@ -16,9 +16,10 @@ import re
 
 from slimview.display import printable
 from slimview.dockerfile.history import copies_context
-from slimview.findings.details import LabelBytes, ProgramLinkage, ToolchainDetails
+from slimview.elf import Program, ProgramLinkage
+from slimview.findings.details import LabelBytes, ToolchainDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
-from slimview.findings.programs import Program
+from slimview.findings.programs import ImageProgram
 from slimview.findings.view import ImageView, severity_for
 from slimview.index.model import split_ref
 from slimview.packages.closure import closure_names
@@ -81,10 +82,11 @@ def runtime_packages(db: PackageDatabase | None, files: set[str]) -> set[str]:
     return closure_names({db.owner[path] for path in files if path in db.owner}, db.packages)
 
 
-def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program], goroots: list[str]) -> Finding | None:
-    program = programs[0]  # the largest names the finding; every one of them is kept
+def _finding(view: ImageView, db: PackageDatabase | None, programs: list[ImageProgram], goroots: list[str]) -> Finding | None:
+    largest = programs[0]  # names the finding; every one of them is kept
+    program, program_path = largest.elf, largest.path
     kept = {p.path for p in programs}
-    libs = set().union(*(libraries(view, p) for p in programs)) - kept
+    libs = set().union(*(libraries(view, p.elf) for p in programs)) - kept
     packages = runtime_packages(db, libs)
     needs = libs | {path for name in packages for path in db.packages[name].files} if db is not None else libs
     context_layers = {layer.index for layer in view.layers if copies_context(view.instruction(layer.index))}
@@ -133,14 +135,14 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
     )
     return Finding(
         kind=FindingKind.BUILD_TOOLS,
-        title=f"The Go toolchain image ships to run one {program.linkage} program, /{printable(program.path)}",
+        title=f"The Go toolchain image ships to run one {program.linkage} program, /{printable(program_path)}",
         severity=severity_for(total),
         bytes=total,
         layer=layer_no,
         instruction=view.layers[layer_no].instruction,
         paths=paths,
         evidence=(
-            f"/{printable(program.path)} ({program.size} bytes, built by {version}) needs {runtime}{others}. The other {len(paths)} file(s) "
+            f"/{printable(program_path)} ({program.size} bytes, built by {version}) needs {runtime}{others}. The other {len(paths)} file(s) "
             "of the final filesystem are the toolchain and the image it came in: "
             + ", ".join(f"/{printable(d)} ({n} bytes)" for d, n in by_dir.items())
             + ", compilers, version control and the distribution. The application's files copied from the build "
@@ -148,20 +150,20 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[Program
         ),
         fix=fix,
         details=ToolchainDetails(
-            "go", "/" + program.path, program.go_version, program.linkage,
+            "go", "/" + program_path, program.go_version, program.linkage,
             ([program.interpreter] if program.interpreter else []) + program.needed, sorted("/" + p for p in libs),
             sorted(packages), runtime_bytes, [LabelBytes("/" + d, n) for d, n in by_dir.items()],
         ),
     )
 
 
-def detect(view: ImageView, db: PackageDatabase | None, programs: list[Program]) -> list[Finding]:
-    go_programs = [p for p in programs if p.is_go]
+def detect(view: ImageView, db: PackageDatabase | None, programs: list[ImageProgram]) -> list[Finding]:
+    go_programs = [p for p in programs if p.elf.is_go]
     if not go_programs:
         return []
     goroots = go_roots(view)
     if not goroots:
         return []
-    go_programs.sort(key=lambda p: (-p.size, p.path))
+    go_programs.sort(key=lambda p: (-p.elf.size, p.path))
     found = _finding(view, db, go_programs, goroots)
     return [found] if found is not None else []

@@ -21,6 +21,7 @@ import time
 
 import xxhash
 
+from slimview.elf import Program
 from slimview.fsutil import default_cache_dir
 from slimview.index.blob import blob_bytes, stored_compression
 from slimview.index.blob import blob_fingerprint as fingerprint_of_blob
@@ -28,7 +29,7 @@ from slimview.index.capture import POLICY_VERSION
 from slimview.index.layer import LayerFiles
 from slimview.source.model import BlobRef
 
-FORMAT = 3
+FORMAT = 4
 MAGIC = b"SLIMVIEW-LAYER\x00"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 STALE_TEMP_SECONDS = 3600
@@ -283,10 +284,10 @@ def _split(data: bytes, n: int) -> list[str]:
 
 
 def encode_layer(files: LayerFiles) -> list[bytes]:
-    """The cache entry for ``files``, as the pieces to write in turn: the kept bodies (a Go
-    program, package databases: megabytes) are written from where they are, not copied
-    into one buffer with everything else (the entry was held three times over while it was
-    written: on the Go sample 20 MB at the run's peak)."""
+    """The cache entry for ``files``, as the pieces to write in turn: the kept bodies
+    (package databases: megabytes) are written from where they are, not copied into one
+    buffer with everything else (the entry was held three times over while it was written:
+    on the Go sample, whose program was kept then, 20 MB at the run's peak)."""
     sections: list[list[bytes]] = [
         [_join(files.paths)],
         [bytes(files.types)],
@@ -301,6 +302,7 @@ def encode_layer(files: LayerFiles) -> list[bytes]:
         [json.dumps([[k, len(v)] for k, v in files.captured.items()]).encode()],
         list(files.captured.values()),
         [json.dumps({str(k): v for k, v in files.secrets.items()}, ensure_ascii=False).encode("utf-8", "surrogateescape")],
+        [json.dumps({str(k): v.to_json() for k, v in files.programs.items()}, ensure_ascii=False).encode("utf-8", "surrogateescape")],
     ]
     header = json.dumps(
         {
@@ -364,6 +366,9 @@ def decode_layer(data: bytes, diff_id: str) -> LayerFiles | None:
             return None
         files.secrets = {
             int(k): [tuple(m) for m in v] for k, v in json.loads(sections[12].decode("utf-8", "surrogateescape")).items()
+        }
+        files.programs = {
+            int(k): Program.from_json(v) for k, v in json.loads(sections[13].decode("utf-8", "surrogateescape")).items()
         }
         files.tar_digest = header["diff_id"]
         files.source_key = header["key"]

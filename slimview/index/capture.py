@@ -2,10 +2,11 @@
 
 Findings need a few file contents and streams (an engine save, a gzipped tarball) cannot
 be re-read cheaply, so the index keeps those bodies as it passes them: package databases
-(dpkg, apk, rpm), a Node project's package.json and lockfiles (which packages are
-devDependencies), and programs the image's owner built (ELF executables outside the
-system's trees: are they stripped, static, Go?). Candidate secret and config files are
-read, scanned and dropped. The check runs once per file in the hot loop: keep it to set
+(dpkg, apk, rpm) and a Node project's package.json and lockfiles (which packages are
+devDependencies). Programs the image's owner built (ELF executables outside the system's
+trees: are they stripped, static, Go?) are read as they pass (slimview/elf.py) and only
+that record is kept, not their megabytes. Candidate secret and config files are read,
+scanned and dropped. The check runs once per file in the hot loop: keep it to set
 and suffix lookups on the path.
 """
 
@@ -15,7 +16,6 @@ import re
 from enum import IntFlag
 
 from slimview.packages.paths import (
-    DATABASE_DIRS,
     DATABASE_FILES,
     DPKG_INFO,
     DPKG_LIST_SUFFIX,
@@ -27,17 +27,17 @@ from slimview.packages.paths import (
     RPM_DATABASES,
 )
 
-# Bump when the lists below change: cached layer indexes kept bodies by the old policy.
-POLICY_VERSION = 6
+# Bump when the lists below (or what slimview/elf.py reads) change: cached layer indexes
+# kept bodies and program records by the old policy.
+POLICY_VERSION = 7
 # Package databases (slimview/packages/paths.py), kept whole up to this size.
 PACKAGE_DB_MAX = 16 << 20
 # rpm's databases hold every package header (file lists, changelogs): larger.
 RPMDB_MAX = 64 << 20
 # Programs: ELF executables from this size up (smaller ones have little to strip, and
-# every file up to it is already read for secrets), kept whole up to the maximum.
+# every file up to it is already read for secrets), read whole up to the maximum.
 PROGRAM_MIN = 256 << 10
 PROGRAM_MAX = 64 << 20
-ELF_MAGIC = b"\x7fELF"
 # Trees package managers, language runtimes and toolchains fill: their programs are not the
 # image owner's build (a base image's or a package's, stripped or not by its maker).
 SYSTEM_TREES = (
@@ -116,11 +116,12 @@ QUIET_PARTS = ("/site-packages/", "/dist-packages/", "/node_modules/")
 
 
 class BodyUse(IntFlag):
-    """What the index does with a body it read (see :func:`body_use`)."""
+    """What the index does with a body it read (see :func:`capture`)."""
 
     DROP = 0
     SCAN = 1  # search it for secrets (keep only the redacted matches)
     KEEP = 2  # keep it (unless scanning found a secret in it)
+    PROGRAM = 4  # read it as a program: keep what slimview/elf.py reads of an ELF executable
 
 
 # Where distributions and global installs keep Node packages (Debian's /usr/share/nodejs, npm's
@@ -145,32 +146,30 @@ def is_program_candidate(path: str, base: str) -> bool:
     return "." not in base and not path.startswith(SYSTEM_TREES) and not any(v in "/" + path for v in _VENDORED)
 
 
-def body_use(path: str, body: bytes) -> BodyUse:
-    """What to do with a body :func:`capture_limit` asked for."""
-    if path in DATABASE_FILES or path.startswith(DATABASE_DIRS):
-        return BodyUse.KEEP
-    base = path.rpartition("/")[2]
-    if is_node_project_file(path, base):
-        return BodyUse.SCAN | BodyUse.KEEP
-    if len(body) > SMALL_FILE_MAX:  # read as a program candidate only
-        return BodyUse.KEEP if body.startswith(ELF_MAGIC) else BodyUse.DROP
-    return BodyUse.SCAN
+# What :func:`capture` answers: the bytes of a body to read, and what to do with them.
+NOTHING = (0, BodyUse.DROP)
+_PACKAGE_DB = (PACKAGE_DB_MAX, BodyUse.KEEP)
+_RPM_DB = (RPMDB_MAX, BodyUse.KEEP)
+_NODE_FILE = (PACKAGE_DB_MAX, BodyUse.SCAN | BodyUse.KEEP)
+_PROGRAM = (PROGRAM_MAX, BodyUse.PROGRAM)
+_SCANNED = (SMALL_FILE_MAX, BodyUse.SCAN)
 
 
-def capture_limit(path: str, base: str, size: int) -> int:
-    """Bytes of this file's body to read (0: none); ``base`` is the path's last component.
+def capture(path: str, base: str, size: int) -> tuple[int, BodyUse]:
+    """How many bytes of this file's body to read (0: none) and what to do with them;
+    ``base`` is the path's last component.
 
     Called for every regular file of every layer."""
     if path in DATABASE_FILES or path.startswith(DPKG_STATUS_D):
-        return RPMDB_MAX if path in RPM_DATABASES else PACKAGE_DB_MAX
+        return _RPM_DB if path in RPM_DATABASES else _PACKAGE_DB
     if path.startswith(DPKG_INFO):
-        return PACKAGE_DB_MAX if path.endswith(DPKG_LIST_SUFFIX) else 0
+        return _PACKAGE_DB if path.endswith(DPKG_LIST_SUFFIX) else NOTHING
     if base in _NODE_NAMES and is_node_project_file(path, base):
-        return PACKAGE_DB_MAX
+        return _NODE_FILE
     if size > SMALL_FILE_MAX:
-        return PROGRAM_MAX if size >= PROGRAM_MIN and is_program_candidate(path, base) else 0
+        return _PROGRAM if size >= PROGRAM_MIN and is_program_candidate(path, base) else NOTHING
     if base in SECRET_NAMES or base.startswith(".env") or base.endswith(SECRET_SUFFIXES):
-        return SMALL_FILE_MAX
+        return _SCANNED
     if base.endswith(CONFIG_SUFFIXES) and not path.startswith(QUIET_PREFIXES) and not any(p in path for p in QUIET_PARTS):
-        return SMALL_FILE_MAX
-    return 0
+        return _SCANNED
+    return NOTHING

@@ -8,6 +8,7 @@ on-disk cache a handful of ``tobytes()`` calls.
 from __future__ import annotations
 
 import hashlib
+import io
 import posixpath
 import queue
 import threading
@@ -19,8 +20,9 @@ from typing import NamedTuple
 import xxhash
 
 from slimview.display import quoted_path
+from slimview.elf import Program, read_program
 from slimview.errors import InputError, LimitExceeded
-from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, BodyUse, body_use, capture_limit, holds_private_key, not_a_key_file
+from slimview.index.capture import KEY_MARKER, KEY_SCAN_MAX, BodyUse, capture, holds_private_key, not_a_key_file
 from slimview.index.secretscan import scan
 from slimview.source.compression import DECOMPRESSION_ERRORS, DecompressAhead, PeekableReader, open_decompressed
 from slimview.source.model import ByteStream
@@ -68,6 +70,9 @@ class LayerFiles:
     whiteouts: list[str] = field(default_factory=list)  # paths a ``.wh.`` entry deletes
     opaque_dirs: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
     captured: dict[int, bytes] = field(default_factory=dict)  # entry → body kept (see capture.py)
+    programs: dict[int, Program] = field(default_factory=dict)  # entry → what its ELF file says (slimview/elf.py)
+    # programs passed over, read later (read_programs_later): (entry, data offset in the tar, bytes)
+    unread_programs: list[tuple[int, int, int]] = field(default_factory=list)
     # entry → redacted secret matches (kind, name, fingerprint, line); bodies holding
     # secrets are never kept (see secretscan.py)
     secrets: dict[int, list[tuple[str, str, str, int]]] = field(default_factory=dict)
@@ -138,12 +143,15 @@ def index_layer_stream(
     where: str,
     verify: bool | None = True,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    programs_later: bool = False,
 ) -> LayerFiles:
     """Read one (possibly compressed) layer stream into a :class:`LayerFiles`.
 
     ``verify`` digests the whole uncompressed tar with sha256 so it can be checked
     against the config's diff_id (``None``, the default for a blob on disk: not digested;
     with ISA-L inflating, the digest would be a third of a gzip layer's work).
+    ``programs_later``: note where programs are instead of reading them now (see
+    :func:`read_programs_later`; the stream must be one that can be read again).
     """
     peek = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
     digester = None
@@ -155,7 +163,7 @@ def index_layer_stream(
             digester = _BackgroundDigest()
         on_chunk = digester.update if digester else counter.add
         reader = TarReader(stream, on_chunk=on_chunk)
-        files = _read_entries(reader, where, max_entries, ESTARGZ_EXTRAS if compression == "gzip" else frozenset())
+        files = _read_entries(reader, where, max_entries, ESTARGZ_EXTRAS if compression == "gzip" else frozenset(), programs_later)
         reader.drain()
     except TarError as exc:
         raise located(exc, where) from None
@@ -216,6 +224,12 @@ class _Counter:
         self.n += len(data)
 
 
+def keep_program(files: LayerFiles, i: int, body: list[bytes] | io.RawIOBase) -> None:
+    """Keep what entry ``i``'s body says if it is a program (slimview/elf.py), not the body."""
+    if (program := read_program(body)) is not None:
+        files.programs[i] = program
+
+
 def _scan_for_secrets(files: LayerFiles, i: int, path: str, body: bytes) -> bool:
     """Record the secrets in ``body``; whether there were any."""
     matches = scan(path, body)
@@ -238,8 +252,10 @@ class Scan:
         self.stop: int | None = None  # where the next entry's headers begin, when stopped early
 
 
-def _read_entries(reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset()) -> LayerFiles:
-    scan = scan_entries(reader, where, max_entries, skip)
+def _read_entries(
+    reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset(), programs_later: bool = False
+) -> LayerFiles:
+    scan = scan_entries(reader, where, max_entries, skip, programs_later=programs_later)
     files = scan.files
     if len(files.paths) + scan.extra > max_entries:
         raise LimitExceeded(too_many_entries(where, max_entries))
@@ -267,7 +283,12 @@ def _until(reader: TarReader, stop_at: int, scan: Scan) -> Iterator:
 
 
 def scan_entries(
-    reader: TarReader, where: str, max_entries: int, skip: frozenset[str] = frozenset(), stop_at: int | None = None
+    reader: TarReader,
+    where: str,
+    max_entries: int,
+    skip: frozenset[str] = frozenset(),
+    stop_at: int | None = None,
+    programs_later: bool = False,
 ) -> Scan:
     """Read entries into columns, to the end of the archive or (``stop_at``) to the first
     entry boundary at or after that offset."""
@@ -321,14 +342,25 @@ def scan_entries(
         link = ""
         if type_ == EntryType.FILE:
             size = tar_entry.size
-            limit = capture_limit(path, base, size)
+            limit, use = capture(path, base, size)
             if limit and tar_entry.stored <= limit and not tar_entry.sparse:
-                body = reader.read_data(limit)
-                digest = xxhash.xxh3_128_digest(body)
-                use = body_use(path, body)
-                secret = bool(use & BodyUse.SCAN) and _scan_for_secrets(files, len(paths), path, body)
-                if use & BodyUse.KEEP and not secret:
-                    files.captured[len(paths)] = body
+                if use is BodyUse.PROGRAM and programs_later:
+                    files.unread_programs.append((len(paths), tar_entry.offset, tar_entry.stored))
+                    digest = reader.hash_data()
+                elif use is BodyUse.PROGRAM:  # read where it lies: joined, a large body is held twice
+                    pieces = reader.read_chunks(limit)
+                    hasher = xxhash.xxh3_128()
+                    for piece in pieces:
+                        hasher.update(piece)
+                    digest = hasher.digest()
+                    keep_program(files, len(paths), pieces)
+                    del pieces
+                else:
+                    body = reader.read_data(limit)
+                    digest = xxhash.xxh3_128_digest(body)
+                    secret = bool(use & BodyUse.SCAN) and _scan_for_secrets(files, len(paths), path, body)
+                    if use & BodyUse.KEEP and not secret:
+                        files.captured[len(paths)] = body
             elif tar_entry.stored <= KEY_SCAN_MAX and not tar_entry.sparse:
                 digest, found = reader.hash_and_find(KEY_MARKER, not_a_key_file)
                 if found is not None and holds_private_key(found):

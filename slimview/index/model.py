@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple, NewType
 
+from slimview.elf import Program
 from slimview.index.layer import Entry, LayerFiles
 from slimview.source.model import HistoryEntry, LayerRef, SourceImage
 from slimview.source.tarstream import EntryType
@@ -267,6 +268,15 @@ class ImageIndex:
             return None
         layer_no, i = split_ref(ref)
         return self.layers[layer_no].files.captured.get(i)
+
+    def program(self, path: str) -> Program | None:
+        """What the ELF program the final filesystem shows at ``path`` is (the index read
+        it as it passed, see capture.py); None when it is no program the index read."""
+        ref = self.final.get(path)
+        if ref is None:
+            return None
+        layer_no, i = split_ref(ref)
+        return self.layers[layer_no].files.programs.get(i)
 
     def resolve(self, path: str) -> str | None:
         """``path`` in the final filesystem with every symlink on the way followed

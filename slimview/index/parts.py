@@ -239,6 +239,8 @@ def _append(files: LayerFiles, part: LayerFiles, unresolved: bool) -> None:
         files.captured[base + i] = body
     for i, found in part.secrets.items():
         files.secrets[base + i] = found
+    for i, program in part.programs.items():
+        files.programs[base + i] = program
     if unresolved and base:
         _relink(files, base)
 

@@ -2,7 +2,7 @@
 
 A leaf module: the index's capture policy (index/capture.py) imports these to keep the
 bodies while it streams the layers, so nothing here may import the index. Changing
-DATABASE_FILES or DATABASE_DIRS changes that policy: bump its POLICY_VERSION.
+DATABASE_FILES or the dpkg trees changes that policy: bump its POLICY_VERSION.
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ DEBIAN_VERSION = "etc/debian_version"
 
 # Trees that hold only package-manager bookkeeping.
 DATABASE_TREES = (DPKG_DIR, APK_DB_DIR, *RPM_DIRS)
-# Single files the index keeps whole, and trees whose files it keeps (see index/capture.py).
+# Single files the index keeps whole (see index/capture.py; also dpkg's status.d/ and info/*.list).
 DATABASE_FILES = frozenset(
     {DPKG_STATUS, APK_INSTALLED, APK_WORLD, APT_EXTENDED_STATES, *OS_RELEASE, ALPINE_RELEASE, DEBIAN_VERSION, *RPM_DATABASES}
 )
-DATABASE_DIRS = (DPKG_INFO, DPKG_STATUS_D)

@@ -76,7 +76,7 @@ def stored_under(index: ImageIndex, where: tuple[str, ...] | re.Pattern[str], fi
 def file_body(index: ImageIndex, path: str, layer_no: int | None = None) -> bytes | None:
     """The body of ``path`` (in the final filesystem, or as layer ``layer_no`` stored it):
     the one the index kept (index/capture.py keeps a Node project's package.json and
-    lockfiles, and built programs), else read again from an archive on disk; None when
+    lockfiles), else read again from an archive on disk; None when
     neither can give it (a body the policy dropped from a streamed save) or it holds a secret.
     The one place the rewrite reads a body."""
     if layer_no is None:

@@ -220,22 +220,30 @@ class TarReader:
         return True
 
     def _take(self, n: int) -> bytes:
+        return b"".join(self._take_chunks(n))
+
+    def _take_chunks(self, n: int) -> list[bytes]:
         pos = self._pos
         if pos + n <= len(self._buf):
             self._pos = pos + n
             self.offset += n
-            return self._buf[pos : pos + n]
-        data = self._take_across(n)
+            return [self._buf[pos : pos + n]]
+        data = self._chunks_across(n)
         if data is None:
             raise TruncatedError("archive is truncated (ended inside a tar header or entry)")
         return data
 
     def _take_across(self, n: int) -> bytes | None:
-        """The next ``n`` bytes when they run past the buffer; None if the stream ends first.
+        """The next ``n`` bytes when they run past the buffer; None if the stream ends first."""
+        parts = self._chunks_across(n)
+        return None if parts is None else b"".join(parts)
 
-        Only those bytes are joined: the last chunk read becomes the buffer as it is rather
-        than being copied onto the leftover. At the end of the stream all that was read
-        stays buffered.
+    def _chunks_across(self, n: int) -> list[bytes] | None:
+        """:meth:`_take_across`, as the chunks the bytes were read in (joining a large body
+        would hold it twice for a moment).
+
+        The last chunk read becomes the buffer as it is rather than being copied onto the
+        leftover. At the end of the stream all that was read stays buffered.
         """
         parts = [self._buf[self._pos :]]
         need = n - len(parts[0])
@@ -252,7 +260,7 @@ class TarReader:
                 self._buf = data
                 self._pos = need
                 self.offset += n
-                return b"".join(parts)
+                return parts
             parts.append(data)
             need -= len(data)
 
@@ -288,12 +296,16 @@ class TarReader:
     # -- data access for the current entry --------------------------------------------------
     def read_data(self, limit: int) -> bytes:
         """Read the current entry's whole data (at most ``limit`` bytes, else LimitExceeded)."""
+        return b"".join(self.read_chunks(limit))
+
+    def read_chunks(self, limit: int) -> list[bytes]:
+        """:meth:`read_data`, as the pieces the data was read in (one when it was buffered)."""
         entry = self._pending
         if entry is None:
             raise RuntimeError("no current entry")
         if entry.stored > limit:
             raise TarLimitExceeded(f"archive member {entry.name!r} is {entry.stored} bytes, over the {limit}-byte limit")
-        data = self._take(entry.stored)
+        data = self._take_chunks(entry.stored)
         self._skip(self._padding(entry.stored))
         self._pending = None
         return data
@@ -570,11 +582,22 @@ class RangeReader(io.RawIOBase):
 
     def __init__(self, path: str, offset: int, size: int):
         self._fd = os.open(path, os.O_RDONLY)
-        self._pos = offset
+        self._start = self._pos = offset
         self._end = offset + size
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos - self._start
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: self._start, io.SEEK_CUR: self._pos, io.SEEK_END: self._end}[whence]
+        self._pos = max(self._start, base + offset)
+        return self._pos - self._start
 
     def read(self, n: int = -1) -> bytes:
         left = self._end - self._pos

@@ -6,7 +6,7 @@ cache mounts, and builds with ``-trimpath -ldflags "-s -w"`` (no local paths, no
 table, no DWARF: panics still print file and line from Go's own tables).
 
 Static or not is read from the program the original built (slimview/rewrite/programs.py, over
-the findings' ELF reader):
+the record slimview/elf.py read):
 a Go program whose only C is the standard library's (the cgo DNS resolver and os/user, which
 both fall back to pure Go) and which loads no library but libc is rebuilt with
 ``CGO_ENABLED=0``; it then runs on ``scratch``, with the builder's CA bundle copied when it
@@ -28,11 +28,12 @@ from slimview.display import human_bytes
 from slimview.dockerfile import shell as cmd
 from slimview.dockerfile.instruction import Instruction
 from slimview.dockerfile.values import exec_array, json_array
+from slimview.elf import Need, read_program
 from slimview.findings.caches import cache_pattern
 from slimview.findings.model import FindingKind
 from slimview.findings.toolchain import LIBRARY_DIRS
 from slimview.index.model import Change as Changed
-from slimview.index.model import ImageIndex, entry_ref, split_ref
+from slimview.index.model import ImageIndex, entry_ref
 from slimview.packages.classify import is_build_only
 from slimview.packages.model import Manager, PackageDatabase
 from slimview.rewrite import dockerignore as di
@@ -41,7 +42,7 @@ from slimview.rewrite.estimate import BUILD_OUTPUT
 from slimview.rewrite.layers import file_body, stored_under
 from slimview.rewrite.model import Change, Fix, fixes
 from slimview.rewrite.ospackages import PackagePlan, package_comments, split_build_only
-from slimview.rewrite.programs import BuiltProgram, Need, read_program
+from slimview.rewrite.programs import BuiltProgram
 from slimview.rewrite.target import RewriteSource
 from slimview.rewrite.writer import Stored, merge_runs
 from slimview.source.tarstream import EntryType
@@ -419,9 +420,12 @@ def _built_programs(index: ImageIndex, history: RewriteSource) -> list[str]:
 
 
 def _program(index: ImageIndex, path: str) -> BuiltProgram | None:
-    ref = index.final.get(path)
-    body = file_body(index, path)
-    return read_program(path, split_ref(ref)[0], body) if body is not None and ref is not None else None
+    """The program at ``path``: the record the index kept, else read from its body (a
+    program the index did not take for one: small, or in a system directory)."""
+    elf = index.program(path)
+    if elf is None and (body := file_body(index, path)) is not None:
+        elf = read_program(body)
+    return BuiltProgram(path, elf) if elf is not None else None
 
 
 def _library_packages(index: ImageIndex, db: PackageDatabase | None, programs: list[BuiltProgram | None]) -> dict[str, str]:
