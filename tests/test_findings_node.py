@@ -177,6 +177,10 @@ def test_npm_cache_with_its_bytes(tmp_path):
         (None, ["yarn", "start"], "yarn", "start"),
         (None, ["pnpm", "run", "serve"], "pnpm", "serve"),
         (["npx"], ["ts-node", "src/server.ts"], "npx", ""),
+        # the RUN classifier's reading: an option's value is not the script, npm's aliases
+        (None, ["npm", "--prefix", "/app", "start"], "npm", "start"),
+        (None, ["npm", "run-script", "start"], "npm", "start"),
+        (None, ["yarn", "--cwd", "/app", "run", "start"], "yarn", "start"),
     ],
 )
 def test_a_package_manager_as_pid_1(tmp_path, entrypoint, cmd, runner, script):

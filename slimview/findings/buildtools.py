@@ -14,7 +14,7 @@ from collections import defaultdict
 from slimview.dockerfile.shell import has_flag, package_arguments
 from slimview.findings.details import LeftBehind, ToolPackage, ToolPackagesDetails, ToolPathsDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.packages.classify import METAPACKAGE_DEPENDS, BuildRole, is_build_only
 from slimview.packages.closure import build_roles, pulled_in
 from slimview.packages.model import Manager, Package, PackageDatabase
@@ -132,15 +132,13 @@ def _package_findings(view: ImageView, db: PackageDatabase) -> list[Finding]:
                 " removing with --auto-remove takes those too."
             )
         findings.append(
-            Finding(
+            view.finding(
                 kind=FindingKind.BUILD_TOOLS,
                 title=f"Build tools in the runtime image: {', '.join(p.name for p in direct[:4])}"
                 + (" …" if len(direct) > 4 else "")
                 + f" installed by {view.quoted(layer_no)}",
-                severity=severity_for(total),
-                bytes=total,
-                layer=layer_no,
-                instruction=view.layers[layer_no].instruction,
+                saved=total,
+                layer_no=layer_no,
                 paths=paths,
                 evidence=evidence,
                 fix=_fix(view, layer_no, db.manager, requested, [p.name for p in direct]),
@@ -176,13 +174,11 @@ def _path_findings(view: ImageView, owner: dict[str, str]) -> list[Finding]:
         sort_largest_first(paths)
         roles = sorted(by_role, key=lambda r: -by_role[r])
         findings.append(
-            Finding(
+            view.finding(
                 kind=FindingKind.BUILD_TOOLS,
                 title=f"Build tools in the runtime image ({', '.join(roles)}) added by {view.quoted(layer.index)}",
-                severity=severity_for(total),
-                bytes=total,
-                layer=layer.index,
-                instruction=layer.instruction,
+                saved=total,
+                layer_no=layer.index,
                 paths=paths,
                 evidence=(
                     f"{len(paths)} file(s) no package owns look like build-only material: "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from slimview.findings.details import CacheDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 
 LEFTOVER_MIN_BYTES = 1_000_000  # /tmp and /var/log: small logs are normal and not worth a finding
 
@@ -194,13 +194,11 @@ def detect(view: ImageView) -> list[Finding]:
         sort_largest_first(paths)
         where = sorted(roots[(rule_key, layer_no)])
         findings.append(
-            Finding(
+            view.finding(
                 kind=FindingKind.PACKAGE_CACHE,
                 title=f"{rule.label[0].upper()}{rule.label[1:]} left in the image by {view.quoted(layer_no)}",
-                severity=severity_for(total),
-                bytes=total,
-                layer=layer_no,
-                instruction=view.layers[layer_no].instruction,
+                saved=total,
+                layer_no=layer_no,
                 paths=paths,
                 evidence=f"{len(paths)} file(s) under /{', /'.join(where[:4])}{' …' if len(where) > 4 else ''}"
                 f" are still in the final filesystem, added by layer {layer_no}.",

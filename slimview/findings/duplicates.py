@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from slimview.findings.details import DuplicateDetails, DuplicateGroup, DuplicateGroupsDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, Severity
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.packages.model import PackageDatabase
 
 MIN_FILE_BYTES = 16_384
@@ -62,13 +62,11 @@ def detect(view: ImageView, db: PackageDatabase | None) -> list[Finding]:
         newest = max(p.layer for p in group)
         name = posixpath.basename(group[0].path)
         findings.append(
-            Finding(
+            view.finding(
                 kind=FindingKind.DUPLICATES,
                 title=f"{len(group)} identical copies of {name}",
-                severity=severity_for(saving),
-                bytes=saving,
-                layer=newest,
-                instruction=view.layers[newest].instruction,
+                saved=saving,
+                layer_no=newest,
                 paths=group,
                 evidence=(
                     f"{len(group)} regular files of {group[0].size} bytes each have the same content: "

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from slimview.findings.caches import classify
 from slimview.findings.details import HiddenDetails, HiddenReason, LabelBytes, MetadataChange, UpgradedPackage
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.index.model import Hidden
 from slimview.packages.model import PackageDatabase
 from slimview.packages.paths import APK_WORLD, APT_EXTENDED_STATES, DATABASE_TREES
@@ -145,13 +145,11 @@ def _changed_finding(view: ImageView, stored: int, hider: int, group: _Group) ->
         + (". Or keep them out of the image from the start: " + rule.fix[0].lower() + rule.fix[1:] if rule else ".")
     )
     reason = HiddenReason.DELETED if not overwritten else (HiddenReason.OVERWRITTEN if not deleted else HiddenReason.DELETED_OR_OVERWRITTEN)
-    return Finding(
+    return view.finding(
         kind=FindingKind.HIDDEN_BYTES,
         title=title,
-        severity=severity_for(total),
-        bytes=total,
-        layer=stored,
-        instruction=view.layers[stored].instruction,
+        saved=total,
+        layer_no=stored,
         paths=_paths(hidden),
         evidence=(
             f"{len(hidden)} file(s) stored by layer {stored} are not visible in the final image: layer {hider} "
@@ -205,13 +203,11 @@ def _rechowned_finding(view: ImageView, stored: int, hider: int, group: _Group) 
         if c.owner_before != c.owner_after else f"{c.files} file(s) mode {c.mode_before} → {c.mode_after}"
         for c in changes[:4]
     )
-    return Finding(
+    return view.finding(
         kind=FindingKind.HIDDEN_BYTES,
         title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again only to change owner or mode",
-        severity=severity_for(total),
-        bytes=total,
-        layer=hider,
-        instruction=view.layers[hider].instruction,
+        saved=total,
+        layer_no=hider,
         paths=_paths(hidden),
         evidence=(
             f"Layer {hider} re-stores {len(hidden)} file(s) with exactly the content layer {stored} already stored "
@@ -226,13 +222,11 @@ def _rechowned_finding(view: ImageView, stored: int, hider: int, group: _Group) 
 def _restored_finding(view: ImageView, stored: int, hider: int, group: _Group) -> Finding:
     hidden = group.restored
     total = sum(h.size for h in hidden)
-    return Finding(
+    return view.finding(
         kind=FindingKind.HIDDEN_BYTES,
         title=f"{view.quoted(hider)} stored {len(hidden)} file(s) from layer {stored} again with unchanged content",
-        severity=severity_for(total),
-        bytes=total,
-        layer=hider,
-        instruction=view.layers[hider].instruction,
+        saved=total,
+        layer_no=hider,
         paths=_paths(hidden),
         evidence=(
             f"Layer {hider} re-stores {len(hidden)} file(s) with exactly the content, owner and mode layer {stored} "
@@ -257,13 +251,11 @@ def _upgraded_finding(view: ImageView, db: PackageDatabase, stored: int, hider: 
         for name, n in sorted(by_package.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     names = ", ".join(p.name for p in packages[:5]) + (" …" if len(packages) > 5 else "")
-    return Finding(
+    return view.finding(
         kind=FindingKind.HIDDEN_BYTES,
         title=f"{view.quoted(hider)} rewrote files of packages from layer {stored}: {names}",
-        severity=severity_for(total),
-        bytes=total,
-        layer=hider,
-        instruction=view.layers[hider].instruction,
+        saved=total,
+        layer_no=hider,
         paths=_paths(hidden),
         evidence=(
             f"The package manager in layer {hider} replaced {len(hidden)} file(s) of {len(packages)} package(s) that "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from slimview.dockerfile.history import copies_context, recorded_instruction
 from slimview.findings.details import JunkCandidate, JunkDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.source.tarstream import EntryType
 
 VCS, TESTS, NOTEBOOKS, DOCS, EDITOR, VIRTUALENV, NODE_MODULES, BYTECODE, TOOL_CACHE, BUILD_FILES, ENV_FILE, COVERAGE = (
@@ -162,13 +162,11 @@ def detect(view: ImageView) -> list[Finding]:
         patterns = [c.pattern for c in candidates]
         names = ", ".join(c.pattern for c in candidates[:6]) + (" …" if len(candidates) > 6 else "")
         findings.append(
-            Finding(
+            view.finding(
                 kind=FindingKind.CONTEXT_JUNK,
                 title=f"{view.quoted(layer.index)} copied build-context junk: {names}",
-                severity=severity_for(total),
-                bytes=total,
-                layer=layer.index,
-                instruction=layer.instruction,
+                saved=total,
+                layer_no=layer.index,
                 paths=paths,
                 evidence=(
                     f"Layer {layer.index} stores {len(paths)} file(s) the program does not need at run time: "

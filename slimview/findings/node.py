@@ -14,9 +14,10 @@ import shlex
 from collections import Counter
 
 from slimview.display import printable
+from slimview.dockerfile.shell import NODE_SCRIPT, classify
 from slimview.findings.details import DevDependenciesDetails, DevPackage, PackageManagerPid1Details
 from slimview.findings.model import Finding, FindingKind, FindingPath, Severity, sort_largest_first
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.packages.npm import InstalledPackage, NodeManager, NodeProject, package_location
 from slimview.packages.paths import NODE_MODULES
 
@@ -81,13 +82,11 @@ def _dev_finding(view: ImageView, project: NodeProject) -> Finding | None:
         else "only devDependencies reach them in yarn.lock" if project.lockfile
         else "package.json lists them as devDependencies (without a lockfile only the top-level ones can be told)"
     )
-    return Finding(
+    return view.finding(
         kind=FindingKind.BUILD_TOOLS,
         title=f"devDependencies in the runtime image: {named} ({len(packages)} packages) in {where}, installed by {view.quoted(layer_no)}",
-        severity=severity_for(total),
-        bytes=total,
-        layer=layer_no,
-        instruction=view.layers[layer_no].instruction,
+        saved=total,
+        layer_no=layer_no,
         paths=paths,
         evidence=(
             f"{len(packages)} package(s) in {where} are needed only by devDependencies of {printable(project.name)} ({printable(told)}): "
@@ -110,8 +109,6 @@ RUNNERS = frozenset({"npm", "yarn", "pnpm", "npx"})
 _EXEC_ENTRYPOINTS = frozenset({"docker-entrypoint.sh"})
 _INITS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "init", "s6-svscan"})
 _SHELLS = frozenset({"sh", "bash", "ash", "dash"})
-_RUN_VERBS = frozenset({"run", "run-script"})
-_NPM_SCRIPT_ALIASES = {"start": "start", "test": "test", "t": "test", "restart": "restart", "stop": "stop"}
 
 
 def _command_words(view: ImageView) -> tuple[list[str], list[str]] | None:
@@ -136,16 +133,10 @@ def _command_words(view: ImageView) -> tuple[list[str], list[str]] | None:
     return line, words
 
 
-def _script(runner: str, args: list[str]) -> str:
-    """The package.json script ``runner args`` runs ("" when it runs a binary or nothing)."""
-    operands = [a for a in args if not a.startswith("-")]
-    if not operands or runner == "npx":
-        return ""
-    if operands[0] in _RUN_VERBS:
-        return operands[1] if len(operands) > 1 else ""
-    if runner == "npm":
-        return _NPM_SCRIPT_ALIASES.get(operands[0], "")
-    return operands[0]  # yarn and pnpm run a script named as their first operand
+def _script(words: list[str]) -> str:
+    """The package.json script the command ``words`` runs ("" when it runs a binary or nothing)."""
+    command = classify(shlex.join(words))
+    return command.script if command.kind == NODE_SCRIPT and command.tool != "npx" else ""
 
 
 def _project_at(projects: list[NodeProject], workdir: str) -> NodeProject | None:
@@ -161,7 +152,7 @@ def _pid1_finding(view: ImageView, projects: list[NodeProject]) -> Finding | Non
     runner = posixpath.basename(words[0]) if words else ""
     if runner not in RUNNERS:
         return None
-    script = _script(runner, words[1:])
+    script = _script(words)
     project = _project_at(projects, view.index.source.image_config.get("WorkingDir") or "/")
     runs = project.scripts.get(script, "") if project is not None and script else ""
     direct = ""

@@ -10,7 +10,7 @@ from slimview.display import printable
 from slimview.elf import Program
 from slimview.findings.details import DebugInfoDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,11 @@ def detect(view: ImageView, programs: list[ImageProgram]) -> list[Finding]:
             continue
         what = " and ".join(w for w, n in (("DWARF debug information", program.dwarf_bytes), ("symbol tables", program.symbol_bytes)) if n)
         findings.append(
-            Finding(
+            view.finding(
                 kind=FindingKind.BUILD_TOOLS,
                 title=f"Unstripped program /{printable(path)}: {what} added by {view.quoted(layer)}",
-                severity=severity_for(total),
-                bytes=total,
-                layer=layer,
-                instruction=view.layers[layer].instruction,
+                saved=total,
+                layer_no=layer,
                 paths=[FindingPath(path, program.size, layer)],
                 evidence=(
                     f"Of its {program.size} bytes, {total} are sections only a debugger reads: "

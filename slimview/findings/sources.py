@@ -21,7 +21,7 @@ from slimview.display import printable
 from slimview.findings.details import SourceCandidate, SourceCategory, SourcesDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.programs import ImageProgram
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.index.capture import SYSTEM_TREES
 from slimview.packages.npm import NodeProject
 from slimview.packages.paths import NODE_MODULES
@@ -126,13 +126,11 @@ def _finding(view: ImageView, language: str, root: str, compiled: str, found: di
     layer_no = max(by_layer, key=lambda n: (by_layer[n], n))
     label = "TypeScript" if language == "typescript" else "Go"
     what = ", ".join(str(c.category) for c in candidates)
-    return Finding(
+    return view.finding(
         kind=FindingKind.CONTEXT_JUNK,
         title=f"{label} build inputs shipped next to the compiled /{printable(compiled)}: {what} in /{printable(root)}",
-        severity=severity_for(total),
-        bytes=total,
-        layer=layer_no,
-        instruction=view.layers[layer_no].instruction,
+        saved=total,
+        layer_no=layer_no,
         paths=paths,
         evidence=(
             f"The image runs /{printable(compiled)}, built from these; {len(paths)} file(s) the build read and the program never "

@@ -20,7 +20,7 @@ from slimview.elf import Program, ProgramLinkage
 from slimview.findings.details import LabelBytes, ToolchainDetails
 from slimview.findings.model import Finding, FindingKind, FindingPath, sort_largest_first
 from slimview.findings.programs import ImageProgram
-from slimview.findings.view import ImageView, severity_for
+from slimview.findings.view import ImageView
 from slimview.index.model import split_ref
 from slimview.packages.closure import closure_names
 from slimview.packages.model import PackageDatabase
@@ -133,13 +133,11 @@ def _finding(view: ImageView, db: PackageDatabase | None, programs: list[ImagePr
            "cgo and use a slim runtime with the C library (`debian:bookworm-slim`, `gcr.io/distroless/base`).")
         + " Add `-trimpath -ldflags=\"-s -w\"` to drop paths and debug information."
     )
-    return Finding(
+    return view.finding(
         kind=FindingKind.BUILD_TOOLS,
         title=f"The Go toolchain image ships to run one {program.linkage} program, /{printable(program_path)}",
-        severity=severity_for(total),
-        bytes=total,
-        layer=layer_no,
-        instruction=view.layers[layer_no].instruction,
+        saved=total,
+        layer_no=layer_no,
         paths=paths,
         evidence=(
             f"/{printable(program_path)} ({program.size} bytes, built by {version}) needs {runtime}{others}. The other {len(paths)} file(s) "

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from slimview.dockerfile.history import quoted, recorded_instruction
 from slimview.dockerfile.instruction import Instruction
-from slimview.findings.model import FindingPath, Severity
+from slimview.findings.details import FindingDetails
+from slimview.findings.model import Finding, FindingKind, FindingPath, Severity
 from slimview.index.model import ImageIndex, split_ref
 from slimview.source.tarstream import EntryType
 
@@ -58,6 +59,25 @@ class ImageView:
             got = recorded_instruction(self.layers[layer_no].instruction)
             self._instructions[layer_no] = got
         return got
+
+    def finding(
+        self,
+        *,
+        kind: FindingKind,
+        title: str,
+        saved: int,
+        layer_no: int,
+        paths: list[FindingPath],
+        evidence: str,
+        fix: str,
+        details: FindingDetails,
+    ) -> Finding:
+        """A finding whose fix saves ``saved`` bytes, made by layer ``layer_no``: its severity
+        follows from the bytes, its instruction from the layer."""
+        return Finding(
+            kind=kind, title=title, severity=severity_for(saved), bytes=saved, layer=layer_no,
+            instruction=self.layers[layer_no].instruction, paths=paths, evidence=evidence, fix=fix, details=details,
+        )
 
     def quoted(self, layer_no: int) -> str:
         """The layer's step in backquotes, shortened, for a finding's title."""
