@@ -147,7 +147,7 @@ def is_program_candidate(path: str, base: str) -> bool:
 
 
 # What :func:`capture` answers: the bytes of a body to read, and what to do with them.
-NOTHING = (0, BodyUse.DROP)
+_NOTHING = (0, BodyUse.DROP)
 _PACKAGE_DB = (PACKAGE_DB_MAX, BodyUse.KEEP)
 _RPM_DB = (RPMDB_MAX, BodyUse.KEEP)
 _NODE_FILE = (PACKAGE_DB_MAX, BodyUse.SCAN | BodyUse.KEEP)
@@ -163,13 +163,13 @@ def capture(path: str, base: str, size: int) -> tuple[int, BodyUse]:
     if path in DATABASE_FILES or path.startswith(DPKG_STATUS_D):
         return _RPM_DB if path in RPM_DATABASES else _PACKAGE_DB
     if path.startswith(DPKG_INFO):
-        return _PACKAGE_DB if path.endswith(DPKG_LIST_SUFFIX) else NOTHING
+        return _PACKAGE_DB if path.endswith(DPKG_LIST_SUFFIX) else _NOTHING
     if base in _NODE_NAMES and is_node_project_file(path, base):
         return _NODE_FILE
     if size > SMALL_FILE_MAX:
-        return _PROGRAM if size >= PROGRAM_MIN and is_program_candidate(path, base) else NOTHING
+        return _PROGRAM if size >= PROGRAM_MIN and is_program_candidate(path, base) else _NOTHING
     if base in SECRET_NAMES or base.startswith(".env") or base.endswith(SECRET_SUFFIXES):
         return _SCANNED
     if base.endswith(CONFIG_SUFFIXES) and not path.startswith(QUIET_PREFIXES) and not any(p in path for p in QUIET_PARTS):
         return _SCANNED
-    return NOTHING
+    return _NOTHING
