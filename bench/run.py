@@ -239,18 +239,23 @@ def oci_copy(source: str, compression: str) -> str:
 
 
 def engine_row(tag: str, n: int) -> tuple[float, float, float, float, float]:
-    """(docker save alone, dive, slimview cold, slimview reopen, slimview peak MB) on an engine image."""
+    """(docker save alone, dive, slimview cold, slimview reopen, slimview peak MB) on an engine image.
+
+    The three run in turn in each of ``n`` rounds: how long the engine takes to prepare a
+    save drifts over minutes (4.2 to 11 s here for the same image), so runs of one tool in
+    a block would measure the engine's mood as much as the tool."""
     env = engine_env()
-    saves = [timed(["/usr/bin/docker", "save", tag], env) for _ in range(n)]
     out = os.path.join(WORK, "dive-engine.json")
-    dives = [timed([exe("dive"), "--source", "docker", tag, "--json", out], env) for _ in range(n)]
-    cold, reopen, peak = [], [], []
+    cmd = [exe("slimview"), "report", tag, "--json"]
+    saves, dives, cold, reopen, peak = [], [], [], [], []
     for _ in range(n):
+        saves.append(timed(["/usr/bin/docker", "save", tag], env))
+        dives.append(timed([exe("dive"), "--source", "docker", tag, "--json", out], env))
         cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
-        cmd = [exe("slimview"), "report", tag, "--json"]
         cold.append(timed(cmd, dict(env, XDG_CACHE_HOME=cache)))
         reopen.append(timed(cmd, dict(env, XDG_CACHE_HOME=cache)))
         shutil.rmtree(cache)
+    for _ in range(n):
         cache = tempfile.mkdtemp(dir=WORK, prefix="cache-")
         peak.append(sampled(cmd, dict(env, XDG_CACHE_HOME=cache)))
         shutil.rmtree(cache)
