@@ -2,7 +2,7 @@
 
 An engine such as Docker 20.10 writes a whole save to a temporary directory before it
 sends the first byte (5 s for the 893 MB sample), and importing the rest of slimview takes
-0.3-0.5 s. So for ``slimview report IMAGE`` on an image of a local engine that the cache
+0.3-0.5 s. So for ``slimview report IMAGE`` and ``slimview ci IMAGE`` on an image of a local engine that the cache
 does not hold, the save is requested first (slimview/source/enginesave.py) and the rest
 is imported while the engine prepares it; the engine source then reads that request's
 answer instead of sending its own. Only the standard library and slimview.source are
@@ -29,10 +29,25 @@ from slimview.source.engine import engine_host
 from slimview.source.enginesave import inspect, save_name, start_early, unix_socket
 from slimview.source.registry.reference import is_registry_reference
 
-# `slimview report`'s options that take a value, and its flags (tests/test_launch.py holds
-# these to the command's own). --tag and --platform change which image is meant: not early.
-REPORT_VALUE_OPTIONS = frozenset({"--tag", "--platform", "--max-entries", "--format", "-o", "--output"})
-REPORT_FLAGS = frozenset({"--no-cache", "--verify", "--insecure", "--allow-foreign-layers", "--json", "--force", "--no-files"})
+# The options of the commands whose IMAGE is requested early, those that take a value and
+# the flags (tests/test_launch.py holds these to each command's own). --tag and --platform
+# change which image is meant: not early.
+_IMAGE_VALUES = frozenset({"--tag", "--platform", "--max-entries"})
+_IMAGE_FLAGS = frozenset({"--no-cache", "--verify", "--insecure", "--allow-foreign-layers"})
+_CI_RULES = frozenset({
+    "--allow-build-tool", "--allow-secret", "--base-image-growth", "--build-tools", "--highest-user-wasted-percent",
+    "--highest-wasted-bytes", "--highestUserWastedPercent", "--highestWastedBytes", "--lowest-efficiency",
+    "--lowestEfficiency", "--max-avoidable-bytes", "--max-avoidable-percent", "--max-cache-bytes",
+    "--max-duplicate-bytes", "--max-growth-bytes", "--max-growth-percent", "--max-hidden-bytes", "--max-image-bytes",
+    "--max-junk-bytes", "--max-package-cache-bytes", "--run-as-root", "--secrets",
+})
+OPTIONS = {
+    "report": (_IMAGE_VALUES | {"--format", "-o", "--output"}, _IMAGE_FLAGS | {"--json", "--force", "--no-files"}),
+    "ci": (
+        _IMAGE_VALUES | _CI_RULES | {"--config", "--baseline", "--dockerfile", "--sarif", "--markdown", "--junit", "--codequality", "--json"},
+        _IMAGE_FLAGS | {"--force"},
+    ),
+}
 NOT_EARLY = frozenset({"--tag", "--platform"})
 
 
@@ -43,20 +58,22 @@ def main() -> None:
     cli_main()
 
 
-def report_image(argv: list[str]) -> tuple[str, bool] | None:
-    """(IMAGE, whether the cache is used) of a ``slimview report`` command line, or None."""
-    if not argv or argv[0] != "report":
+def early_image(argv: list[str]) -> tuple[str, bool] | None:
+    """(IMAGE, whether the cache is used) of a ``slimview report`` or ``slimview ci``
+    command line, or None."""
+    if not argv or argv[0] not in OPTIONS:
         return None
+    value_options, flags = OPTIONS[argv[0]]
     image = None
     use_cache = True
     args = iter(argv[1:])
     for arg in args:
         if arg.startswith("-") and arg != "-":
             option, has_value, _ = arg.partition("=")
-            if option in REPORT_VALUE_OPTIONS and option not in NOT_EARLY:
+            if option in value_options and option not in NOT_EARLY:
                 if not has_value and next(args, None) is None:
                     return None
-            elif option in REPORT_FLAGS and not has_value:
+            elif option in flags and not has_value:
                 use_cache = use_cache and option != "--no-cache"
             else:
                 return None
@@ -68,8 +85,8 @@ def report_image(argv: list[str]) -> tuple[str, bool] | None:
 
 
 def start_engine_save(argv: list[str]) -> None:
-    """Request the save of the engine image ``argv`` reports on, when the report will need it."""
-    found = report_image(argv)
+    """Request the save of the engine image ``argv`` reports on or gates, when the command will need it."""
+    found = early_image(argv)
     if found is None:
         return
     image, use_cache = found

@@ -20,7 +20,7 @@ import click
 import pytest
 
 from slimview import launch
-from slimview.cli import report
+from slimview.cli import ci, report
 from slimview.index.cache import LayerCache
 from slimview.source import enginesave
 
@@ -36,10 +36,10 @@ def _options(command: click.Command) -> tuple[set[str], set[str]]:
     return values, flags
 
 
-def test_the_option_tables_are_reports_own():
-    values, flags = _options(report)
-    assert values == launch.REPORT_VALUE_OPTIONS
-    assert flags == launch.REPORT_FLAGS
+@pytest.mark.parametrize("command", [report, ci], ids=["report", "ci"])
+def test_the_option_tables_are_the_commands_own(command):
+    values, flags = _options(command)
+    assert (values, flags) == launch.OPTIONS[command.name]
     assert values >= launch.NOT_EARLY
 
 
@@ -60,13 +60,19 @@ def test_the_option_tables_are_reports_own():
         (["report", "-ox.json", "img:2"], None),
         (["report", "--json=1", "img:2"], None),
         (["report", "img:2", "-o"], None),
-        (["ci", "img:2"], None),
+        (["ci", "img:2"], ("img:2", True)),
+        (["ci", "--json", "out.json", "--no-cache", "img:2"], ("img:2", False)),  # ci's --json takes a file
+        (["ci", "img:2", "--max-image-bytes", "1GB", "--allow-secret", "x", "--force"], ("img:2", True)),
+        (["ci", "--baseline", "base:1", "img:2"], ("img:2", True)),
+        (["ci", "--no-files", "img:2"], None),  # report's flag, not ci's
+        (["ci", "--tag", "a", "img:2"], None),
+        (["diff", "a:1", "b:2"], None),
         (["img:2"], None),
         ([], None),
     ],
 )
-def test_report_image(argv, found):
-    assert launch.report_image(argv) == found
+def test_early_image(argv, found):
+    assert launch.early_image(argv) == found
 
 
 def test_may_be_cached_sees_the_configs_the_cache_files(tmp_path, monkeypatch):
@@ -102,12 +108,13 @@ def no_early():
 
 
 @pytest.mark.engine
-def test_the_early_request_is_the_save_the_source_reads(engine, busybox, tmp_path, monkeypatch, no_early):
+@pytest.mark.parametrize("command", ["report", "ci"])
+def test_the_early_request_is_the_save_the_source_reads(engine, busybox, tmp_path, monkeypatch, no_early, command):
     from slimview import session
     from slimview.index import IndexOptions
 
     monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
-    launch.start_engine_save(["report", "--no-cache", "busybox:latest"])
+    launch.start_engine_save([command, "--no-cache", "busybox:latest"])
     early = enginesave._early
     assert early is not None and early.name == "busybox:latest"
     got = session.open_index("busybox:latest", IndexOptions(use_cache=False))
@@ -142,6 +149,20 @@ def test_the_report_is_the_same_with_the_early_request(engine, busybox, tmp_path
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert late.returncode == 0, late.stderr
     assert json.loads(early.stdout) == json.loads(late.stdout)
+
+
+@pytest.mark.engine
+def test_the_gate_is_the_same_with_the_early_request(engine, busybox, tmp_path):
+    args = ["ci", "--no-cache", "--max-image-bytes", "1", "--json", "gate.json", "busybox:latest"]
+    for run in ("early", "late"):
+        (tmp_path / run).mkdir()
+    early = _module_cli(args, tmp_path / "early", engine.docker_host)
+    env = cli_env(tmp_path / "late", DOCKER_HOST=engine.docker_host, PYTHONPATH=os.pathsep.join(sys.path))
+    late = subprocess.run([sys.executable, "-c", "from slimview.cli import main; main()", *args],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=str(tmp_path / "late"), check=False)
+    assert early.returncode == late.returncode == 1, (early.stderr, late.stderr)  # the image is over 1 byte
+    assert early.stdout == late.stdout
+    assert (tmp_path / "early" / "gate.json").read_bytes() == (tmp_path / "late" / "gate.json").read_bytes()
 
 
 @pytest.mark.engine
