@@ -20,6 +20,7 @@ The findings (debug information, toolchain images) and the Go rewrite read these
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import io
 import itertools
 import struct
@@ -106,20 +107,14 @@ class Program:
 
     def to_json(self) -> dict[str, Any]:
         """A plain record (the index cache keeps these; :meth:`from_json` reads it back)."""
-        return {
-            "size": self.size, "linkage": str(self.linkage), "interpreter": self.interpreter, "needed": self.needed,
-            "go_version": self.go_version, "go_settings": self.go_settings,
-            "strippable": [list(s) for s in self.strippable], "go_functions": self.go_functions,
-            "cgo_packages": self.cgo_packages, "needs": [str(n) for n in self.needs],
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Program:
-        return cls(
-            record["size"], ProgramLinkage(record["linkage"]), record["interpreter"], record["needed"],
-            record["go_version"], record["go_settings"], [ElfSection(n, b) for n, b in record["strippable"]],
-            record["go_functions"], record["cgo_packages"], [Need(n) for n in record["needs"]],
-        )
+        return cls(**{
+            **record, "linkage": ProgramLinkage(record["linkage"]),
+            "strippable": [ElfSection(*s) for s in record["strippable"]], "needs": [Need(n) for n in record["needs"]],
+        })
 
 
 class _Pieces(io.RawIOBase):

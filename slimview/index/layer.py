@@ -71,7 +71,7 @@ class LayerFiles:
     opaque_dirs: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
     captured: dict[int, bytes] = field(default_factory=dict)  # entry → body kept (see capture.py)
     programs: dict[int, Program] = field(default_factory=dict)  # entry → what its ELF file says (slimview/elf.py)
-    # programs passed over, read later (read_programs_later): (entry, data offset in the tar, bytes)
+    # programs passed over, to read later (index/workers.py): (entry, data offset in the tar, bytes)
     unread_programs: list[tuple[int, int, int]] = field(default_factory=list)
     # entry → redacted secret matches (kind, name, fingerprint, line); bodies holding
     # secrets are never kept (see secretscan.py)
@@ -151,7 +151,7 @@ def index_layer_stream(
     against the config's diff_id (``None``, the default for a blob on disk: not digested;
     with ISA-L inflating, the digest would be a third of a gzip layer's work).
     ``programs_later``: note where programs are instead of reading them now (see
-    :func:`read_programs_later`; the stream must be one that can be read again).
+    :func:`read_programs_again`; the stream must be one that can be read again).
     """
     peek = raw if isinstance(raw, PeekableReader) else PeekableReader(raw)
     digester = None
@@ -165,10 +165,8 @@ def index_layer_stream(
         reader = TarReader(stream, on_chunk=on_chunk)
         files = _read_entries(reader, where, max_entries, ESTARGZ_EXTRAS if compression == "gzip" else frozenset(), programs_later)
         reader.drain()
-    except TarError as exc:
-        raise located(exc, where) from None
-    except DECOMPRESSION_ERRORS as exc:
-        raise InputError(f"{where}: corrupt or truncated layer data ({str(exc).splitlines()[0][:100] if str(exc) else exc.__class__.__name__})") from None
+    except _LAYER_ERRORS as exc:
+        raise _read_error(exc, where) from None
     finally:
         digest = digester.finish() if digester else None
         if stream is not peek:
@@ -224,10 +222,40 @@ class _Counter:
         self.n += len(data)
 
 
+_LAYER_ERRORS: tuple[type[BaseException], ...] = (TarError, *DECOMPRESSION_ERRORS)
+
+
+def _read_error(exc: BaseException, where: str) -> InputError:
+    """A tar or decompression error of the layer ``where`` names, as one line."""
+    if isinstance(exc, TarError):
+        return located(exc, where)
+    detail = str(exc).splitlines()[0][:100] if str(exc) else exc.__class__.__name__
+    return InputError(f"{where}: corrupt or truncated layer data ({detail})")
+
+
 def keep_program(files: LayerFiles, i: int, body: list[bytes] | io.RawIOBase) -> None:
     """Keep what entry ``i``'s body says if it is a program (slimview/elf.py), not the body."""
     if (program := read_program(body)) is not None:
         files.programs[i] = program
+
+
+def read_programs_again(files: LayerFiles, raw: ByteStream, where: str) -> None:
+    """Read the programs :func:`index_layer_stream` passed over (``programs_later``) from
+    the layer's (possibly compressed) stream, read again to the last of them."""
+    todo = {offset: i for i, offset, _stored in files.unread_programs}
+    stream: DecompressAhead | PeekableReader = PeekableReader(raw)
+    try:
+        stream, _ = open_decompressed(stream)
+        reader = TarReader(stream)
+        for entry in reader:
+            if (i := todo.pop(entry.offset, -1)) >= 0:
+                keep_program(files, i, reader.read_chunks(entry.stored))
+            if not todo:
+                break
+    except _LAYER_ERRORS as exc:
+        raise _read_error(exc, where) from None
+    finally:
+        stream.close()
 
 
 def _scan_for_secrets(files: LayerFiles, i: int, path: str, body: bytes) -> bool:

@@ -14,15 +14,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 
-from slimview.errors import InputError, SlimviewError
+from slimview.errors import SlimviewError
 from slimview.index.blob import BlobReader, ReadAhead, fingerprint_from
-from slimview.index.layer import LayerFiles, index_layer_stream, keep_program
+from slimview.index.layer import LayerFiles, index_layer_stream, keep_program, read_programs_again
 from slimview.index.memory import tune_allocator
 from slimview.index.options import IndexOptions
 from slimview.index.parts import Part, PartResult, combine, index_part, plan, sampled_entries, splittable
-from slimview.source.compression import DECOMPRESSION_ERRORS, PeekableReader, open_decompressed
 from slimview.source.model import BlobRef, Progress, SourceImage
-from slimview.source.tarstream import RangeReader, TarError, TarReader, located
+from slimview.source.tarstream import RangeReader
 
 # Layers smaller than this are indexed in-process: a worker would cost more than it saves.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -55,21 +54,8 @@ def _read_programs(files: LayerFiles, blob: BlobRef, where: str) -> None:
             with RangeReader(blob.path, blob.offset + offset, stored) as body:
                 keep_program(files, i, body)
     else:
-        todo = {offset: i for i, offset, _stored in files.unread_programs}
-        stream, _ = open_decompressed(PeekableReader(BlobReader(blob.path, blob.offset, blob.size)))
-        try:
-            reader = TarReader(stream)
-            for entry in reader:
-                if (i := todo.pop(entry.offset, -1)) >= 0:
-                    keep_program(files, i, reader.read_chunks(entry.stored))
-                if not todo:
-                    break
-        except TarError as exc:
-            raise located(exc, where) from None
-        except DECOMPRESSION_ERRORS as exc:
-            raise InputError(f"{where}: corrupt or truncated layer data ({exc.__class__.__name__})") from None
-        finally:
-            stream.close()
+        with BlobReader(blob.path, blob.offset, blob.size) as raw:
+            read_programs_again(files, raw, where)
     files.unread_programs.clear()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimview.elf import Need, Program
+from slimview.elf import Program
 
 # Libraries that are glibc's or musl's own: a Go program linking only these links them for
 # the standard library's cgo (the resolver, os/user), which has a pure-Go fallback.
@@ -31,21 +31,9 @@ class BuiltProgram:
     elf: Program
 
     @property
-    def size(self) -> int:
-        return self.elf.size
-
-    @property
     def strippable(self) -> int:
         """Bytes of the symbol table and DWARF sections."""
         return self.elf.dwarf_bytes + self.elf.symbol_bytes
-
-    @property
-    def static(self) -> bool:
-        return self.elf.static
-
-    def cgo_packages(self) -> list[str]:
-        """The packages whose functions call C, sorted."""
-        return self.elf.cgo_packages
 
     def own_cgo(self) -> list[str]:
         """Packages other than the standard library's that call C: the program needs cgo."""
@@ -60,7 +48,4 @@ class BuiltProgram:
         can be read, whose only C is the standard library's (which falls back to pure Go)
         and which loads no library but libc."""
         return self.elf.is_go and self.elf.go_functions and not self.own_cgo() and not self.other_libraries()
-
-    def needs(self) -> list[Need]:
-        return self.elf.needs
 

@@ -144,11 +144,11 @@ class Go:
     def static(self) -> bool:
         """Whether the rewrite builds static programs: each one already is, or is a Go program
         that needs no cgo of its own and no library but libc."""
-        return self.readable and all(p is not None and (p.static or p.can_be_static()) for p in self.programs)
+        return self.readable and all(p is not None and (p.elf.static or p.can_be_static()) for p in self.programs)
 
     def needs(self) -> list[Need]:
         """What the programs need besides themselves (for a static runtime)."""
-        found = {n for p in self.programs if p is not None for n in p.needs()}
+        found = {n for p in self.programs if p is not None for n in p.elf.needs}
         if "ca-certificates" in self.runtime_packages:
             found.add(Need.CA_CERTIFICATES)
         if "tzdata" in self.runtime_packages:
@@ -245,8 +245,8 @@ class Go:
     def _build_comments(self, w: StageWriter) -> list[str]:
         out = []
         programs = [p for p in self.programs if p is not None]
-        if self.static and any(not p.static for p in programs):
-            cgo = sorted({pkg for p in programs for pkg in p.cgo_packages()})
+        if self.static and any(not p.elf.static for p in programs):
+            cgo = sorted({pkg for p in programs for pkg in p.elf.cgo_packages})
             calls = (
                 f"its only C calls are the standard library's ({', '.join(cgo)}), which falls back to pure Go "
                 "(the DNS resolver reads /etc/resolv.conf itself)" if cgo else "it calls no C of its own"
@@ -332,7 +332,7 @@ class Go:
         builder = w.builder_name()
         out = []
         saved = w.facts.savings.toolchain or w.facts.savings.build_tools
-        sizes = ", ".join(f"/{p.path} {human_bytes(p.size)}" for p in self.programs if p is not None)
+        sizes = ", ".join(f"/{p.path} {human_bytes(p.elf.size)}" for p in self.programs if p is not None)
         comment = [
             f"The program alone{f' ({sizes} before stripping)' if sizes else ''}: the Go toolchain, gcc and git stay in "
             f"the builder{fixes((FindingKind.BUILD_TOOLS, saved))}."
@@ -346,7 +346,7 @@ class Go:
             ]))
         w.ledger.fixes.append(Fix(FindingKind.BUILD_TOOLS, f"the Go toolchain stays in the builder: {w.facts.runtime_base} runs the program alone", saved))
         w.ledger.fixes.append(Fix(Change.GO, f"the program built in a builder stage{', static' if self.static else ''}, on {w.facts.runtime_base}"))
-        w.ledger.estimated[BUILD_OUTPUT] = sum(p.size - p.strippable for p in self.programs if p is not None)
+        w.ledger.estimated[BUILD_OUTPUT] = sum(p.elf.size - p.strippable for p in self.programs if p is not None)
         return out
 
     def command(self, w: StageWriter, ins: Instruction) -> Instruction:
